@@ -1,0 +1,51 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Weft",
+    products: [
+        .executable(name: "weft", targets: ["weft"]),
+        .library(name: "Weft", targets: ["Weft"]),
+        .library(name: "WeftTopology", targets: ["WeftTopology"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+    ],
+    targets: [
+        // Open MPI's C headers and library, found through pkg-config (libopenmpi-dev).
+        .systemLibrary(
+            name: "CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev"])]
+        ),
+        // The thin C shim: transport, RMA windows, reduction kernels, schedule executor.
+        .target(
+            name: "CWeft",
+            dependencies: ["CMPI"],
+            cSettings: [.unsafeFlags(["-O3", "-fno-strict-aliasing"])]
+        ),
+        // Algorithms as data: schedules, their generators and the symbolic checker.
+        .target(name: "WeftTopology"),
+        // The Swift communication API over the shim.
+        .target(name: "Weft", dependencies: ["CWeft", "WeftTopology"]),
+        .executableTarget(
+            name: "weft",
+            dependencies: [
+                "Weft", "WeftTopology",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Multi-rank tests, run under mpirun by launch/test (XCTest cannot host MPI ranks).
+        .executableTarget(
+            name: "weft-mpi-tests",
+            dependencies: ["Weft", "WeftTopology"],
+            path: "Tests/WeftMPITests"
+        ),
+        .testTarget(name: "WeftTopologyTests", dependencies: ["WeftTopology"]),
+        .testTarget(
+            name: "WeftTests",
+            dependencies: ["Weft", .product(name: "Numerics", package: "swift-numerics")]
+        ),
+    ]
+)

@@ -1,0 +1,264 @@
+// The schedule executor: runs one rank's lowered schedule, step by step. Within a step,
+// receives are posted first, then sends; all complete before local copies, shared-memory
+// operations and reductions apply, so a send always carries the buffer as it was when the
+// step began (the semantics the Swift checker proves schedules against).
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static inline int64_t chunk_offset(weft_layout_t layout, int64_t chunk) {
+    int64_t block = chunk / layout.chunks_per_block, sub = chunk % layout.chunks_per_block;
+    return block * layout.block_count + (layout.block_count * sub) / layout.chunks_per_block;
+}
+
+static inline int64_t chunk_elements(weft_layout_t layout, int64_t start, int64_t count) {
+    return chunk_offset(layout, start + count) - chunk_offset(layout, start);
+}
+
+static inline int is_shared(int32_t kind) { return kind == WEFT_OP_SHARED_COPY || kind == WEFT_OP_SHARED_REDUCE; }
+
+int64_t weft_program_scratch_bytes(const weft_schedule_op_t *ops, int64_t n, weft_layout_t layout, weft_dtype_t dtype) {
+    int64_t best = 0, current = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (i > 0 && ops[i].step != ops[i - 1].step) current = 0;
+        if (ops[i].kind == WEFT_OP_RECV_REDUCE) {
+            current += chunk_elements(layout, ops[i].destination_chunk, ops[i].chunks) * (int64_t)weft_dtype_size(dtype);
+            if (current > best) best = current;
+        }
+    }
+    return best;
+}
+
+// Request storage grows once and is reused: the executor runs on one thread (FUNNELED).
+static MPI_Request *requests;
+static int64_t *expected;
+static int capacity;
+
+static int reserve(int needed) {
+    if (needed <= capacity) return WEFT_OK;
+    int grown = needed > 2 * capacity ? needed : 2 * capacity;
+    MPI_Request *r = realloc(requests, sizeof *r * (size_t)grown);
+    if (!r) return WEFT_ERR_NO_MEMORY;
+    requests = r;
+    int64_t *e = realloc(expected, sizeof *e * (size_t)grown);
+    if (!e) return WEFT_ERR_NO_MEMORY;
+    expected = e;
+    capacity = grown;
+    return WEFT_OK;
+}
+
+static int pieces(int64_t bytes) { return bytes == 0 ? 1 : (int)((bytes + weft_max_message_bytes - 1) / weft_max_message_bytes); }
+
+/// Posts one transfer as messages of at most weft_max_message_bytes (at least one, so a
+/// zero-byte transfer still synchronises).
+static int post(int send, MPI_Comm comm, char *address, int64_t bytes, int peer, int tag, int *used) {
+    int64_t done = 0;
+    do {
+        int64_t n = bytes - done < weft_max_message_bytes ? bytes - done : weft_max_message_bytes;
+        int rc = send ? MPI_Isend(address + done, (int)n, MPI_BYTE, peer, tag, comm, &requests[*used])
+                      : MPI_Irecv(address + done, (int)n, MPI_BYTE, peer, tag, comm, &requests[*used]);
+        if (rc != MPI_SUCCESS) return rc;
+        expected[*used] = send ? -1 : n;
+        *used += 1;
+        done += n;
+    } while (done < bytes);
+    return WEFT_OK;
+}
+
+static char *base_of(const weft_buffers_t *buffers, int32_t buffer) {
+    return buffer == 0 ? buffers->data : buffers->output;
+}
+
+static char *shared_base(const weft_buffers_t *buffers, int32_t buffer, int rank) {
+    void *const *bases = buffer == 0 ? buffers->shared_data : buffers->shared_output;
+    return bases ? bases[rank] : NULL;
+}
+
+enum { SHARED_BLOCK_BYTES = 16384 };
+
+/// Reduces (or copies) chunks from one or all ranks' shared segments and stores the
+/// result at one or all ranks, in cache-sized blocks: each source is read once and each
+/// destination written once.
+static int run_shared(const weft_schedule_op_t *o, weft_layout_t layout, weft_dtype_t dtype, weft_op_t op,
+                      const weft_buffers_t *buffers, int rank, int ranks) {
+    size_t size = weft_dtype_size(dtype);
+    int64_t count = chunk_elements(layout, o->source_chunk, o->chunks);
+    if (count != chunk_elements(layout, o->destination_chunk, o->chunks)) return WEFT_ERR_ARGUMENT;
+    size_t source_offset = (size_t)chunk_offset(layout, o->source_chunk) * size;
+    size_t destination_offset = (size_t)chunk_offset(layout, o->destination_chunk) * size;
+    int first_target = o->target < 0 ? 0 : o->target, last_target = o->target < 0 ? ranks - 1 : o->target;
+    int first_source = o->peer < 0 ? 0 : o->peer, last_source = o->peer < 0 ? ranks - 1 : o->peer;
+    int nsources = last_source - first_source + 1;
+    // The home destination is the executing rank's own segment when it is a target,
+    // else the first target; it is computed in place and copied to the others.
+    int home = (rank >= first_target && rank <= last_target) ? rank : first_target;
+    char *home_base = shared_base(buffers, o->destination_buffer, home);
+    if (!home_base) return WEFT_ERR_NOT_SHARED;
+    const char *sources_stack[256];
+    const char **sources = nsources <= 256 ? sources_stack : malloc(sizeof(char *) * (size_t)nsources);
+    if (!sources) return WEFT_ERR_NO_MEMORY;
+    int rc = WEFT_OK;
+    // A source aliasing the home destination goes first: the kernel reduces into its first operand.
+    int k = 0;
+    for (int r = first_source; r <= last_source; r++) {
+        const char *b = shared_base(buffers, o->source_buffer, r);
+        if (!b) {
+            rc = WEFT_ERR_NOT_SHARED;
+            goto done;
+        }
+        const char *s = b + source_offset;
+        if (s == home_base + destination_offset && k > 0) {
+            sources[k] = sources[0];
+            sources[0] = s;
+        } else {
+            sources[k] = s;
+        }
+        k++;
+    }
+    int64_t block = SHARED_BLOCK_BYTES / (int64_t)size;
+    const void *block_sources_stack[256];
+    const void **block_sources = nsources <= 256 ? block_sources_stack : malloc(sizeof(void *) * (size_t)nsources);
+    if (!block_sources) {
+        rc = WEFT_ERR_NO_MEMORY;
+        goto done;
+    }
+    for (int64_t start = 0; start < count; start += block) {
+        int64_t m = count - start < block ? count - start : block;
+        size_t at = (size_t)start * size;
+        char *home_block = home_base + destination_offset + at;
+        for (int s = 0; s < nsources; s++) block_sources[s] = sources[s] + at;
+        if (o->kind == WEFT_OP_SHARED_REDUCE)
+            weft_reduce_many(home_block, block_sources, nsources, m, dtype, op);
+        else if (home_block != block_sources[0])
+            memcpy(home_block, block_sources[0], (size_t)m * size);
+        for (int t = first_target; t <= last_target; t++) {
+            if (t == home) continue;
+            char *b = shared_base(buffers, o->destination_buffer, t);
+            if (!b) {
+                rc = WEFT_ERR_NOT_SHARED;
+                break;
+            }
+            memcpy(b + destination_offset + at, home_block, (size_t)m * size);
+        }
+        if (rc != WEFT_OK) break;
+    }
+    if (block_sources != block_sources_stack) free(block_sources);
+done:
+    if (sources != sources_stack) free(sources);
+    return rc;
+}
+
+int weft_execute(weft_comm_t comm, const weft_schedule_op_t *ops, int64_t n, weft_layout_t layout, weft_dtype_t dtype,
+                 weft_op_t op, const weft_buffers_t *buffers) {
+    int rank = weft_comm_rank(comm), ranks = weft_comm_size(comm);
+    size_t size = weft_dtype_size(dtype);
+    int64_t total = layout.blocks * layout.block_count;
+    int synced = 0; // a shared barrier just ran, nothing touched memory since
+    int rc = WEFT_OK;
+    for (int64_t i = 0; i < n && rc == WEFT_OK;) {
+        int64_t j = i;
+        int needed = 0, shared = 0;
+        while (j < n && ops[j].step == ops[i].step) {
+            if (ops[j].kind <= WEFT_OP_RECV_REDUCE)
+                needed += pieces(chunk_elements(layout, ops[j].kind == WEFT_OP_SEND ? ops[j].source_chunk
+                                                                                   : ops[j].destination_chunk,
+                                                ops[j].chunks) *
+                                 (int64_t)size);
+            shared |= is_shared(ops[j].kind);
+            j++;
+        }
+        if (shared && !synced) {
+            if (!buffers->shared_barrier) return WEFT_ERR_NOT_SHARED;
+            if ((rc = weft_shared_barrier(buffers->shared_barrier, rank, ranks, total)) != WEFT_OK) return rc;
+        }
+        if ((rc = reserve(needed)) != WEFT_OK) return rc;
+        int tag = ops[i].step & 0x7fff, used = 0;
+        int64_t scratch_used = 0;
+        for (int64_t k = i; k < j && rc == WEFT_OK; k++) {
+            const weft_schedule_op_t *o = &ops[k];
+            if (o->kind != WEFT_OP_RECV_COPY && o->kind != WEFT_OP_RECV_REDUCE) continue;
+            int64_t bytes = chunk_elements(layout, o->destination_chunk, o->chunks) * (int64_t)size;
+            char *address;
+            if (o->kind == WEFT_OP_RECV_COPY) {
+                address = base_of(buffers, o->destination_buffer) + chunk_offset(layout, o->destination_chunk) * size;
+            } else {
+                if (scratch_used + bytes > buffers->scratch_bytes) return WEFT_ERR_ARGUMENT;
+                address = (char *)buffers->scratch + scratch_used;
+                scratch_used += bytes;
+            }
+            rc = post(0, comm->comm, address, bytes, o->peer, tag, &used);
+        }
+        for (int64_t k = i; k < j && rc == WEFT_OK; k++) {
+            const weft_schedule_op_t *o = &ops[k];
+            if (o->kind != WEFT_OP_SEND) continue;
+            int64_t bytes = chunk_elements(layout, o->source_chunk, o->chunks) * (int64_t)size;
+            rc = post(1, comm->comm, base_of(buffers, o->source_buffer) + chunk_offset(layout, o->source_chunk) * size,
+                      bytes, o->peer, tag, &used);
+        }
+        if (rc == WEFT_OK) rc = weft_wait_all(used, requests, expected);
+        if (rc != WEFT_OK) return rc;
+        for (int64_t k = i; k < j && rc == WEFT_OK; k++) {
+            const weft_schedule_op_t *o = &ops[k];
+            if (o->kind == WEFT_OP_LOCAL_COPY) {
+                int64_t count = chunk_elements(layout, o->source_chunk, o->chunks);
+                memmove(base_of(buffers, o->destination_buffer) + chunk_offset(layout, o->destination_chunk) * size,
+                        base_of(buffers, o->source_buffer) + chunk_offset(layout, o->source_chunk) * size,
+                        (size_t)count * size);
+            } else if (is_shared(o->kind)) {
+                rc = run_shared(o, layout, dtype, op, buffers, rank, ranks);
+            }
+        }
+        scratch_used = 0;
+        for (int64_t k = i; k < j && rc == WEFT_OK; k++) {
+            const weft_schedule_op_t *o = &ops[k];
+            if (o->kind != WEFT_OP_RECV_REDUCE) continue;
+            int64_t count = chunk_elements(layout, o->destination_chunk, o->chunks);
+            weft_reduce(base_of(buffers, o->destination_buffer) + chunk_offset(layout, o->destination_chunk) * size,
+                        (char *)buffers->scratch + scratch_used, count, dtype, op);
+            scratch_used += count * (int64_t)size;
+        }
+        if (rc != WEFT_OK) return rc;
+        synced = 0;
+        if (shared) {
+            rc = weft_shared_barrier(buffers->shared_barrier, rank, ranks, total);
+            synced = 1;
+        }
+        i = j;
+    }
+    return rc;
+}
+
+// MARK: - Shared-memory barrier
+
+typedef struct {
+    _Alignas(64) _Atomic int64_t arrived;
+    _Alignas(64) _Atomic int64_t generation;
+    _Alignas(64) int64_t mismatch;
+} barrier_header_t;
+
+int64_t weft_shared_barrier_bytes(int ranks) { return (int64_t)sizeof(barrier_header_t) + 64 * (int64_t)ranks; }
+
+int weft_shared_barrier(void *barrier, int rank, int ranks, int64_t count) {
+    if (ranks == 1) return WEFT_OK;
+    barrier_header_t *h = barrier;
+    int64_t *counts = (int64_t *)((char *)barrier + sizeof(barrier_header_t));
+    int64_t generation = atomic_load_explicit(&h->generation, memory_order_acquire);
+    counts[rank * 8] = count;
+    if (atomic_fetch_add_explicit(&h->arrived, 1, memory_order_acq_rel) == ranks - 1) {
+        int64_t mismatch = 0;
+        for (int r = 1; r < ranks; r++) mismatch |= counts[r * 8] != counts[0];
+        h->mismatch = mismatch;
+        atomic_store_explicit(&h->arrived, 0, memory_order_relaxed);
+        atomic_store_explicit(&h->generation, generation + 1, memory_order_release);
+    } else {
+        double deadline = weft_deadline();
+        unsigned spins = 0;
+        while (atomic_load_explicit(&h->generation, memory_order_acquire) == generation) {
+            int rc = weft_wait_tick(deadline, &spins);
+            if (rc != WEFT_OK) return rc;
+        }
+    }
+    return h->mismatch ? WEFT_ERR_COUNT_MISMATCH : WEFT_OK;
+}

@@ -1,0 +1,194 @@
+// CWeft: the thin C shim between Weft's Swift layers and Open MPI.
+//
+// It reads as an RDMA-like transport: a communicator is a set of peers, a window is
+// registered memory, put/get are RDMA write/read, flush is completion, and shared windows
+// give direct load/store between ranks of one node. It also owns the reduction kernels and
+// the executor that runs a lowered collective schedule. No policy lives here: which
+// algorithm to run is decided in Swift. Every function returns WEFT_OK or an error code;
+// weft_error_string() turns any code (Weft's or MPI's) into text.
+#ifndef CWEFT_H
+#define CWEFT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// MARK: - Errors
+
+enum {
+    WEFT_OK = 0,
+    WEFT_ERR_TIMEOUT = -1,        // a wait exceeded the collective timeout
+    WEFT_ERR_COUNT_MISMATCH = -2, // a peer sent or declared a different element count
+    WEFT_ERR_NOT_SHARED = -3,     // shared-memory operation on ranks that share no node
+    WEFT_ERR_ARGUMENT = -4,       // invalid argument (null buffer, bad rank, bad kind)
+    WEFT_ERR_NO_MEMORY = -5,
+    WEFT_ERR_TOO_LARGE = -6,      // a native MPI call cannot express this element count
+};
+
+/// Writes a one-line description of `code` (Weft or MPI error class) into `buffer`.
+void weft_error_string(int code, char *buffer, int length);
+
+// MARK: - Environment
+
+/// Initialises MPI (thread level FUNNELED) with errors returned, not aborted.
+int weft_init(void);
+int weft_finalize(void);
+int weft_is_initialized(void);
+int weft_is_finalized(void);
+/// Kills every rank of the job; used after an unrecoverable collective error.
+void weft_abort(int code);
+/// Seconds since an arbitrary origin (MPI_Wtime).
+double weft_wtime(void);
+/// Sets the timeout, in seconds, applied to every wait in this process (<= 0: none).
+void weft_set_timeout(double seconds);
+double weft_get_timeout(void);
+/// When non-zero, waiting loops yield the CPU (oversubscribed runs).
+void weft_set_yield(int yield);
+/// Largest single MPI message in bytes; larger transfers are split. For tests of the
+/// splitting path; the default is 1 GiB.
+void weft_set_max_message_bytes(int64_t bytes);
+
+// MARK: - Communicators
+
+typedef struct weft_comm *weft_comm_t;
+
+int weft_comm_world(weft_comm_t *out);
+int weft_comm_dup(weft_comm_t comm, weft_comm_t *out);
+/// MPI_Comm_split; a negative colour leaves the caller out (out is NULL).
+int weft_comm_split(weft_comm_t comm, int color, int key, weft_comm_t *out);
+/// Ranks that share a node (MPI_Comm_split_type with MPI_COMM_TYPE_SHARED).
+int weft_comm_split_shared(weft_comm_t comm, weft_comm_t *out);
+int weft_comm_free(weft_comm_t comm);
+int weft_comm_rank(weft_comm_t comm);
+int weft_comm_size(weft_comm_t comm);
+/// Non-zero when every rank of `comm` is on this node, so shared windows span it.
+int weft_comm_is_node_local(weft_comm_t comm);
+int weft_barrier(weft_comm_t comm);
+
+// MARK: - Point-to-point (non-blocking)
+
+typedef struct weft_request *weft_request_t;
+
+int weft_isend(weft_comm_t comm, const void *buffer, int64_t bytes, int peer, int tag, weft_request_t *out);
+int weft_irecv(weft_comm_t comm, void *buffer, int64_t bytes, int peer, int tag, weft_request_t *out);
+/// Waits (with the timeout) and frees the request; `received` gets the byte count (may be NULL).
+int weft_wait(weft_request_t request, int64_t *received);
+
+// MARK: - RMA windows: registered memory with RDMA write/read
+
+typedef struct weft_window *weft_window_t;
+
+/// Registers `bytes` of caller memory (MPI_Win_create); collective over `comm`.
+int weft_window_create(weft_comm_t comm, void *base, int64_t bytes, weft_window_t *out);
+/// Allocates and registers `bytes` (MPI_Win_allocate); collective.
+int weft_window_allocate(weft_comm_t comm, int64_t bytes, void **base, weft_window_t *out);
+/// Allocates a shared-memory window (MPI_Win_allocate_shared): every rank can load/store
+/// every other rank's segment directly. `comm` must be node-local.
+int weft_window_allocate_shared(weft_comm_t comm, int64_t bytes, void **base, weft_window_t *out);
+/// Address of `rank`'s segment of a shared window in this process.
+int weft_window_shared_query(weft_window_t window, int rank, void **base, int64_t *bytes);
+/// RDMA write: copies `bytes` from `source` to `target`'s window at byte `offset`.
+int weft_put(weft_window_t window, const void *source, int64_t bytes, int target, int64_t offset);
+/// RDMA read: copies `bytes` from `target`'s window at byte `offset` into `destination`.
+int weft_get(weft_window_t window, void *destination, int64_t bytes, int target, int64_t offset);
+/// Completes every put/get to `target` (both at origin and target).
+int weft_flush(weft_window_t window, int target);
+int weft_flush_all(weft_window_t window);
+/// Memory barrier for load/store access to a shared window (MPI_Win_sync).
+int weft_window_sync(weft_window_t window);
+/// Frees the window (collective) and, for allocated windows, its memory.
+int weft_window_free(weft_window_t window);
+
+// MARK: - Reduction kernels
+
+typedef enum { WEFT_F32 = 0, WEFT_F64 = 1, WEFT_I32 = 2, WEFT_I64 = 3 } weft_dtype_t;
+typedef enum { WEFT_SUM = 0, WEFT_PROD = 1, WEFT_MAX = 2, WEFT_MIN = 3, WEFT_AVG = 4 } weft_op_t;
+
+size_t weft_dtype_size(weft_dtype_t dtype);
+/// destination[i] = destination[i] op source[i]. AVG accumulates as SUM; see weft_divide.
+void weft_reduce(void *destination, const void *source, int64_t count, weft_dtype_t dtype, weft_op_t op);
+/// destination[i] = sources[0][i] op … op sources[n-1][i]; destination may alias sources[0].
+void weft_reduce_many(void *destination, const void *const *sources, int n, int64_t count, weft_dtype_t dtype,
+                      weft_op_t op);
+/// buffer[i] /= divisor (integer division for integer types): finishes an AVG.
+void weft_divide(void *buffer, int64_t count, weft_dtype_t dtype, int divisor);
+
+// MARK: - Native MPI collectives (the `mpi` baseline), on the caller's buffers
+
+/// In place on `buffer` (count elements); AVG is SUM then divide.
+int weft_native_allreduce(weft_comm_t comm, void *buffer, int64_t count, weft_dtype_t dtype, weft_op_t op);
+/// `buffer` holds size blocks of `block` elements; block `rank` ends reduced (in place).
+int weft_native_reduce_scatter(weft_comm_t comm, void *buffer, int64_t block, weft_dtype_t dtype, weft_op_t op);
+/// `buffer` holds size blocks of `block` elements; the caller's block is its contribution.
+int weft_native_allgather(weft_comm_t comm, void *buffer, int64_t block, weft_dtype_t dtype);
+int weft_native_broadcast(weft_comm_t comm, void *buffer, int64_t count, weft_dtype_t dtype, int root);
+int weft_native_reduce(weft_comm_t comm, void *buffer, int64_t count, weft_dtype_t dtype, weft_op_t op, int root);
+int weft_native_alltoall(weft_comm_t comm, const void *input, void *output, int64_t block, weft_dtype_t dtype);
+
+// MARK: - Schedule executor
+
+/// Kinds of lowered schedule operations (the Swift `Schedule` IR, seen from one rank).
+typedef enum {
+    WEFT_OP_SEND = 0,          // send source chunks to `peer`
+    WEFT_OP_RECV_COPY = 1,     // receive from `peer` straight into destination chunks
+    WEFT_OP_RECV_REDUCE = 2,   // receive from `peer` and reduce into destination chunks
+    WEFT_OP_LOCAL_COPY = 3,    // copy own source chunks to own destination chunks
+    WEFT_OP_SHARED_COPY = 4,   // load `peer`'s chunks from shared memory, store at `target`
+    WEFT_OP_SHARED_REDUCE = 5, // reduce chunks of `peer` (-1: all ranks), store at `target` (-1: all)
+} weft_op_kind_t;
+
+/// One operation of one rank. Chunks are ranges of a buffer's chunk layout (see below).
+typedef struct {
+    int32_t step;
+    int32_t kind;
+    int32_t peer;
+    int32_t target;
+    int32_t source_buffer;
+    int32_t destination_buffer;
+    int64_t source_chunk;
+    int64_t destination_chunk;
+    int64_t chunks;
+} weft_schedule_op_t;
+
+/// How chunks map to elements: a buffer is `blocks` blocks of `block_count` elements, each
+/// block split into `chunks_per_block` balanced chunks. Chunk c covers elements
+/// [offset(c), offset(c+1)) with offset(c) = (c / cpb) * block_count + block_count * (c % cpb) / cpb.
+typedef struct {
+    int64_t blocks;
+    int64_t chunks_per_block;
+    int64_t block_count;
+} weft_layout_t;
+
+/// Buffers and shared segments one execution works on. For shared operations,
+/// `shared_data[r]`/`shared_output[r]` are rank r's segments (NULL if not shared).
+typedef struct {
+    void *data;
+    void *output;
+    void *scratch;
+    int64_t scratch_bytes;
+    void *const *shared_data;
+    void *const *shared_output;
+    /// Shared-memory barrier state (from weft_shared_barrier_bytes of a shared window), or NULL.
+    void *shared_barrier;
+} weft_buffers_t;
+
+/// Scratch bytes the program needs for reduce-receives of one step (the largest step).
+int64_t weft_program_scratch_bytes(const weft_schedule_op_t *ops, int64_t n, weft_layout_t layout, weft_dtype_t dtype);
+/// Runs this rank's operations (sorted by step) on the buffers. Every rank of `comm`
+/// must call it with its own program of the same schedule and the same layout.
+int weft_execute(weft_comm_t comm, const weft_schedule_op_t *ops, int64_t n, weft_layout_t layout, weft_dtype_t dtype,
+                 weft_op_t op, const weft_buffers_t *buffers);
+
+/// Bytes of shared memory a shared barrier needs; place it in a shared window, zeroed.
+int64_t weft_shared_barrier_bytes(int ranks);
+/// A sense-reversing barrier over shared memory (much cheaper than MPI_Barrier on a node).
+/// `count` is each rank's element count, compared across ranks (mismatch is an error).
+int weft_shared_barrier(void *barrier, int rank, int ranks, int64_t count);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,52 @@
+import Foundation
+import WeftTopology
+
+/// Picks the algorithm for `auto`: the first row of a selection table that matches the
+/// collective, rank count and message size. The default table was measured on our
+/// 2-core machines (docs/BENCHMARKS.md); `WEFT_ALGO` overrides it for every collective.
+public struct AlgorithmSelector: Sendable {
+    public struct Row: Sendable, Equatable {
+        public var collective: Collective
+        public var ranks: ClosedRange<Int>
+        /// Message sizes in bytes, lower bound inclusive, upper bound exclusive.
+        public var bytes: Range<Int>
+        public var algorithm: Algorithm
+        /// Whether the row needs the buffer in registered (shared-window) memory.
+        public var needsRegistered: Bool
+
+        public init(_ collective: Collective, ranks: ClosedRange<Int>, bytes: Range<Int>, _ algorithm: Algorithm,
+                    needsRegistered: Bool = false) {
+            self.collective = collective
+            self.ranks = ranks
+            self.bytes = bytes
+            self.algorithm = algorithm
+            self.needsRegistered = needsRegistered
+        }
+    }
+
+    public var rows: [Row]
+
+    public init(rows: [Row]) { self.rows = rows }
+
+    /// The algorithm for a request; `mpi` when no row matches.
+    public func choose(_ collective: Collective, ranks: Int, bytes: Int, nodeLocal: Bool, registered: Bool) -> Algorithm {
+        if let forced = AlgorithmSelector.environmentOverride { return forced }
+        for row in rows where row.collective == collective && row.ranks.contains(ranks) && row.bytes.contains(bytes) {
+            if row.algorithm == .direct && !nodeLocal { continue }
+            if row.needsRegistered && !registered { continue }
+            return row.algorithm
+        }
+        return .mpi
+    }
+
+    /// `WEFT_ALGO=name`, as NCCL_ALGO: forces one algorithm wherever `auto` is asked.
+    public static let environmentOverride: Algorithm? = {
+        guard let name = ProcessInfo.processInfo.environment["WEFT_ALGO"], !name.isEmpty else { return nil }
+        return Algorithm(rawValue: name)
+    }()
+
+    /// Measured on one node (2 cores, Open MPI 4.1.4 shared memory): see docs/BENCHMARKS.md.
+    public static let measured = AlgorithmSelector(rows: [
+        Row(.allreduce, ranks: 2...64, bytes: (256 << 10)..<Int.max, .direct, needsRegistered: true),
+    ])
+}

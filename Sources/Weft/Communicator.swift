@@ -1,0 +1,361 @@
+import CWeft
+import WeftTopology
+
+/// A group of ranks that run collectives together — the Swift face of the transport.
+///
+/// Every collective works in place on the caller's buffer and takes an `algorithm`:
+/// a scheduled one (ring, tree, …), `mpi` for Open MPI's own, or `auto` for the
+/// selection table. All ranks must call the same collectives in the same order with the
+/// same counts; a peer that never arrives fails the call after `Runtime.timeout`.
+public final class Communicator {
+    let handle: weft_comm_t
+    public let rank: Int
+    public let size: Int
+    /// Whether every rank shares this node (so `direct` and registered buffers work).
+    public let isNodeLocal: Bool
+    /// Chooses the algorithm for `.auto`.
+    public var selector = AlgorithmSelector.measured
+
+    /// Bytes this rank handed to collectives and seconds spent in them, for accounting.
+    public private(set) var collectiveBytes = 0
+    public private(set) var collectiveSeconds = 0.0
+
+    private var programs: [CompiledProgram.Key: CompiledProgram] = [:]
+    private var registered: [WeakSegments] = []
+    private var control: SharedSegments?
+    private var staging: SharedSegments?
+    private var scratch: UnsafeMutableRawPointer?
+    private var scratchBytes = 0
+
+    private struct WeakSegments { weak var segments: SharedSegments? }
+
+    init(handle: weft_comm_t) {
+        self.handle = handle
+        rank = Int(weft_comm_rank(handle))
+        size = Int(weft_comm_size(handle))
+        isNodeLocal = weft_comm_is_node_local(handle) != 0
+    }
+
+    /// Every rank of the job (initialises MPI on first use).
+    public static func world() throws -> Communicator {
+        try Runtime.initialize()
+        var handle: weft_comm_t?
+        try check("weft_comm_world", weft_comm_world(&handle))
+        return Communicator(handle: handle!)
+    }
+
+    deinit {
+        staging?.free()
+        control?.free()
+        scratch?.deallocate()
+        _ = weft_comm_free(handle)
+    }
+
+    /// A copy with its own message space (MPI_Comm_dup).
+    public func duplicate() throws -> Communicator {
+        var out: weft_comm_t?
+        try check("MPI_Comm_dup", weft_comm_dup(handle, &out))
+        return Communicator(handle: out!)
+    }
+
+    /// Ranks with the same `color` form a new communicator ordered by `key`; a negative
+    /// colour returns nil for the caller.
+    public func split(color: Int, key: Int) throws -> Communicator? {
+        var out: weft_comm_t?
+        try check("MPI_Comm_split", weft_comm_split(handle, Int32(color), Int32(key), &out))
+        return out.map { Communicator(handle: $0) }
+    }
+
+    /// The ranks of this communicator on the caller's node (MPI_COMM_TYPE_SHARED).
+    public func splitByNode() throws -> Communicator {
+        var out: weft_comm_t?
+        try check("MPI_Comm_split_type", weft_comm_split_shared(handle, &out))
+        return Communicator(handle: out!)
+    }
+
+    /// A buffer of `count` elements in registered shared memory (collective; node-local only).
+    public func registeredBuffer<T: WeftScalar>(of type: T.Type = T.self, count: Int) throws -> RegisteredBuffer<T> {
+        guard isNodeLocal else {
+            throw WeftError(code: Int32(WEFT_ERR_NOT_SHARED), function: "registeredBuffer")
+        }
+        return try RegisteredBuffer(communicator: self, count: count)
+    }
+
+    func register(_ segments: SharedSegments) {
+        registered.removeAll { $0.segments == nil }
+        registered.append(WeakSegments(segments: segments))
+    }
+
+    // MARK: - Collectives
+
+    /// Reduces `buffer` across ranks; every rank ends with the result.
+    public func allreduce<T: WeftScalar>(_ buffer: UnsafeMutableBufferPointer<T>, op: ReduceOp = .sum,
+                                        algorithm: Algorithm = .auto) throws {
+        try run(.allreduce, algorithm, buffer, nil, op: op, root: 0)
+    }
+
+    public func allreduce<T: WeftScalar>(_ array: inout [T], op: ReduceOp = .sum, algorithm: Algorithm = .auto) throws {
+        try array.withUnsafeMutableBufferPointer { try allreduce($0, op: op, algorithm: algorithm) }
+    }
+
+    /// `buffer` holds `size` equal blocks; rank r ends with the reduction of block r (in place).
+    public func reduceScatter<T: WeftScalar>(_ buffer: UnsafeMutableBufferPointer<T>, op: ReduceOp = .sum,
+                                            algorithm: Algorithm = .auto) throws {
+        try run(.reduceScatter, algorithm, buffer, nil, op: op, root: 0)
+    }
+
+    /// `buffer` holds `size` equal blocks, block r being rank r's; every rank ends with all.
+    public func allgather<T: WeftScalar>(_ buffer: UnsafeMutableBufferPointer<T>, algorithm: Algorithm = .auto) throws {
+        try run(.allgather, algorithm, buffer, nil, op: .sum, root: 0)
+    }
+
+    /// Copies `root`'s buffer to every rank.
+    public func broadcast<T: WeftScalar>(_ buffer: UnsafeMutableBufferPointer<T>, root: Int = 0,
+                                        algorithm: Algorithm = .auto) throws {
+        try run(.broadcast, algorithm, buffer, nil, op: .sum, root: root)
+    }
+
+    public func broadcast<T: WeftScalar>(_ array: inout [T], root: Int = 0, algorithm: Algorithm = .auto) throws {
+        try array.withUnsafeMutableBufferPointer { try broadcast($0, root: root, algorithm: algorithm) }
+    }
+
+    /// Reduces every rank's buffer into `root`'s (other ranks' buffers are scratch).
+    public func reduce<T: WeftScalar>(_ buffer: UnsafeMutableBufferPointer<T>, op: ReduceOp = .sum, root: Int = 0,
+                                     algorithm: Algorithm = .auto) throws {
+        try run(.reduce, algorithm, buffer, nil, op: op, root: root)
+    }
+
+    /// Block j of `input` goes to rank j, landing in its `output` block r (both `size` blocks).
+    public func alltoall<T: WeftScalar>(_ input: UnsafeMutableBufferPointer<T>, output: UnsafeMutableBufferPointer<T>,
+                                       algorithm: Algorithm = .auto) throws {
+        guard input.count == output.count else {
+            throw WeftError(function: "alltoall", reason: "input has \(input.count) elements but output \(output.count)")
+        }
+        try run(.alltoall, algorithm, input, output, op: .sum, root: 0)
+    }
+
+    /// Returns once every rank has entered.
+    public func barrier(algorithm: Algorithm = .auto) throws {
+        let empty = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
+        try run(.barrier, algorithm, empty, nil, op: .sum, root: 0)
+    }
+
+    /// The algorithm `auto` picks for this request.
+    public func resolve(_ algorithm: Algorithm, _ collective: Collective, bytes: Int, registered: Bool) -> Algorithm {
+        guard algorithm == .auto else { return algorithm }
+        if collective == .barrier { return .mpi }
+        return selector.choose(collective, ranks: size, bytes: bytes, nodeLocal: isNodeLocal, registered: registered)
+    }
+
+    // MARK: - Execution
+
+    private func run<T: WeftScalar>(_ collective: Collective, _ requested: Algorithm, _ data: UnsafeMutableBufferPointer<T>,
+                                    _ output: UnsafeMutableBufferPointer<T>?, op: ReduceOp, root: Int) throws {
+        let type = T.weftType
+        let count = data.count
+        let bytes = count * type.size
+        if collective.isRooted && (root < 0 || root >= size) {
+            throw WeftError(function: collective.rawValue,
+                            reason: "root \(root) is not a rank of this \(size)-rank communicator (use 0…\(size - 1))")
+        }
+        if collective.isBlockwise && count % size != 0 {
+            throw WeftError(function: collective.rawValue,
+                            reason: "buffer of \(count) elements is not \(size) equal blocks (one per rank)")
+        }
+        let isRegistered = isInRegisteredMemory(data, output)
+        let algorithm = resolve(requested, collective, bytes: bytes, registered: isRegistered)
+        let start = weft_wtime()
+        defer {
+            collectiveBytes += bytes
+            collectiveSeconds += weft_wtime() - start
+        }
+        if algorithm == .mpi {
+            try runNative(collective, data, output, type: type, op: op, root: root)
+            return
+        }
+        let segments = Self.segments(for: collective, algorithm: algorithm, bytes: bytes)
+        let program = try compiled(collective, algorithm, root: root, segments: segments)
+        let blockCount = collective.isBlockwise ? count / size : count
+        if program.usesSharedMemory {
+            try runShared(program, collective, data, output, blockCount: blockCount, type: type, op: op)
+        } else {
+            try runMessages(program, UnsafeMutableRawPointer(data.baseAddress),
+                            output.flatMap { UnsafeMutableRawPointer($0.baseAddress) }, blockCount: blockCount,
+                            type: type, op: op, shared: nil)
+        }
+        if op == .avg && collective.reduces {
+            finishAverage(collective, UnsafeMutableRawPointer(data.baseAddress), count: count, type: type, root: root)
+        }
+    }
+
+    /// Pipelined algorithms split messages into segments of about 256 KiB (at most 32).
+    static func segments(for collective: Collective, algorithm: Algorithm, bytes: Int) -> Int {
+        let pipelined: Bool
+        switch (algorithm, collective) {
+        case (.doubleTree, _), (.tree, .broadcast), (.tree, .reduce), (.tree, .allreduce), (.tree, .allgather),
+             (.tree, .reduceScatter), (.ring, .broadcast), (.ring, .reduce):
+            pipelined = true
+        default:
+            pipelined = false
+        }
+        guard pipelined else { return 1 }
+        var segments = 1
+        while segments < 32 && bytes / (segments * 2) >= 256 << 10 { segments *= 2 }
+        return segments
+    }
+
+    private func compiled(_ collective: Collective, _ algorithm: Algorithm, root: Int, segments: Int) throws
+        -> CompiledProgram
+    {
+        let key = CompiledProgram.Key(collective: collective, algorithm: algorithm, ranks: size,
+                                      root: collective.isRooted ? root : 0, segments: segments)
+        if let program = programs[key] { return program }
+        let schedule: Schedule
+        do {
+            schedule = try Schedules.make(collective, algorithm: algorithm, ranks: size, root: key.root,
+                                          segments: segments)
+        } catch let error as ScheduleError {
+            throw WeftError(function: collective.rawValue, reason: error.description)
+        }
+        let program = CompiledProgram(schedule: schedule, rank: rank)
+        programs[key] = program
+        return program
+    }
+
+    private func runMessages(_ program: CompiledProgram, _ data: UnsafeMutableRawPointer?,
+                             _ output: UnsafeMutableRawPointer?, blockCount: Int, type: DataType, op: ReduceOp,
+                             shared: (data: [UnsafeMutableRawPointer?], output: [UnsafeMutableRawPointer?],
+                                      barrier: UnsafeMutableRawPointer)?) throws {
+        let layout = program.cLayout(blockCount: blockCount)
+        let needed = program.operations.withUnsafeBufferPointer {
+            Int(weft_program_scratch_bytes($0.baseAddress, Int64($0.count), layout, type.c))
+        }
+        if needed > scratchBytes {
+            scratch?.deallocate()
+            scratch = UnsafeMutableRawPointer.allocate(byteCount: needed, alignment: 64)
+            scratchBytes = needed
+        }
+        let sharedData = shared?.data.map { UnsafeMutableRawPointer($0) } ?? []
+        let sharedOutput = shared?.output.map { UnsafeMutableRawPointer($0) } ?? []
+        let code = sharedData.withUnsafeBufferPointer { sd in
+            sharedOutput.withUnsafeBufferPointer { so in
+                var buffers = weft_buffers_t(
+                    data: data, output: output, scratch: scratch, scratch_bytes: Int64(scratchBytes),
+                    shared_data: shared == nil ? nil : UnsafePointer(sd.baseAddress),
+                    shared_output: shared == nil ? nil : UnsafePointer(so.baseAddress),
+                    shared_barrier: shared?.barrier)
+                return program.operations.withUnsafeBufferPointer { ops in
+                    weft_execute(handle, ops.baseAddress, Int64(ops.count), layout, type.c,
+                                 (op == .avg ? ReduceOp.sum : op).c, &buffers)
+                }
+            }
+        }
+        try check("weft_execute", code)
+    }
+
+    private func runShared<T>(_ program: CompiledProgram, _ collective: Collective, _ data: UnsafeMutableBufferPointer<T>,
+                              _ output: UnsafeMutableBufferPointer<T>?, blockCount: Int, type: DataType,
+                              op: ReduceOp) throws {
+        guard isNodeLocal else {
+            throw WeftError(code: Int32(WEFT_ERR_NOT_SHARED), function: "direct \(collective.rawValue)")
+        }
+        let barrier = try controlBlock()
+        let bytes = data.count * type.size
+        if let dataSegments = segments(containing: UnsafeRawPointer(data.baseAddress), length: bytes),
+           output == nil || segments(containing: UnsafeRawPointer(output!.baseAddress), length: bytes) != nil
+        {
+            // Zero-copy: the buffers are registered; peers' copies sit at the same offset.
+            let dataPeers = dataSegments.segments.bases.map { UnsafeMutableRawPointer($0 + dataSegments.offset) }
+            var outputPeers: [UnsafeMutableRawPointer?] = []
+            if let output, let o = segments(containing: UnsafeRawPointer(output.baseAddress), length: bytes) {
+                outputPeers = o.segments.bases.map { UnsafeMutableRawPointer($0 + o.offset) }
+            }
+            try runMessages(program, UnsafeMutableRawPointer(data.baseAddress),
+                            output.flatMap { UnsafeMutableRawPointer($0.baseAddress) }, blockCount: blockCount,
+                            type: type, op: op, shared: (dataPeers, outputPeers, barrier))
+            return
+        }
+        // Unregistered: stage through a shared segment (one copy in, one out).
+        let stage = try stagingSegments(bytes: 2 * bytes)
+        let dataPeers = stage.bases.map { Optional($0) }
+        let outputPeers = stage.bases.map { Optional($0 + bytes) }
+        if let base = data.baseAddress { stage.local.copyMemory(from: base, byteCount: bytes) }
+        try runMessages(program, stage.local, stage.local + bytes, blockCount: blockCount, type: type, op: op,
+                        shared: (dataPeers, outputPeers, barrier))
+        if let base = data.baseAddress, collective != .alltoall {
+            UnsafeMutableRawPointer(base).copyMemory(from: stage.local, byteCount: bytes)
+        }
+        if let output, let base = output.baseAddress {
+            UnsafeMutableRawPointer(base).copyMemory(from: stage.local + bytes, byteCount: bytes)
+        }
+    }
+
+    private func runNative<T>(_ collective: Collective, _ data: UnsafeMutableBufferPointer<T>,
+                              _ output: UnsafeMutableBufferPointer<T>?, type: DataType, op: ReduceOp, root: Int) throws {
+        let base = UnsafeMutableRawPointer(data.baseAddress)
+        let count = Int64(data.count), block = Int64(data.count / max(size, 1))
+        switch collective {
+        case .allreduce:
+            try check("MPI_Allreduce", weft_native_allreduce(handle, base, count, type.c, op.c))
+        case .reduceScatter:
+            try check("MPI_Reduce_scatter_block", weft_native_reduce_scatter(handle, base, block, type.c, op.c))
+        case .allgather:
+            try check("MPI_Allgather", weft_native_allgather(handle, base, block, type.c))
+        case .broadcast:
+            try check("MPI_Bcast", weft_native_broadcast(handle, base, count, type.c, Int32(root)))
+        case .reduce:
+            try check("MPI_Reduce", weft_native_reduce(handle, base, count, type.c, op.c, Int32(root)))
+        case .barrier:
+            try check("MPI_Barrier", weft_barrier(handle))
+        case .alltoall:
+            try check("MPI_Alltoall", weft_native_alltoall(handle, base, UnsafeMutableRawPointer(output?.baseAddress),
+                                                           block, type.c))
+        }
+    }
+
+    private func finishAverage(_ collective: Collective, _ data: UnsafeMutableRawPointer?, count: Int, type: DataType,
+                               root: Int) {
+        guard let data else { return }
+        switch collective {
+        case .allreduce: weft_divide(data, Int64(count), type.c, Int32(size))
+        case .reduce where rank == root: weft_divide(data, Int64(count), type.c, Int32(size))
+        case .reduceScatter:
+            let block = count / size
+            weft_divide(data + rank * block * type.size, Int64(block), type.c, Int32(size))
+        default: break
+        }
+    }
+
+    private func isInRegisteredMemory<T>(_ data: UnsafeMutableBufferPointer<T>, _ output: UnsafeMutableBufferPointer<T>?)
+        -> Bool
+    {
+        let bytes = data.count * MemoryLayout<T>.stride
+        guard segments(containing: UnsafeRawPointer(data.baseAddress), length: bytes) != nil else { return false }
+        if let output { return segments(containing: UnsafeRawPointer(output.baseAddress), length: bytes) != nil }
+        return true
+    }
+
+    private func segments(containing pointer: UnsafeRawPointer?, length: Int) -> (segments: SharedSegments, offset: Int)? {
+        guard let pointer else { return nil }
+        for entry in registered {
+            if let s = entry.segments, let offset = s.offset(of: pointer, length: length) { return (s, offset) }
+        }
+        return nil
+    }
+
+    private func controlBlock() throws -> UnsafeMutableRawPointer {
+        if control == nil {
+            control = try SharedSegments(communicator: self, bytes: Int(weft_shared_barrier_bytes(Int32(size))))
+        }
+        return control!.bases[0]
+    }
+
+    private func stagingSegments(bytes: Int) throws -> SharedSegments {
+        if let staging, staging.bytes >= bytes { return staging }
+        staging?.free()
+        staging = nil
+        // Grow geometrically so a run of growing messages reallocates rarely.
+        staging = try SharedSegments(communicator: self, bytes: max(bytes, 2 * (staging?.bytes ?? 0), 1 << 20))
+        return staging!
+    }
+}

@@ -1,0 +1,63 @@
+import CWeft
+import WeftTopology
+
+/// One rank's share of a schedule, lowered to the shim's flat operation array once and
+/// reused for every call of the same (collective, algorithm, ranks, root, segments).
+struct CompiledProgram {
+    let operations: [weft_schedule_op_t]
+    let layout: ChunkLayout
+    let usesSharedMemory: Bool
+
+    struct Key: Hashable {
+        var collective: Collective
+        var algorithm: Algorithm
+        var ranks: Int
+        var root: Int
+        var segments: Int
+    }
+
+    init(schedule: Schedule, rank: Int) {
+        layout = schedule.layout
+        usesSharedMemory = schedule.usesSharedMemory
+        operations = schedule.program(for: rank).map { step, operation in
+            var op = weft_schedule_op_t()
+            op.step = Int32(step)
+            switch operation {
+            case .transfer(let from, let to, let source, let destination, let reduce):
+                if from == rank {
+                    op.kind = Int32(WEFT_OP_SEND.rawValue)
+                    op.peer = Int32(to)
+                } else {
+                    op.kind = Int32((reduce ? WEFT_OP_RECV_REDUCE : WEFT_OP_RECV_COPY).rawValue)
+                    op.peer = Int32(from)
+                }
+                op.set(source, destination)
+            case .localCopy(_, let source, let destination):
+                op.kind = Int32(WEFT_OP_LOCAL_COPY.rawValue)
+                op.peer = Int32(rank)
+                op.set(source, destination)
+            case .shared(_, let from, let source, let to, let destination, let reduce):
+                op.kind = Int32((reduce ? WEFT_OP_SHARED_REDUCE : WEFT_OP_SHARED_COPY).rawValue)
+                op.peer = Int32(from ?? -1)
+                op.target = Int32(to ?? -1)
+                op.set(source, destination)
+            }
+            return op
+        }
+    }
+
+    func cLayout(blockCount: Int) -> weft_layout_t {
+        weft_layout_t(blocks: Int64(layout.blocks), chunks_per_block: Int64(layout.chunksPerBlock),
+                      block_count: Int64(blockCount))
+    }
+}
+
+extension weft_schedule_op_t {
+    fileprivate mutating func set(_ source: ChunkRange, _ destination: ChunkRange) {
+        source_buffer = source.buffer.rawValue
+        destination_buffer = destination.buffer.rawValue
+        source_chunk = Int64(source.start)
+        destination_chunk = Int64(destination.start)
+        chunks = Int64(source.count)
+    }
+}

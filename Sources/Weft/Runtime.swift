@@ -1,0 +1,47 @@
+import CWeft
+import Foundation
+
+/// Process-wide MPI state: initialisation, the timeout on every wait, and whether waiting
+/// loops yield the CPU (needed when more ranks than cores share a node).
+public enum Runtime {
+    /// Initialises MPI once (errors are returned, never aborted) and applies settings from
+    /// the environment: `WEFT_TIMEOUT` (seconds) and `WEFT_YIELD` (0/1).
+    public static func initialize() throws {
+        if weft_is_initialized() != 0 { return }
+        try check("MPI_Init_thread", weft_init())
+        let environment = ProcessInfo.processInfo.environment
+        if let text = environment["WEFT_TIMEOUT"], let seconds = Double(text) { timeout = seconds }
+        if let text = environment["WEFT_YIELD"] {
+            weft_set_yield(text == "1" ? 1 : 0)
+        } else {
+            weft_set_yield(localRanks() > ProcessInfo.processInfo.activeProcessorCount ? 1 : 0)
+        }
+    }
+
+    /// Seconds any wait may last before the collective fails with a timeout (0: forever).
+    public static var timeout: Double {
+        get { weft_get_timeout() }
+        set { weft_set_timeout(newValue) }
+    }
+
+    /// Largest single MPI message; bigger transfers are split. Lowered only by tests.
+    public static func setMaxMessageBytes(_ bytes: Int) { weft_set_max_message_bytes(Int64(bytes)) }
+
+    public static func finalize() {
+        _ = weft_finalize()
+    }
+
+    /// Ends every rank of the job (after an error that leaves peers waiting).
+    public static func abort(code: Int32 = 1) -> Never {
+        weft_abort(code)
+        exit(code)
+    }
+
+    public static func wallTime() -> Double { weft_wtime() }
+
+    private static func localRanks() -> Int {
+        let environment = ProcessInfo.processInfo.environment
+        if let text = environment["OMPI_COMM_WORLD_LOCAL_SIZE"], let n = Int(text) { return n }
+        return 1
+    }
+}
