@@ -40,7 +40,9 @@ let package = Package(
         .executableTarget(
             name: "weft-mpi-tests",
             dependencies: ["Weft", "WeftTopology"],
-            path: "Tests/WeftMPITests"
+            path: "Tests/WeftMPITests",
+            // Top-level test script code; Swift 5 mode keeps its globals simple.
+            swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .testTarget(name: "WeftTopologyTests", dependencies: ["WeftTopology"]),
         .testTarget(

@@ -25,8 +25,12 @@ public enum Direct: ScheduleGenerator {
             step = (0..<n).map { .shared(rank: $0, from: $0, source: one($0), to: nil, destination: one($0), reduce: false) }
         case .broadcast:
             layout = ChunkLayout(blocks: 1, chunksPerBlock: 1)
-            step = (0..<n).filter { $0 != root }.map {
-                .shared(rank: $0, from: root, source: one(0), to: $0, destination: one(0), reduce: false)
+            // The root only takes part in the fencing barriers (an empty operation).
+            step = (0..<n).map {
+                $0 == root
+                    ? .shared(rank: $0, from: $0, source: ChunkRange(0, count: 0), to: $0,
+                              destination: ChunkRange(0, count: 0), reduce: false)
+                    : .shared(rank: $0, from: root, source: one(0), to: $0, destination: one(0), reduce: false)
             }
         case .alltoall:
             layout = ChunkLayout(blocks: n, chunksPerBlock: 1)

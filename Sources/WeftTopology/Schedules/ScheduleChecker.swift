@@ -205,6 +205,12 @@ public struct ScheduleChecker {
             }
         }
         if step.contains(where: { if case .shared = $0 { return true } else { return false } }) {
+            // Barriers fence a shared step, so every rank must take part in it.
+            let present = Set(step.flatMap(\.participants))
+            if let absent = everyRank.first(where: { !present.contains($0) }) {
+                throw fail("step \(index): rank \(absent) has no operation in a shared-memory step and "
+                    + "would skip its barriers")
+            }
             // Shared steps are fenced by barriers: afterwards everyone has heard from everyone.
             let all = Set(everyRank)
             heard = heard.map { _ in all }

@@ -1,0 +1,132 @@
+import ArgumentParser
+import Foundation
+import Weft
+import WeftTopology
+
+/// `weft bench`: the collective micro-benchmark, nccl-tests style, with Open MPI's own
+/// collective (`mpi`) measured beside every Weft algorithm in the same run.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time collectives across message sizes, every algorithm beside native MPI.",
+        discussion: """
+            Collectives: \(Collective.allCases.map(\.rawValue).joined(separator: ", ")).
+            Columns: bytes count algorithm time_us algbw_GBps busbw_GBps wrong. time_us is the median over \
+            iterations of the slowest rank's time; busbw uses nccl-tests' factors (2(n-1)/n for allreduce).
+            """
+    )
+
+    @Argument(help: "The collective to time.")
+    var collective: String
+
+    @Option(help: "Comma-separated algorithms, or all, auto, mpi.")
+    var algorithm = "all"
+
+    @Option(help: "Smallest message (bytes; K/M/G suffixes).")
+    var minBytes = ByteCount(bytes: 8)
+
+    @Option(help: "Largest message; sizes double from --min-bytes.")
+    var maxBytes = ByteCount(bytes: 64 << 20)
+
+    @Option(help: "Timed iterations per size and algorithm.")
+    var iters = 20
+
+    @Option(help: "Untimed iterations before timing.")
+    var warmup = 5
+
+    @Option(help: "Element type: f32, f64, i32, i64.")
+    var dtype = "f32"
+
+    @Option(help: "Reduction: sum, prod, max, min, avg.")
+    var op = "sum"
+
+    @Option(help: "Root rank of broadcast and reduce.")
+    var root = 0
+
+    @Flag(help: "Compare every result with native MPI's (integers bitwise, floats within 1e-5 / 1e-12 relative).")
+    var check = false
+
+    @Flag(help: "Use ordinary memory instead of registered shared windows (direct then stages through one).")
+    var unregistered = false
+
+    @Option(help: "Output: table, csv or json (one object per row).")
+    var format = "table"
+
+    @Option(help: "Seconds any rank may wait for a peer before the run fails.")
+    var timeout = 60.0
+
+    func run() throws {
+        let request = try parseRequest()
+        Runtime.timeout = timeout
+        let communicator: Communicator
+        do {
+            communicator = try Communicator.world()
+        } catch {
+            failEverywhere("cannot start MPI: \(error)", code: 1)
+        }
+        Runtime.timeout = timeout
+        if request.collective.isRooted && (root < 0 || root >= communicator.size) {
+            failEverywhere("--root \(root) is not a rank of this \(communicator.size)-rank job (use 0…\(communicator.size - 1))")
+        }
+        switch request.type {
+        case .f32: try BenchRunner<Float>(self, request, communicator).run()
+        case .f64: try BenchRunner<Double>(self, request, communicator).run()
+        case .i32: try BenchRunner<Int32>(self, request, communicator).run()
+        case .i64: try BenchRunner<Int64>(self, request, communicator).run()
+        }
+        Runtime.finalize()
+    }
+
+    struct Request {
+        var collective: Collective
+        var algorithms: [Algorithm]
+        var explicit: Bool
+        var type: DataType
+        var op: ReduceOp
+        var format: String
+    }
+
+    /// Validates the arguments before MPI starts, so a typo costs one line, not a job.
+    private func parseRequest() throws -> Request {
+        guard let collective = Collective(rawValue: collective) else {
+            failEverywhere("unknown collective '\(self.collective)' (choose from "
+                + Collective.allCases.map(\.rawValue).joined(separator: ", ") + ")")
+        }
+        var algorithms: [Algorithm] = []
+        var explicit = true
+        for name in algorithm.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            if name == "all" {
+                explicit = false
+                algorithms += Algorithm.concrete.filter { Schedules.collectives(servedBy: $0).contains(collective) }
+            } else if let a = Algorithm(rawValue: name) {
+                guard Schedules.collectives(servedBy: a).contains(collective) else {
+                    let served = Schedules.collectives(servedBy: a).map(\.rawValue).joined(separator: ", ")
+                    failEverywhere("algorithm '\(name)' cannot run \(collective.rawValue); it serves: \(served)")
+                }
+                algorithms.append(a)
+            } else {
+                failEverywhere("unknown algorithm '\(name)' (choose from "
+                    + Algorithm.allCases.map(\.rawValue).joined(separator: ", ") + ", all)")
+            }
+        }
+        if algorithms.isEmpty { failEverywhere("--algorithm names no algorithm") }
+        var unique: [Algorithm] = []
+        for a in algorithms where !unique.contains(a) { unique.append(a) }
+        guard let type = DataType(rawValue: dtype) else {
+            failEverywhere("unknown --dtype '\(dtype)' (choose from f32, f64, i32, i64)")
+        }
+        guard let op = ReduceOp(rawValue: op) else {
+            failEverywhere("unknown --op '\(self.op)' (choose from sum, prod, max, min, avg)")
+        }
+        guard ["table", "csv", "json"].contains(format) else {
+            failEverywhere("unknown --format '\(format)' (choose from table, csv, json)")
+        }
+        if minBytes.bytes > maxBytes.bytes {
+            failEverywhere("--min-bytes \(minBytes) is larger than --max-bytes \(maxBytes)")
+        }
+        if iters < 1 { failEverywhere("--iters must be at least 1, got \(iters)") }
+        if warmup < 0 { failEverywhere("--warmup must not be negative, got \(warmup)") }
+        if timeout < 0 { failEverywhere("--timeout must not be negative, got \(timeout)") }
+        return Request(collective: collective, algorithms: unique, explicit: explicit, type: type, op: op,
+                       format: format)
+    }
+}

@@ -1,0 +1,172 @@
+import Foundation
+import Weft
+import WeftTopology
+
+/// One benchmark run for one element type: buffers allocated once at the largest size,
+/// then every (size, algorithm) timed, optionally checked against native MPI, and printed.
+final class BenchRunner<T: WeftScalar & Numeric & Comparable> {
+    private let options: Bench
+    private let request: Bench.Request
+    private let communicator: Communicator
+    private let collective: Collective
+    private var registered: [RegisteredBuffer<T>] = []
+    private let data: UnsafeMutableBufferPointer<T>
+    private let output: UnsafeMutableBufferPointer<T>
+    private let report: BenchReport
+
+    init(_ options: Bench, _ request: Bench.Request, _ communicator: Communicator) throws {
+        self.options = options
+        self.request = request
+        self.communicator = communicator
+        collective = request.collective
+        let capacity = max(1, options.maxBytes.bytes / MemoryLayout<T>.stride)
+        if communicator.isNodeLocal && !options.unregistered {
+            let d = try communicator.registeredBuffer(of: T.self, count: capacity)
+            let o = try communicator.registeredBuffer(of: T.self, count: collective == .alltoall ? capacity : 1)
+            registered = [d, o]
+            data = d.pointer
+            output = o.pointer
+        } else {
+            data = .allocate(capacity: capacity)
+            output = .allocate(capacity: collective == .alltoall ? capacity : 1)
+        }
+        data.initialize(repeating: 0)
+        output.initialize(repeating: 0)
+        report = BenchReport(format: request.format, collective: collective, ranks: communicator.size,
+                             printing: communicator.rank == 0)
+    }
+
+    deinit {
+        if registered.isEmpty {
+            data.deallocate()
+            output.deallocate()
+        } else {
+            registered.forEach { $0.free() }
+        }
+    }
+
+    /// Message sizes: doubling from --min-bytes to --max-bytes (barrier: one empty row).
+    private var sizes: [Int] {
+        if collective == .barrier { return [0] }
+        var sizes: [Int] = []
+        var bytes = options.minBytes.bytes
+        if bytes == 0 {
+            sizes.append(0)
+            bytes = MemoryLayout<T>.stride
+        }
+        while bytes <= options.maxBytes.bytes {
+            sizes.append(bytes)
+            bytes *= 2
+        }
+        return sizes
+    }
+
+    func run() throws {
+        let algorithms = request.algorithms.filter { algorithm in
+            // `all` skips direct where ranks share no memory; asked for by name it errors.
+            request.explicit || algorithm != .direct || communicator.isNodeLocal
+        }
+        report.header(options: options, request: request, registered: !registered.isEmpty)
+        for bytes in sizes {
+            var count = bytes / MemoryLayout<T>.stride
+            if collective.isBlockwise { count -= count % communicator.size }
+            for algorithm in algorithms {
+                let label = algorithm == .auto
+                    ? "auto:" + communicator.resolve(.auto, collective, bytes: count * MemoryLayout<T>.stride,
+                                                     registered: !registered.isEmpty).rawValue
+                    : algorithm.rawValue
+                do {
+                    let wrong = options.check ? try verify(algorithm, count: count) : nil
+                    let time = try measure(algorithm, count: count)
+                    report.row(bytes: count * MemoryLayout<T>.stride, count: count, algorithm: label, seconds: time,
+                               wrong: wrong)
+                } catch let error as WeftError {
+                    printError("rank \(communicator.rank): \(collective.rawValue) with \(label) at "
+                        + "\(count * MemoryLayout<T>.stride) bytes failed: \(error)")
+                    Runtime.abort(code: 1)
+                }
+            }
+        }
+        report.footer()
+    }
+
+    private func invoke(_ algorithm: Algorithm, count: Int) throws {
+        let d = UnsafeMutableBufferPointer(rebasing: data[0..<count])
+        switch collective {
+        case .allreduce: try communicator.allreduce(d, op: request.op, algorithm: algorithm)
+        case .reduceScatter: try communicator.reduceScatter(d, op: request.op, algorithm: algorithm)
+        case .allgather: try communicator.allgather(d, algorithm: algorithm)
+        case .broadcast: try communicator.broadcast(d, root: options.root, algorithm: algorithm)
+        case .reduce: try communicator.reduce(d, op: request.op, root: options.root, algorithm: algorithm)
+        case .barrier: try communicator.barrier(algorithm: algorithm)
+        case .alltoall:
+            try communicator.alltoall(d, output: UnsafeMutableBufferPointer(rebasing: output[0..<count]),
+                                      algorithm: algorithm)
+        }
+    }
+
+    /// Median over iterations of the slowest rank's time for one call.
+    private func measure(_ algorithm: Algorithm, count: Int) throws -> Double {
+        for _ in 0..<options.warmup { try invoke(algorithm, count: count) }
+        var times = [Double](repeating: 0, count: options.iters)
+        for i in 0..<options.iters {
+            let start = Runtime.wallTime()
+            try invoke(algorithm, count: count)
+            times[i] = Runtime.wallTime() - start
+        }
+        try communicator.allreduce(&times, op: .max, algorithm: .mpi)
+        times.sort()
+        let n = times.count
+        return n % 2 == 1 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2
+    }
+
+    // MARK: - Checking against native MPI
+
+    /// Small integers, so float sums are exact in any order and products stay finite.
+    private func fill(count: Int) {
+        let rank = communicator.rank, size = communicator.size
+        let block = collective.isBlockwise ? count / max(size, 1) : count
+        for i in 0..<count {
+            let value = T(exactly: request.op == .prod ? 1 + (i + rank) % 2 : 1 + (i * 7 + rank * 3) % 13)!
+            switch collective {
+            case .allgather: data[i] = i / max(block, 1) == rank ? value : T(exactly: -1)!
+            case .broadcast: data[i] = rank == options.root ? value : T(exactly: -1)!
+            default: data[i] = value
+            }
+            if collective == .alltoall { output[i] = T(exactly: -1)! }
+        }
+    }
+
+    /// The part of the result the collective defines on this rank.
+    private func result(count: Int) -> [T] {
+        let block = count / max(communicator.size, 1)
+        switch collective {
+        case .reduceScatter: return Array(data[(communicator.rank * block)..<((communicator.rank + 1) * block)])
+        case .reduce: return communicator.rank == options.root ? Array(data[0..<count]) : []
+        case .alltoall: return Array(output[0..<count])
+        case .barrier: return []
+        default: return Array(data[0..<count])
+        }
+    }
+
+    /// Elements differing from native MPI's result, summed over ranks.
+    private func verify(_ algorithm: Algorithm, count: Int) throws -> Int {
+        fill(count: count)
+        try invoke(algorithm, count: count)
+        let got = result(count: count)
+        fill(count: count)
+        try invoke(.mpi, count: count)
+        let expected = result(count: count)
+        var wrong = [Int64(zip(got, expected).filter { !BenchRunner.agree($0, $1) }.count)]
+        try communicator.allreduce(&wrong, op: .sum, algorithm: .mpi)
+        return Int(wrong[0])
+    }
+
+    static func agree(_ a: T, _ b: T) -> Bool {
+        switch (a, b) {
+        case let (x as Float, y as Float): return x == y || abs(x - y) <= 1e-5 * max(abs(x), abs(y))
+        case let (x as Double, y as Double): return x == y || abs(x - y) <= 1e-12 * max(abs(x), abs(y))
+        default: return a == b
+        }
+    }
+}

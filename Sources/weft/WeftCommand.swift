@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+
+@main
+struct WeftCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "weft",
+        abstract: "Network-aware collectives and distributed training over MPI.",
+        discussion: "Run under mpirun or launch/weftrun, e.g. `launch/weftrun -np 4 -- weft bench allreduce`.",
+        subcommands: [Bench.self]
+    )
+}
+
+/// A usage or runtime error reported as one line on stderr (by rank 0 only when every
+/// rank would say the same), with a non-zero exit.
+struct CommandFailure: Error, CustomStringConvertible {
+    let message: String
+    let code: Int32
+    var description: String { message }
+
+    init(_ message: String, code: Int32 = 2) {
+        self.message = message
+        self.code = code
+    }
+}
+
+/// This process's rank in the job, from the launcher's environment (before MPI starts).
+var launcherRank: Int {
+    let environment = ProcessInfo.processInfo.environment
+    for key in ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"] {
+        if let text = environment[key], let rank = Int(text) { return rank }
+    }
+    return 0
+}
+
+/// Prints `message` to stderr once for the whole job (from rank 0) and exits with `code`.
+func failEverywhere(_ message: String, code: Int32 = 2) -> Never {
+    if launcherRank == 0 { FileHandle.standardError.write(Data("weft: error: \(message)\n".utf8)) }
+    exit(code)
+}
+
+/// Prints `message` to stderr from this rank only.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data("weft: error: \(message)\n".utf8))
+}
