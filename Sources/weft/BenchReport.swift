@@ -22,6 +22,24 @@ struct BenchReport {
         let algbw_GBps: Double
         let busbw_GBps: Double
         let wrong: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case collective, algorithm, ranks, bytes, count, time_us, algbw_GBps, busbw_GBps, wrong
+        }
+
+        /// Written by hand so that an unchecked `wrong` appears as null, not as a missing key.
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(collective, forKey: .collective)
+            try c.encode(algorithm, forKey: .algorithm)
+            try c.encode(ranks, forKey: .ranks)
+            try c.encode(bytes, forKey: .bytes)
+            try c.encode(count, forKey: .count)
+            try c.encode(time_us, forKey: .time_us)
+            try c.encode(algbw_GBps, forKey: .algbw_GBps)
+            try c.encode(busbw_GBps, forKey: .busbw_GBps)
+            try c.encode(wrong, forKey: .wrong)
+        }
     }
 
     func header(options: Bench, request: Bench.Request, registered: Bool) {
@@ -30,7 +48,8 @@ struct BenchReport {
         case "table":
             print("# weft bench \(collective.rawValue): \(ranks) ranks, \(request.type.rawValue)"
                 + (collective.reduces ? " \(request.op.rawValue)" : "")
-                + ", \(options.iters) iterations (median of the slowest rank), warm-up \(options.warmup)"
+                + ", " + (options.iters.map { "\($0) iterations" } ?? "200 iterations up to 64K, 20 above")
+                + " (median of the slowest rank), warm-up \(options.warmup)"
                 + (registered ? ", registered buffers" : ", ordinary buffers"))
             print(line(Self.columns))
         case "csv":

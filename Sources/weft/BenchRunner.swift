@@ -108,8 +108,9 @@ final class BenchRunner<T: WeftScalar & Numeric & Comparable> {
     /// Median over iterations of the slowest rank's time for one call.
     private func measure(_ algorithm: Algorithm, count: Int) throws -> Double {
         for _ in 0..<options.warmup { try invoke(algorithm, count: count) }
-        var times = [Double](repeating: 0, count: options.iters)
-        for i in 0..<options.iters {
+        let iterations = options.iterations(bytes: count * MemoryLayout<T>.stride)
+        var times = [Double](repeating: 0, count: iterations)
+        for i in 0..<iterations {
             let start = Runtime.wallTime()
             try invoke(algorithm, count: count)
             times[i] = Runtime.wallTime() - start
