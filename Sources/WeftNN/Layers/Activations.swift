@@ -1,0 +1,100 @@
+import Foundation
+
+/// max(0, x).
+public final class ReLU: Layer {
+    private var mask: [Bool] = []
+
+    public override var kind: String { "relu" }
+
+    public override func forward(_ x: Tensor, training: Bool) -> Tensor {
+        if training { mask = x.data.map { $0 > 0 } }
+        return Tensor(shape: x.shape, data: x.data.map { max($0, 0) })
+    }
+
+    public override func backward(_ dy: Tensor) -> Tensor {
+        var dx = dy
+        for i in dx.data.indices where !mask[i] { dx.data[i] = 0 }
+        return dx
+    }
+}
+
+/// GELU, the exact form x·Φ(x) with the normal CDF Φ (PyTorch's default).
+public final class GELU: Layer {
+    private var input: [Float] = []
+
+    public override var kind: String { "gelu" }
+
+    public override func forward(_ x: Tensor, training: Bool) -> Tensor {
+        if training { input = x.data }
+        return Tensor(shape: x.shape, data: x.data.map { v in v * 0.5 * (1 + erff(v / 2.0.squareRoot())) })
+    }
+
+    public override func backward(_ dy: Tensor) -> Tensor {
+        var dx = dy
+        let inverseRoot2Pi: Float = 1 / (2 * Float.pi).squareRoot()
+        for i in dx.data.indices {
+            let v = input[i]
+            let cdf = 0.5 * (1 + erff(v / Float(2).squareRoot()))
+            let pdf = inverseRoot2Pi * expf(-0.5 * v * v)
+            dx.data[i] *= cdf + v * pdf
+        }
+        return dx
+    }
+}
+
+/// Inverted dropout: zeroes a fraction `rate` in training and scales the rest by 1/(1−rate).
+/// Its generator state is part of checkpoints, so resumed runs drop the same units.
+public final class Dropout: Layer {
+    public let rate: Float
+    private var random: SeededRandom
+    private var mask: [Float] = []
+
+    public init(_ rate: Float, seed: UInt64 = 0x5EED) {
+        self.rate = rate
+        random = SeededRandom(seed: seed)
+    }
+
+    public override var kind: String { "dropout" }
+
+    public override func build(input: [Int], store: ParameterStore) throws -> [Int] {
+        guard rate >= 0 && rate < 1 else { throw ShapeError("dropout rate must be in [0, 1), got \(rate)") }
+        return try super.build(input: input, store: store)
+    }
+
+    public override var randomStates: [UInt64] {
+        get { [random.state] }
+        set { if let s = newValue.first { random.state = s } }
+    }
+
+    /// Gives each rank its own stream.
+    public func reseed(_ seed: UInt64) { random = SeededRandom(seed: seed) }
+
+    public override func forward(_ x: Tensor, training: Bool) -> Tensor {
+        guard training && rate > 0 else { return x }
+        let keep = 1 / (1 - rate)
+        mask = (0..<x.count).map { _ in random.unit() < rate ? 0 : keep }
+        return Tensor(shape: x.shape, data: zip(x.data, mask).map { $0 * $1 })
+    }
+
+    public override func backward(_ dy: Tensor) -> Tensor {
+        guard rate > 0 else { return dy }
+        return Tensor(shape: dy.shape, data: zip(dy.data, mask).map { $0 * $1 })
+    }
+}
+
+/// [C, H, W] → [C·H·W].
+public final class Flatten: Layer {
+    private var inputShape: [Int] = []
+
+    public override var kind: String { "flatten" }
+
+    public override func build(input: [Int], store: ParameterStore) throws -> [Int] {
+        _ = try super.build(input: input, store: store)
+        inputShape = input
+        return [input.reduce(1, *)]
+    }
+
+    public override func forward(_ x: Tensor, training: Bool) -> Tensor { x.reshaped([x.batch, x.sampleSize]) }
+
+    public override func backward(_ dy: Tensor) -> Tensor { dy.reshaped([dy.batch] + inputShape) }
+}
