@@ -25,6 +25,12 @@ let package = Package(
             dependencies: ["CMPI"],
             cSettings: [.unsafeFlags(["-O3", "-fno-strict-aliasing"])]
         ),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // Tensors, layers with explicit backward passes, losses, optimizers, data.
+        .target(name: "WeftNN", dependencies: ["CBLAS", "CZlib"]),
+        // Training jobs across ranks: data-parallel (and later DML, co-distillation, NAS).
+        .target(name: "WeftTrain", dependencies: ["Weft", "WeftNN"]),
         // Algorithms as data: schedules, their generators and the symbolic checker.
         .target(name: "WeftTopology"),
         // The Swift communication API over the shim.
@@ -32,7 +38,7 @@ let package = Package(
         .executableTarget(
             name: "weft",
             dependencies: [
-                "Weft", "WeftTopology",
+                "Weft", "WeftTopology", "WeftNN", "WeftTrain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -45,6 +51,7 @@ let package = Package(
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .testTarget(name: "WeftTopologyTests", dependencies: ["WeftTopology"]),
+        .testTarget(name: "WeftNNTests", dependencies: ["WeftNN"]),
         .testTarget(
             name: "WeftTests",
             dependencies: ["Weft", .product(name: "Numerics", package: "swift-numerics")]

@@ -26,7 +26,7 @@ public final class GELU: Layer {
 
     public override func forward(_ x: Tensor, training: Bool) -> Tensor {
         if training { input = x.data }
-        return Tensor(shape: x.shape, data: x.data.map { v in v * 0.5 * (1 + erff(v / 2.0.squareRoot())) })
+        return Tensor(shape: x.shape, data: x.data.map { v in v * 0.5 * (1 + erff(v / Float(2).squareRoot())) })
     }
 
     public override func backward(_ dy: Tensor) -> Tensor {

@@ -1,0 +1,130 @@
+import CZlib
+import Foundation
+
+/// Everything needed to continue training exactly where it stopped: weights, batch-norm
+/// statistics, optimizer state, generator states and the position in the epoch.
+///
+/// File layout: "WEFTCKPT", version, then little-endian fields and arrays, then a CRC-32
+/// of all preceding bytes. Written to a temporary file, flushed and renamed, so a crash at
+/// any moment leaves either the previous checkpoint or the new one, never half of one.
+public struct Checkpoint: Equatable {
+    public var signature: UInt64
+    public var epoch: Int
+    public var batchInEpoch: Int
+    public var step: Int
+    public var parameters: [Float]
+    public var state: [Float]
+    public var optimizer: [Float]
+    public var randomStates: [UInt64]
+
+    public init(signature: UInt64, epoch: Int, batchInEpoch: Int, step: Int, parameters: [Float], state: [Float],
+                optimizer: [Float], randomStates: [UInt64]) {
+        self.signature = signature
+        self.epoch = epoch
+        self.batchInEpoch = batchInEpoch
+        self.step = step
+        self.parameters = parameters
+        self.state = state
+        self.optimizer = optimizer
+        self.randomStates = randomStates
+    }
+
+    static let magic = Array("WEFTCKPT".utf8)
+    static let version: UInt32 = 1
+
+    public func encoded() -> [UInt8] {
+        var out = Checkpoint.magic
+        func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
+        put(Checkpoint.version)
+        put(signature)
+        put(Int64(epoch))
+        put(Int64(batchInEpoch))
+        put(Int64(step))
+        for array in [parameters, state, optimizer] {
+            put(Int64(array.count))
+            for v in array { put(v.bitPattern) }
+        }
+        put(Int64(randomStates.count))
+        for v in randomStates { put(v) }
+        let crc = out.withUnsafeBufferPointer { UInt32(crc32(0, $0.baseAddress, UInt32($0.count))) }
+        put(crc)
+        return out
+    }
+
+    public static func decode(_ bytes: [UInt8], path: String) throws -> Checkpoint {
+        func fail(_ why: String) -> CheckpointError { CheckpointError(message: "checkpoint \(path) \(why)") }
+        guard bytes.count >= magic.count + 8, Array(bytes[0..<magic.count]) == magic else {
+            throw fail("is not a Weft checkpoint")
+        }
+        let body = bytes.count - 4
+        let stored = bytes[body...].enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
+        let crc = bytes.withUnsafeBufferPointer { UInt32(crc32(0, $0.baseAddress, UInt32(body))) }
+        guard stored == crc else { throw fail("is truncated or damaged (CRC mismatch); it was not loaded") }
+        var at = magic.count
+        func take<T: FixedWidthInteger>(_: T.Type) throws -> T {
+            guard at + MemoryLayout<T>.size <= body else { throw fail("is truncated; it was not loaded") }
+            var v: T = 0
+            for k in 0..<MemoryLayout<T>.size { v |= T(bytes[at + k]) << (8 * k) }
+            at += MemoryLayout<T>.size
+            return v
+        }
+        func floats() throws -> [Float] {
+            let n = Int(try take(Int64.self))
+            guard n >= 0, at + 4 * n <= body else { throw fail("is truncated; it was not loaded") }
+            return try (0..<n).map { _ in Float(bitPattern: try take(UInt32.self)) }
+        }
+        guard try take(UInt32.self) == version else { throw fail("has an unknown format version") }
+        let signature = try take(UInt64.self)
+        let epoch = Int(try take(Int64.self)), batch = Int(try take(Int64.self)), step = Int(try take(Int64.self))
+        let parameters = try floats(), state = try floats(), optimizer = try floats()
+        let n = Int(try take(Int64.self))
+        guard n >= 0 && n < 1 << 20 else { throw fail("is damaged") }
+        let randomStates = try (0..<n).map { _ in try take(UInt64.self) }
+        return Checkpoint(signature: signature, epoch: epoch, batchInEpoch: batch, step: step, parameters: parameters,
+                          state: state, optimizer: optimizer, randomStates: randomStates)
+    }
+
+    /// Writes atomically: temporary file, fsync, rename, fsync of the directory.
+    public func write(to path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: directory.isEmpty ? "." : directory,
+                                                withIntermediateDirectories: true)
+        let temporary = "\(path).tmp.\(getpid())"
+        let bytes = encoded()
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw CheckpointError(message: "cannot write checkpoint \(temporary): \(String(cString: strerror(errno)))") }
+        var written = 0
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, bytes.count - written) }
+            if n <= 0 {
+                close(fd)
+                unlink(temporary)
+                throw CheckpointError(message: "cannot write checkpoint \(temporary): \(String(cString: strerror(errno)))")
+            }
+            written += n
+        }
+        fsync(fd)
+        close(fd)
+        guard rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw CheckpointError(message: "cannot move checkpoint into place at \(path): \(String(cString: strerror(errno)))")
+        }
+        let dfd = open(directory.isEmpty ? "." : directory, O_RDONLY)
+        if dfd >= 0 {
+            fsync(dfd)
+            close(dfd)
+        }
+    }
+
+    public static func read(from path: String) throws -> Checkpoint {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CheckpointError(message: "checkpoint \(path) cannot be read")
+        }
+        return try decode([UInt8](data), path: path)
+    }
+}
+
+public struct CheckpointError: Error, CustomStringConvertible, Equatable {
+    public let message: String
+    public var description: String { message }
+}
