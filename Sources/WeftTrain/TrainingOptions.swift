@@ -1,0 +1,51 @@
+import WeftNN
+
+/// Settings shared by the training jobs (`weft train dp` and later methods).
+public struct TrainingOptions: Sendable {
+    public var model: ModelSpec = .mlp
+    public var epochs = 10
+    /// Samples per rank per step (as PyTorch DDP and Horovod: the global batch is ranks × this).
+    public var batchSize = 128
+    public var learningRate: Float = 0.05
+    public var momentum: Float = 0.9
+    public var nesterov = false
+    public var weightDecay: Float = 5e-4
+    public var optimizer = "sgd"
+    public var schedule = "cosine"
+    public var warmupSteps = 0
+    public var seed: UInt64 = 1
+    public var trainLimit: Int?
+    public var dataDirectory = FashionMNIST.defaultDirectory
+    public var checkpointDirectory: String?
+    /// Also checkpoint every this many steps (0: only at the end of each epoch).
+    public var checkpointEvery = 0
+    public var resume = false
+    public var augment = false
+    /// Gradients are allreduced in buckets of at most this many bytes.
+    public var bucketBytes = 4 << 20
+    /// Stop after this many optimisation steps in total (for tests of interruption).
+    public var stopAfterSteps: Int?
+
+    public init() {}
+}
+
+/// The final line of a training job, printed as JSON on stdout.
+public struct TrainingResult: Encodable, Sendable {
+    public var test_accuracy: Double
+    public var test_loss: Double
+    public var train_loss: Double
+    public var epochs: Int
+    public var samples_per_s: Double
+    public var comm_bytes: Int
+    public var comm_time_s: Double
+    public var wall_s: Double
+    public var ranks: Int
+    public var parameters: Int
+    public var model: String
+}
+
+public struct TrainingError: Error, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
