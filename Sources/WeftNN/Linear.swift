@@ -17,3 +17,14 @@ func gemm(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k:
 
 /// Sets OpenBLAS's thread count (1 per rank unless asked otherwise).
 public func setBLASThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
+
+import CMalloc
+
+/// Keeps freed large blocks in the heap instead of returning them to the kernel: layers
+/// allocate activations of the same sizes every step, and fresh pages from mmap cost a
+/// page fault and a kernel zeroing each time.
+public func retainFreedMemory() {
+    // 32 MiB is glibc's largest accepted mmap threshold; larger values are ignored.
+    mallopt(M_MMAP_THRESHOLD, 32 << 20)
+    mallopt(M_TRIM_THRESHOLD, 256 << 20)
+}

@@ -27,6 +27,7 @@ public final class DataParallelTrainer {
         self.options = options
         self.communicator = communicator
         self.progress = progress
+        retainFreedMemory()
         var train = try FashionMNIST.load(train: true, directory: options.dataDirectory)
         if let limit = options.trainLimit { train = train.prefix(limit) }
         self.train = train

@@ -59,7 +59,11 @@ public struct BatchBuilder: Sendable {
         for (k, index) in indices.enumerated() {
             let source = index * size, target = k * size
             if cropPadding == 0 && !flip {
-                for i in 0..<size { data[target + i] = dataset.images[source + i] }
+                data.withUnsafeMutableBufferPointer { d in
+                    dataset.images.withUnsafeBufferPointer { s in
+                        (d.baseAddress! + target).update(from: s.baseAddress! + source, count: size)
+                    }
+                }
                 continue
             }
             let dy = cropPadding > 0 ? Int(random.next() % UInt64(2 * cropPadding + 1)) - cropPadding : 0

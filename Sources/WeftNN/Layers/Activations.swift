@@ -2,19 +2,29 @@ import Foundation
 
 /// max(0, x).
 public final class ReLU: Layer {
-    private var mask: [Bool] = []
+    /// The last training output: its positive entries are where gradients pass.
+    private var output: [Float] = []
 
     public override var kind: String { "relu" }
 
     public override func forward(_ x: Tensor, training: Bool) -> Tensor {
-        if training { mask = x.data.map { $0 > 0 } }
-        return Tensor(shape: x.shape, data: x.data.map { max($0, 0) })
+        let y = Tensor(uninitialized: x.shape) { y in
+            x.data.withUnsafeBufferPointer { xp in
+                for i in 0..<xp.count { y[i] = max(xp[i], 0) }
+            }
+        }
+        if training { output = y.data }
+        return y
     }
 
     public override func backward(_ dy: Tensor) -> Tensor {
-        var dx = dy
-        for i in dx.data.indices where !mask[i] { dx.data[i] = 0 }
-        return dx
+        Tensor(uninitialized: dy.shape) { dx in
+            dy.data.withUnsafeBufferPointer { g in
+                output.withUnsafeBufferPointer { y in
+                    for i in 0..<g.count { dx[i] = y[i] > 0 ? g[i] : 0 }
+                }
+            }
+        }
     }
 }
 

@@ -53,6 +53,17 @@ public final class Conv2D: Layer {
 
     public override func flops(input: [Int]) -> Int { outChannels * outHeight * outWidth * kSize }
 
+    /// The output columns [low, high) whose input column ox·stride − padding + offset lies
+    /// inside the image; outside it the im2col entries are zero padding.
+    @inline(__always)
+    private func validColumns(offset: Int) -> (Int, Int) {
+        // ix = ox·stride + shift must satisfy 0 ≤ ix < width.
+        let shift = offset - padding
+        let low = shift >= 0 ? 0 : (-shift + stride - 1) / stride
+        let high = width - shift <= 0 ? 0 : min(outWidth, (width - shift + stride - 1) / stride)
+        return (min(low, high), high)
+    }
+
     /// Fills `col` [K, n·outHW] from channels [g·Cg, (g+1)·Cg) of `x`.
     private func im2col(_ x: UnsafePointer<Float>, group g: Int, n: Int, _ col: UnsafeMutablePointer<Float>) {
         let cg = inChannels / groups, outHW = outHeight * outWidth, columnsCount = n * outHW
@@ -60,19 +71,24 @@ public final class Conv2D: Layer {
             for ki in 0..<kernel {
                 for kj in 0..<kernel {
                     let row = col + ((c * kernel + ki) * kernel + kj) * columnsCount
+                    let (low, high) = validColumns(offset: kj * dilation)
+                    let shift = kj * dilation - padding
                     for s in 0..<n {
                         let plane = x + ((s * inChannels) + g * cg + c) * height * width
                         var out = row + s * outHW
                         for oy in 0..<outHeight {
                             let iy = oy * stride - padding + ki * dilation
-                            if iy < 0 || iy >= height {
+                            if iy < 0 || iy >= height || low >= high {
                                 out.update(repeating: 0, count: outWidth)
                             } else {
                                 let line = plane + iy * width
-                                for ox in 0..<outWidth {
-                                    let ix = ox * stride - padding + kj * dilation
-                                    out[ox] = ix >= 0 && ix < width ? line[ix] : 0
+                                if low > 0 { out.update(repeating: 0, count: low) }
+                                if stride == 1 {
+                                    (out + low).update(from: line + low + shift, count: high - low)
+                                } else {
+                                    for ox in low..<high { out[ox] = line[ox * stride + shift] }
                                 }
+                                if high < outWidth { (out + high).update(repeating: 0, count: outWidth - high) }
                             }
                             out += outWidth
                         }
@@ -89,6 +105,8 @@ public final class Conv2D: Layer {
             for ki in 0..<kernel {
                 for kj in 0..<kernel {
                     let row = col + ((c * kernel + ki) * kernel + kj) * columnsCount
+                    let (low, high) = validColumns(offset: kj * dilation)
+                    let shift = kj * dilation - padding
                     for s in 0..<n {
                         let plane = dx + ((s * inChannels) + g * cg + c) * height * width
                         var source = row + s * outHW
@@ -96,10 +114,7 @@ public final class Conv2D: Layer {
                             let iy = oy * stride - padding + ki * dilation
                             if iy >= 0 && iy < height {
                                 let line = plane + iy * width
-                                for ox in 0..<outWidth {
-                                    let ix = ox * stride - padding + kj * dilation
-                                    if ix >= 0 && ix < width { line[ix] += source[ox] }
-                                }
+                                for ox in low..<max(low, high) { line[ox * stride + shift] += source[ox] }
                             }
                             source += outWidth
                         }

@@ -35,11 +35,11 @@ public final class Pool2D: Layer {
 
     public override func forward(_ x: Tensor, training: Bool) -> Tensor {
         let n = x.batch, planes = n * channels
-        if training && mode == .max {
+        if training && mode == .max && argmax.count != planes * outHeight * outWidth {
             argmax = [Int32](repeating: 0, count: planes * outHeight * outWidth)
-            batch = n
         }
         if training { batch = n }
+        if mode == .max && kernel == 2 && stride == 2 { return maxPool2x2(x, training: training) }
         let scale = 1 / Float(kernel * kernel)
         return Tensor(uninitialized: [n, channels, outHeight, outWidth]) { y in
             x.data.withUnsafeBufferPointer { xp in
@@ -64,6 +64,33 @@ public final class Pool2D: Layer {
                                     for kj in 0..<kernel { sum += plane[(oy * stride + ki) * width + ox * stride + kj] }
                                 }
                                 y[o] = sum * scale
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The common 2×2, stride-2 max pool, without the generic window loops.
+    private func maxPool2x2(_ x: Tensor, training: Bool) -> Tensor {
+        let planes = x.batch * channels
+        return Tensor(uninitialized: [x.batch, channels, outHeight, outWidth]) { y in
+            x.data.withUnsafeBufferPointer { xp in
+                argmax.withUnsafeMutableBufferPointer { am in
+                    for p in 0..<planes {
+                        let plane = xp.baseAddress! + p * height * width
+                        for oy in 0..<outHeight {
+                            let top = (2 * oy) * width, bottom = top + width
+                            let o = (p * outHeight + oy) * outWidth
+                            for ox in 0..<outWidth {
+                                let i = top + 2 * ox, j = bottom + 2 * ox
+                                var best = plane[i], at = i
+                                if plane[i + 1] > best { best = plane[i + 1]; at = i + 1 }
+                                if plane[j] > best { best = plane[j]; at = j }
+                                if plane[j + 1] > best { best = plane[j + 1]; at = j + 1 }
+                                y[o + ox] = best
+                                if training { am[o + ox] = Int32(at) }
                             }
                         }
                     }

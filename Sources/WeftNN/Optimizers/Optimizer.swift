@@ -31,17 +31,29 @@ public final class SGD: Optimizer {
     }
 
     public func step(parameters w: UnsafeMutableBufferPointer<Float>, gradients g: UnsafeBufferPointer<Float>, mask: [Bool]?) {
-        let lr = learningRate, mu = momentum, wd = weightDecay
+        let lr = learningRate, mu = momentum, wd = weightDecay, nesterov = nesterov
         velocity.withUnsafeMutableBufferPointer { v in
-            for i in 0..<w.count {
-                if let mask, !mask[i] { continue }
-                let d = g[i] + wd * w[i]
-                if mu == 0 {
-                    w[i] -= lr * d
+            guard let mask else {
+                // Branch-free loops the compiler vectorises: the common, unmasked case.
+                if nesterov {
+                    for i in 0..<w.count {
+                        let d = g[i] + wd * w[i]
+                        v[i] = mu * v[i] + d
+                        w[i] -= lr * (d + mu * v[i])
+                    }
                 } else {
-                    v[i] = mu * v[i] + d
-                    w[i] -= lr * (nesterov ? d + mu * v[i] : v[i])
+                    for i in 0..<w.count {
+                        let d = g[i] + wd * w[i]
+                        v[i] = mu * v[i] + d
+                        w[i] -= lr * v[i]
+                    }
                 }
+                return
+            }
+            for i in 0..<w.count where mask[i] {
+                let d = g[i] + wd * w[i]
+                v[i] = mu * v[i] + d
+                w[i] -= lr * (nesterov ? d + mu * v[i] : v[i])
             }
         }
     }
