@@ -54,9 +54,9 @@ public final class ParameterStore {
 
     /// Allocates and initialises every slice; the same seed gives the same values.
     public func allocate(seed: UInt64) {
-        values = .allocate(capacity: max(parameterCount, 1))
-        gradients = .allocate(capacity: max(parameterCount, 1))
-        state = .allocate(capacity: max(stateCount, 1))
+        values = .allocate(capacity: parameterCount)
+        gradients = .allocate(capacity: parameterCount)
+        state = .allocate(capacity: stateCount)
         gradients.initialize(repeating: 0)
         var random = SeededRandom(seed: seed)
         var offset = 0
