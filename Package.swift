@@ -11,6 +11,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         // Open MPI's C headers and library, found through pkg-config (libopenmpi-dev).
@@ -39,7 +41,13 @@ let package = Package(
         // Training jobs across ranks: data-parallel (and later DML, co-distillation, NAS).
         .target(name: "WeftTrain", dependencies: ["Weft", "WeftNN"]),
         // Algorithms as data: schedules, their generators and the symbolic checker.
-        .target(name: "WeftTopology"),
+        .target(
+            name: "WeftTopology",
+            dependencies: [
+                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "HeapModule", package: "swift-collections"),
+            ]
+        ),
         // The Swift communication API over the shim.
         .target(name: "Weft", dependencies: ["CWeft", "WeftTopology"]),
         .executableTarget(

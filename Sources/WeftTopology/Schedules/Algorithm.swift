@@ -11,10 +11,21 @@ public enum Algorithm: String, CaseIterable, Sendable, Codable {
     case direct
     case mpi
     case auto
+    /// Topology-aware (need a topology descriptor): a ring in network order; a ring per
+    /// level of the hierarchy; per torus dimension; dragonfly levels with the inter-group
+    /// phase spread over all global links.
+    case topoRing = "topo-ring"
+    case hierarchical
+    case torus
+    case dragonfly
 
     /// Algorithms that `--algorithm all` runs: every concrete one.
     public static let concrete: [Algorithm] = [.ring, .tree, .doubleTree, .recursiveDoubling, .rabenseifner, .direct, .mpi]
 
     /// Whether this algorithm is produced as a `Schedule`.
     public var isScheduled: Bool { self != .mpi && self != .auto }
+
+    /// Algorithms whose schedule depends on the network (`TopologySchedules`).
+    public static let topologyAware: [Algorithm] = [.topoRing, .hierarchical, .torus, .dragonfly]
+    public var needsTopology: Bool { Algorithm.topologyAware.contains(self) }
 }

@@ -4,6 +4,8 @@ public enum ScheduleError: Error, Equatable, CustomStringConvertible {
     case notScheduled(Algorithm)
     case invalidRanks(Int)
     case invalidRoot(root: Int, ranks: Int)
+    case needsTopology(Algorithm)
+    case irregular(Algorithm, String)
 
     public var description: String {
         switch self {
@@ -14,6 +16,10 @@ public enum ScheduleError: Error, Equatable, CustomStringConvertible {
             return "algorithm '\(algorithm.rawValue)' is not a schedule"
         case .invalidRanks(let ranks):
             return "a schedule needs at least 1 rank, got \(ranks)"
+        case .needsTopology(let algorithm):
+            return "algorithm '\(algorithm.rawValue)' needs a topology: pass --topology FILE (or set WEFT_TOPOLOGY)"
+        case .irregular(let algorithm, let why):
+            return "algorithm '\(algorithm.rawValue)' cannot run on this placement: \(why)"
         case .invalidRoot(let root, let ranks):
             return "root \(root) is not a rank of a \(ranks)-rank communicator (use 0…\(ranks - 1))"
         }

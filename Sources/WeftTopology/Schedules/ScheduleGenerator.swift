@@ -17,18 +17,20 @@ public enum Schedules {
         case .recursiveDoubling: return RecursiveDoubling.self
         case .rabenseifner: return Rabenseifner.self
         case .direct: return Direct.self
-        case .mpi, .auto: return nil
+        case .mpi, .auto, .topoRing, .hierarchical, .torus, .dragonfly: return nil
         }
     }
 
     /// The collectives `algorithm` can run (every collective for `mpi` and `auto`).
     public static func collectives(servedBy algorithm: Algorithm) -> [Collective] {
-        generator(for: algorithm)?.collectives ?? Collective.allCases
+        if algorithm.needsTopology { return algorithm == .topoRing ? [.allreduce, .reduceScatter, .allgather] : [.allreduce] }
+        return generator(for: algorithm)?.collectives ?? Collective.allCases
     }
 
     /// Generates the schedule of `algorithm` for `collective` on `ranks` ranks.
     public static func make(_ collective: Collective, algorithm: Algorithm, ranks: Int, root: Int = 0,
                             segments: Int = 1) throws -> Schedule {
+        if algorithm.needsTopology { throw ScheduleError.needsTopology(algorithm) }
         guard let generator = generator(for: algorithm) else { throw ScheduleError.notScheduled(algorithm) }
         guard ranks >= 1 else { throw ScheduleError.invalidRanks(ranks) }
         guard root >= 0 && root < ranks else { throw ScheduleError.invalidRoot(root: root, ranks: ranks) }

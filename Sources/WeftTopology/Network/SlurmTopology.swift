@@ -1,0 +1,81 @@
+/// Imports Slurm's topology.conf (tree plugin) as a custom tree:
+/// `SwitchName=s1 Nodes=tux[0-3,7]` and `SwitchName=s0 Switches=s[1-2]`.
+/// Link classes take the defaults (terminal and fabric 25 GB/s).
+public enum SlurmTopology {
+    public static func parse(_ text: String, file: String) throws -> Descriptor {
+        var d = Descriptor(file: file, kind: "custom", name: (file as NSString).lastPathComponent)
+        d.classes["terminal"] = Network.LinkClass(name: "terminal", bandwidth: 25e9, latency: 100e-9, price: 30, optical: false)
+        d.classes["fabric"] = Network.LinkClass(name: "fabric", bandwidth: 25e9, latency: 200e-9, price: 200, optical: true)
+        for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard !fields.isEmpty else { continue }
+            var values: [String: String] = [:]
+            for field in fields {
+                let parts = field.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2 else {
+                    throw TopologyError(file: file, line: number + 1, "expected Key=Value, got '\(field)'")
+                }
+                values[parts[0].lowercased()] = parts[1]
+            }
+            guard let name = values["switchname"] else {
+                throw TopologyError(file: file, key: "SwitchName", line: number + 1, "every line needs SwitchName=")
+            }
+            for key in values.keys where !["switchname", "switches", "nodes", "linkspeed"].contains(key) {
+                throw TopologyError(file: file, key: key, line: number + 1, "unknown (allowed: SwitchName, Switches, Nodes, LinkSpeed)")
+            }
+            d.customSwitches.append(name)
+            for child in try expand(values["switches"] ?? "", file: file, line: number + 1) {
+                d.customLinks.append((name, child, "fabric", 1))
+            }
+            for node in try expand(values["nodes"] ?? "", file: file, line: number + 1) {
+                d.customEndpoints.append((node, name))
+            }
+        }
+        guard !d.customSwitches.isEmpty else { throw TopologyError(file: file, "no SwitchName= lines found") }
+        return d
+    }
+
+    /// Expands Slurm host lists: "tux[0-3,7],io1" → tux0 tux1 tux2 tux3 tux7 io1.
+    public static func expand(_ list: String, file: String = "", line: Int? = nil) throws -> [String] {
+        var names: [String] = []
+        var depth = 0, current = ""
+        var items: [String] = []
+        for ch in list {
+            if ch == "[" { depth += 1 } else if ch == "]" { depth -= 1 }
+            if ch == "," && depth == 0 {
+                items.append(current)
+                current = ""
+            } else {
+                current.append(ch)
+            }
+        }
+        if !current.isEmpty { items.append(current) }
+        for item in items where !item.isEmpty {
+            guard let open = item.firstIndex(of: "[") else {
+                names.append(item)
+                continue
+            }
+            guard let close = item.firstIndex(of: "]"), close > open else {
+                throw TopologyError(file: file, line: line, "unbalanced brackets in '\(item)'")
+            }
+            let prefix = String(item[..<open]), suffix = String(item[item.index(after: close)...])
+            for range in item[item.index(after: open)..<close].split(separator: ",") {
+                let bounds = range.split(separator: "-").map(String.init)
+                guard let low = Int(bounds[0]), let high = Int(bounds.last!), low <= high, bounds.count <= 2 else {
+                    throw TopologyError(file: file, line: line, "bad range '\(range)' in '\(item)'")
+                }
+                let width = bounds[0].count
+                for i in low...high {
+                    let digits = String(i)
+                    let padded = bounds[0].hasPrefix("0") && digits.count < width
+                        ? String(repeating: "0", count: width - digits.count) + digits : digits
+                    names.append(prefix + padded + suffix)
+                }
+            }
+        }
+        return names
+    }
+}
+
+import Foundation

@@ -1,0 +1,115 @@
+import Foundation
+import TOMLKit
+
+/// Chooses, per collective and message size, the algorithm the simulator predicts fastest
+/// on a network: every candidate schedule is replayed (alpha-beta per link class plus
+/// contention), the cheapest wins, and neighbouring sizes with the same winner merge into
+/// one rule. The plan is written in the format a tuning file is read in.
+public struct Plan: Sendable {
+    public struct Rule: Sendable, Equatable {
+        public var collective: Collective
+        /// Bytes, lower bound inclusive, upper exclusive.
+        public var minBytes: Int
+        public var maxBytes: Int
+        public var algorithm: Algorithm
+        public var predictedMicroseconds: Double
+    }
+
+    public var ranks: Int
+    public var source: String
+    public var rules: [Rule]
+
+    public static let sizes: [Int] = [8, 64, 512, 4 << 10, 32 << 10, 256 << 10, 2 << 20, 16 << 20, 128 << 20, 1 << 30]
+
+    /// Algorithms the planner weighs for a collective on a network.
+    public static func candidates(_ collective: Collective, network: Network) -> [Algorithm] {
+        var list = Algorithm.concrete.filter {
+            $0.isScheduled && Schedules.collectives(servedBy: $0).contains(collective) && ($0 != .direct || network.kind == "single-node")
+        }
+        for a in Algorithm.topologyAware where Schedules.collectives(servedBy: a).contains(collective) {
+            if a == .dragonfly && !network.kind.hasPrefix("dragonfly") { continue }
+            if a == .torus && network.kind != "torus" && network.kind != "hyperx" { continue }
+            list.append(a)
+        }
+        return list
+    }
+
+    public static func make(network: Network, descriptor: Descriptor, ranks: Int,
+                            collectives: [Collective] = [.allreduce, .reduceScatter, .allgather, .broadcast]) throws -> Plan {
+        let placement = try Placement.endpoints(ranks: ranks, network: network, descriptor: descriptor)
+        let simulator = Simulator(network: network, router: Router(network: network, policy: descriptor.routing),
+                                  placement: placement)
+        var rules: [Rule] = []
+        for collective in collectives {
+            var schedules: [(Algorithm, Schedule)] = []
+            for algorithm in candidates(collective, network: network) {
+                let schedule = algorithm.needsTopology
+                    ? try? TopologySchedules.make(collective, algorithm: algorithm, network: network, placement: placement)
+                    : try? Schedules.make(collective, algorithm: algorithm, ranks: ranks)
+                if let schedule { schedules.append((algorithm, schedule)) }
+            }
+            for (index, bytes) in sizes.enumerated() {
+                var best: (Algorithm, Double)?
+                for (algorithm, schedule) in schedules {
+                    let t = simulator.simulate(schedule, bytes: bytes).time_us
+                    if best == nil || t < best!.1 { best = (algorithm, t) }
+                }
+                guard let best else { continue }
+                let low = index == 0 ? 0 : (sizes[index - 1] + bytes) / 2
+                let high = index == sizes.count - 1 ? Int.max : (bytes + sizes[index + 1]) / 2
+                if let last = rules.last, last.collective == collective, last.algorithm == best.0 {
+                    rules[rules.count - 1].maxBytes = high
+                } else {
+                    rules.append(Rule(collective: collective, minBytes: low, maxBytes: high, algorithm: best.0,
+                                      predictedMicroseconds: best.1))
+                }
+            }
+        }
+        return Plan(ranks: ranks, source: descriptor.file, rules: rules)
+    }
+
+    /// The plan as a tuning file (TOML), readable by `Plan.load`.
+    public var toml: String {
+        var out = "# Weft algorithm plan for \(source), \(ranks) ranks (from `weft topo plan`).\n"
+        out += "# Edit rules or add your own; WEFT_TUNING=FILE or --tuning FILE applies it.\nranks = \(ranks)\n"
+        for r in rules {
+            out += "\n[[rule]]\ncollective = \"\(r.collective.rawValue)\"\nmin_bytes = \(r.minBytes)\n"
+            if r.maxBytes != Int.max { out += "max_bytes = \(r.maxBytes)\n" }
+            out += "algorithm = \"\(r.algorithm.rawValue)\"\n"
+            out += String(format: "predicted_us = %.2f\n", r.predictedMicroseconds)
+        }
+        return out
+    }
+
+    /// Reads a tuning file written by `toml` (or by hand).
+    public static func load(_ path: String) throws -> Plan {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TopologyError(file: path, "cannot read the tuning file")
+        }
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: String(decoding: data, as: UTF8.self))
+        } catch let error as TOMLParseError {
+            throw TopologyError(file: path, line: error.source.begin.line, "malformed TOML: \(error.description)")
+        }
+        let ranks = table["ranks"]?.int ?? 0
+        var rules: [Rule] = []
+        for (i, value) in (table["rule"]?.array.map(Array.init) ?? []).enumerated() {
+            let key = "rule[\(i)]"
+            guard let rule = value.table else { throw TopologyError(file: path, key: key, "must be a table") }
+            guard let c = rule["collective"]?.string, let collective = Collective(rawValue: c) else {
+                throw TopologyError(file: path, key: "\(key).collective", "must name a collective (\(Collective.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            guard let a = rule["algorithm"]?.string, let algorithm = Algorithm(rawValue: a), algorithm != .auto else {
+                throw TopologyError(file: path, key: "\(key).algorithm", "must name an algorithm (\(Algorithm.allCases.filter { $0 != .auto }.map(\.rawValue).joined(separator: ", ")))")
+            }
+            let low = rule["min_bytes"]?.int ?? 0, high = rule["max_bytes"]?.int ?? Int.max
+            guard low >= 0 && high > low else {
+                throw TopologyError(file: path, key: "\(key).max_bytes", "must be larger than min_bytes")
+            }
+            rules.append(Rule(collective: collective, minBytes: low, maxBytes: high, algorithm: algorithm,
+                              predictedMicroseconds: rule["predicted_us"]?.double ?? 0))
+        }
+        return Plan(ranks: ranks, source: path, rules: rules)
+    }
+}

@@ -1,0 +1,210 @@
+import ArgumentParser
+import Foundation
+import WeftTopology
+
+/// `weft topo`: topology descriptors — validate, measure, route, simulate, plan, place, generate.
+struct Topo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Work with topology descriptors (topologies/*.toml, Slurm topology.conf).",
+        subcommands: [Check.self, Show.self, Route.self, Simulate.self, PlanCommand.self, Rankfile.self, Generate.self]
+    )
+
+    /// Loads and builds a descriptor, turning any problem into one line and exit 2.
+    static func open(_ path: String) -> (Descriptor, Network) {
+        do {
+            let descriptor = try Descriptor.load(path)
+            return (descriptor, try descriptor.build())
+        } catch {
+            failEverywhere("\(error)")
+        }
+    }
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Validate a descriptor.")
+        @Argument var file: String
+
+        func run() {
+            let (d, n) = Topo.open(file)
+            print("\(file): ok — \(d.kind), \(n.endpoints) endpoints, \(n.switches) switches, \(n.links.count) links")
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print a network's metrics.")
+        @Argument var file: String
+        @Flag var json = false
+
+        func run() {
+            let (d, n) = Topo.open(file)
+            let m = NetworkMetrics(n, descriptor: d)
+            if json {
+                printJSONLine(m)
+                return
+            }
+            let classes = m.links_by_class.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            let rows: [(String, String)] = [
+                ("kind", d.kind), ("endpoints", "\(m.endpoints)"), ("switches", "\(m.switches)"),
+                ("links", "\(m.links) (\(classes))"), ("radix", "\(m.radix)"),
+                ("diameter_links", "\(m.diameter_links)"), ("average_links", String(format: "%.3f", m.average_links)),
+                ("bisection_links", "\(m.bisection_links) (\(m.bisection_method))"),
+                ("bisection_GBps", String(format: "%.1f", m.bisection_GBps)),
+                ("links_per_endpoint", String(format: "%.3f", m.links_per_endpoint)), ("cost", String(format: "%.0f", m.cost)),
+                ("routing", d.routing), ("placement", d.placement),
+            ]
+            for (k, v) in rows { print(k.padding(toLength: 20, withPad: " ", startingAt: 0) + v) }
+        }
+    }
+
+    struct Route: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show the route between two endpoints.")
+        @Argument var file: String
+        @Option(help: "Source endpoint (name or index).") var from: String
+        @Option(help: "Destination endpoint (name or index).") var to: String
+        @Option(help: "minimal, valiant, ugal, dor or updown (default: the descriptor's).") var routing: String?
+
+        func run() {
+            let (d, n) = Topo.open(file)
+            func endpoint(_ text: String, _ flag: String) -> Int {
+                if let i = Int(text), i >= 0, i < n.endpoints { return i }
+                if let i = n.endpointNames.firstIndex(of: text) { return i }
+                failEverywhere("--\(flag) '\(text)' is not an endpoint of \(file) (use a name like \(n.endpointNames[0]) or 0…\(n.endpoints - 1))")
+            }
+            let policy = routing == "updown" ? "minimal" : (routing ?? d.routing)
+            guard ["minimal", "valiant", "ugal", "dor"].contains(policy) else {
+                failEverywhere("unknown --routing '\(policy)' (choose from minimal, valiant, ugal, dor, updown)")
+            }
+            let router = Router(network: n, policy: policy)
+            let hops = router.describe(from: endpoint(from, "from"), to: endpoint(to, "to"))
+            print(hops.joined(separator: " -> "))
+            print("\(hops.count - 1) links (\(policy))")
+        }
+    }
+
+    struct Simulate: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Predict a collective's time on the network.")
+        @Argument var file: String
+        @Option var collective = "allreduce"
+        @Option var algorithm = "ring"
+        @Option(help: "Message size (K/M/G suffixes).") var bytes = ByteCount(bytes: 1 << 20)
+        @Option(help: "Ranks (default: every endpoint).") var ranks: Int?
+        @Flag var json = false
+
+        func run() {
+            let (d, n) = Topo.open(file)
+            guard let c = Collective(rawValue: collective) else { failEverywhere("unknown --collective '\(collective)'") }
+            guard let a = Algorithm(rawValue: algorithm), a != .mpi, a != .auto else {
+                failEverywhere("unknown or unsimulatable --algorithm '\(algorithm)' (mpi and auto have no schedule)")
+            }
+            do {
+                let placement = try Placement.endpoints(ranks: ranks ?? n.endpoints, network: n, descriptor: d)
+                let schedule = a.needsTopology
+                    ? try TopologySchedules.make(c, algorithm: a, network: n, placement: placement)
+                    : try Schedules.make(c, algorithm: a, ranks: placement.count)
+                let simulator = Simulator(network: n, router: Router(network: n, policy: d.routing), placement: placement)
+                let started = Date()
+                let result = simulator.simulate(schedule, bytes: bytes.bytes)
+                if json {
+                    printJSONLine(result)
+                } else {
+                    print(String(format: "%@ %@ on %d ranks, %d bytes: %.2f us (%d steps, %d distinct, %d flows; simulated in %.2f s)",
+                                 c.rawValue, a.rawValue, placement.count, bytes.bytes, result.time_us, result.steps,
+                                 result.distinct_steps, result.flows, Date().timeIntervalSince(started)))
+                }
+            } catch {
+                failEverywhere("\(error)")
+            }
+        }
+    }
+
+    struct PlanCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "plan", abstract: "Write the algorithm plan (a tuning file).")
+        @Argument var file: String
+        @Option var ranks: Int?
+        @Option(name: .short, help: "Output file (default: stdout).") var output: String?
+
+        func run() {
+            let (d, n) = Topo.open(file)
+            do {
+                let plan = try Plan.make(network: n, descriptor: d, ranks: ranks ?? n.endpoints)
+                if let output {
+                    try plan.toml.write(toFile: output, atomically: true, encoding: .utf8)
+                } else {
+                    print(plan.toml, terminator: "")
+                }
+            } catch {
+                failEverywhere("\(error)")
+            }
+        }
+    }
+
+    struct Rankfile: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Write an Open MPI rankfile for the descriptor's placement.")
+        @Argument var file: String
+        @Option var ranks: Int
+
+        func run() {
+            let (d, n) = Topo.open(file)
+            do {
+                let placement = try Placement.endpoints(ranks: ranks, network: n, descriptor: d)
+                var slots: [Int: Int] = [:]
+                for (rank, e) in placement.enumerated() {
+                    print("rank \(rank)=\(n.endpointNames[e]) slot=\(slots[e, default: 0])")
+                    slots[e, default: 0] += 1
+                }
+            } catch {
+                failEverywhere("\(error)")
+            }
+        }
+    }
+
+    struct Generate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a descriptor from parameters, e.g. `weft topo generate dragonfly --p 4 --a 8 --h 4`.")
+        @Argument(help: "single-node, fat-tree, torus, dragonfly, dragonfly-plus or hyperx.") var kind: String
+        @Option var p: Int?
+        @Option var a: Int?
+        @Option var h: Int?
+        @Option var g: Int?
+        @Option var k: Int?
+        @Option var levels: Int?
+        @Option var oversubscription: Double?
+        @Option var dims: String?
+        @Option var wrap: Bool?
+        @Option var leaves: Int?
+        @Option var spines: Int?
+        @Option var endpoints: Int?
+        @Option var routing: String?
+
+        func run() {
+            guard Descriptor.kinds.contains(kind), kind != "custom" else {
+                failEverywhere("cannot generate kind '\(kind)' (choose from single-node, fat-tree, torus, dragonfly, dragonfly-plus, hyperx)")
+            }
+            var lines = ["kind = \"\(kind)\"", "name = \"generated \(kind)\""]
+            var given: [(String, String)] = []
+            if let p { given.append(("p", "\(p)")) }
+            if let a { given.append(("a", "\(a)")) }
+            if let h { given.append(("h", "\(h)")) }
+            if kind == "dragonfly", let a, let h { given.append(("g", "\(g ?? a * h + 1)")) }
+            else if kind == "dragonfly-plus", let spines, let h { given.append(("g", "\(g ?? spines * h + 1)")) }
+            else if let g { given.append(("g", "\(g)")) }
+            if let k { given.append(("k", "\(k)")) }
+            if let levels { given.append(("levels", "\(levels)")) }
+            if let oversubscription { given.append(("oversubscription", "\(oversubscription)")) }
+            if let dims { given.append(("dims", "\"\(dims)\"")) }
+            if let wrap { given.append(("wrap", "\(wrap)")) }
+            if let leaves { given.append(("leaves", "\(leaves)")) }
+            if let spines { given.append(("spines", "\(spines)")) }
+            if let endpoints { given.append(("endpoints", "\(endpoints)")) }
+            lines += given.map { "\($0.0) = \($0.1)" }
+            lines.append("")
+            let text = lines.joined(separator: "\n") + (routing.map { "\n[routing]\nalgorithm = \"\($0)\"\n" } ?? "")
+            do {
+                // Only print what parses and builds.
+                _ = try Descriptor.parse(text, file: "generated \(kind)").build()
+            } catch {
+                failEverywhere("\(error)")
+            }
+            print(text, terminator: "")
+        }
+    }
+}
