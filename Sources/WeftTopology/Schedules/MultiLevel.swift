@@ -24,57 +24,67 @@ public enum MultiLevel {
         }
     }
 
+    /// The allreduce over `grid`, its steps made on demand (16K ranks × 300 steps would
+    /// not fit in memory as operations).
     public static func allreduce(_ grid: Grid, algorithm: Algorithm) -> Schedule {
         let n = grid.coordinates.count, levels = grid.sizes.count
-        let chunks = grid.sizes.reduce(1, *)
-        var rankAt: [[Int]: Int] = [:]
-        for (r, c) in grid.coordinates.enumerated() { rankAt[c] = r }
-        var schedule = Schedule(collective: .allreduce, algorithm: algorithm, ranks: n,
-                                layout: ChunkLayout(blocks: 1, chunksPerBlock: chunks))
+        let sizes = grid.sizes, modes = grid.modes, coordinates = grid.coordinates
+        let chunks = sizes.reduce(1, *)
+        // Mixed-radix index of a coordinate vector → rank.
+        var rankAt = [Int](repeating: 0, count: chunks)
+        @Sendable func index(_ c: [Int]) -> Int { zip(c, sizes).reduce(0) { $0 * $1.1 + $1.0 } }
+        for (r, c) in coordinates.enumerated() { rankAt[index(c)] = r }
+        let ranksAt = rankAt
         /// The chunk range of sub-part k at level l for a rank (prefix from levels < l).
-        func range(_ c: [Int], level l: Int, part k: Int) -> ChunkRange {
+        @Sendable func range(_ c: [Int], level l: Int, part k: Int) -> ChunkRange {
             var prefix = 0, span = chunks
             for m in 0..<l {
-                span /= grid.sizes[m]
-                prefix = prefix * grid.sizes[m] + c[m]
+                span /= sizes[m]
+                prefix = prefix * sizes[m] + c[m]
             }
-            span /= grid.sizes[l]
-            return ChunkRange((prefix * grid.sizes[l] + k) * span, count: span)
+            span /= sizes[l]
+            return ChunkRange((prefix * sizes[l] + k) * span, count: span)
         }
-        func peer(_ c: [Int], level l: Int, position p: Int) -> Int {
+        @Sendable func peer(_ c: [Int], level l: Int, position p: Int) -> Int {
             var t = c
             t[l] = p
-            return rankAt[t]!
+            return ranksAt[index(t)]
         }
-        func phase(level l: Int, reduce: Bool) {
-            let d = grid.sizes[l]
-            guard d > 1 else { return }
-            for s in 0..<(d - 1) {
-                var step: [ScheduleOperation] = []
-                for (r, c) in grid.coordinates.enumerated() {
-                    let i = c[l]
-                    switch grid.modes[l] {
-                    case .ring:
-                        let part = reduce ? ((i - s - 1) % d + d) % d : ((i - s) % d + d) % d
-                        let x = range(c, level: l, part: part)
-                        step.append(.transfer(from: r, to: peer(c, level: l, position: (i + 1) % d), source: x,
-                                              destination: x, reduce: reduce))
-                    case .pairwise:
-                        // Participants with different lower coordinates start at different offsets.
-                        var q = 0
-                        for m in 0..<levels where m != l { q = q * grid.sizes[m] + c[m] }
-                        let target = (i + 1 + (s + q) % (d - 1)) % d
-                        let x = range(c, level: l, part: reduce ? target : i)
-                        step.append(.transfer(from: r, to: peer(c, level: l, position: target), source: x, destination: x,
-                                              reduce: reduce))
-                    }
+        // Phases: reduce-scatter up the levels, allgather back down; d_l − 1 steps each.
+        var phases: [(level: Int, reduce: Bool)] = []
+        for l in 0..<levels where sizes[l] > 1 { phases.append((l, true)) }
+        for l in stride(from: levels - 1, through: 0, by: -1) where sizes[l] > 1 { phases.append((l, false)) }
+        var starts: [Int] = []
+        var total = 0
+        for p in phases {
+            starts.append(total)
+            total += sizes[p.level] - 1
+        }
+        let phaseList = phases, phaseStarts = starts
+        return Schedule(collective: .allreduce, algorithm: algorithm, ranks: n,
+                        layout: ChunkLayout(blocks: 1, chunksPerBlock: chunks), stepCount: total) { stepIndex in
+            let p = phaseStarts.lastIndex { $0 <= stepIndex }!
+            let (l, reduce) = phaseList[p]
+            let s = stepIndex - phaseStarts[p], d = sizes[l]
+            return coordinates.enumerated().map { r, c -> ScheduleOperation in
+                let i = c[l]
+                switch modes[l] {
+                case .ring:
+                    let part = reduce ? ((i - s - 1) % d + d) % d : ((i - s) % d + d) % d
+                    let x = range(c, level: l, part: part)
+                    return .transfer(from: r, to: peer(c, level: l, position: (i + 1) % d), source: x, destination: x,
+                                     reduce: reduce)
+                case .pairwise:
+                    // Participants with different lower coordinates start at different offsets.
+                    var q = 0
+                    for m in 0..<levels where m != l { q = q * sizes[m] + c[m] }
+                    let target = (i + 1 + (s + q) % (d - 1)) % d
+                    let x = range(c, level: l, part: reduce ? target : i)
+                    return .transfer(from: r, to: peer(c, level: l, position: target), source: x, destination: x,
+                                     reduce: reduce)
                 }
-                schedule.steps.append(step)
             }
         }
-        for l in 0..<levels { phase(level: l, reduce: true) }
-        for l in stride(from: levels - 1, through: 0, by: -1) { phase(level: l, reduce: false) }
-        return schedule
     }
 }
 
@@ -85,9 +95,8 @@ extension Schedule {
     public func relabelled(_ order: [Int]) -> Schedule {
         let blockwise = collective.isBlockwise
         let cpb = layout.chunksPerBlock
-        func map(_ r: ChunkRange) -> [ChunkRange] {
-            guard blockwise else { return [r] }
-            // Split at block boundaries, since blocks move independently.
+        /// Block-wise ranges split at block boundaries, since blocks move independently.
+        @Sendable func pieces(_ r: ChunkRange) -> [ChunkRange] {
             var out: [ChunkRange] = []
             var c = r.start
             while c < r.start + r.count {
@@ -97,24 +106,33 @@ extension Schedule {
             }
             return out.isEmpty ? [r] : out
         }
-        var copy = self
-        copy.steps = steps.map { step in
-            step.flatMap { op -> [ScheduleOperation] in
-                switch op {
-                case .transfer(let from, let to, let source, let destination, let reduce):
-                    return zip(map(source), map(destination)).map {
-                        .transfer(from: order[from], to: order[to], source: $0, destination: $1, reduce: reduce)
-                    }
-                case .localCopy(let rank, let source, let destination):
-                    return zip(map(source), map(destination)).map { .localCopy(rank: order[rank], source: $0, destination: $1) }
-                case .shared(let rank, let from, let source, let to, let destination, let reduce):
-                    return zip(map(source), map(destination)).map {
-                        .shared(rank: order[rank], from: from.map { order[$0] }, source: $0, to: to.map { order[$0] },
-                                destination: $1, reduce: reduce)
-                    }
+        return mappingOperations { op, out in
+            switch op {
+            case .transfer(let from, let to, let source, let destination, let reduce):
+                guard blockwise else {
+                    out.append(.transfer(from: order[from], to: order[to], source: source, destination: destination,
+                                         reduce: reduce))
+                    return
+                }
+                for (s, d) in zip(pieces(source), pieces(destination)) {
+                    out.append(.transfer(from: order[from], to: order[to], source: s, destination: d, reduce: reduce))
+                }
+            case .localCopy(let rank, let source, let destination):
+                guard blockwise else {
+                    out.append(.localCopy(rank: order[rank], source: source, destination: destination))
+                    return
+                }
+                for (s, d) in zip(pieces(source), pieces(destination)) {
+                    out.append(.localCopy(rank: order[rank], source: s, destination: d))
+                }
+            case .shared(let rank, let from, let source, let to, let destination, let reduce):
+                let sources = blockwise ? pieces(source) : [source]
+                let destinations = blockwise ? pieces(destination) : [destination]
+                for (s, d) in zip(sources, destinations) {
+                    out.append(.shared(rank: order[rank], from: from.map { order[$0] }, source: s,
+                                       to: to.map { order[$0] }, destination: d, reduce: reduce))
                 }
             }
         }
-        return copy
     }
 }

@@ -9,39 +9,11 @@ public enum Ring: ScheduleGenerator {
     public static let collectives: [Collective] = Collective.allCases
 
     public static func make(_ collective: Collective, ranks n: Int, root: Int, segments: Int) -> Schedule {
-        let next = { (r: Int) in (r + 1) % n }
-        let mod = { (x: Int) in ((x % n) + n) % n }
+        let next = { @Sendable (r: Int) in (r + 1) % n }
+        let mod = { @Sendable (x: Int) in ((x % n) + n) % n }
         switch collective {
-        case .allreduce:
-            var s = Schedule(collective: collective, algorithm: algorithm, ranks: n,
-                             layout: ChunkLayout(blocks: 1, chunksPerBlock: n))
-            for step in 0..<max(0, n - 1) {
-                s.steps.append((0..<n).map { r in
-                    let c = mod(r - step)
-                    return .transfer(from: r, to: next(r), source: ChunkRange(c, count: 1),
-                                     destination: ChunkRange(c, count: 1), reduce: true)
-                })
-            }
-            for step in 0..<max(0, n - 1) {
-                s.steps.append((0..<n).map { r in
-                    let c = mod(r + 1 - step)
-                    return .transfer(from: r, to: next(r), source: ChunkRange(c, count: 1),
-                                     destination: ChunkRange(c, count: 1), reduce: false)
-                })
-            }
-            return s
-        case .reduceScatter, .allgather:
-            let reduce = collective == .reduceScatter
-            var s = Schedule(collective: collective, algorithm: algorithm, ranks: n,
-                             layout: ChunkLayout(blocks: n, chunksPerBlock: 1))
-            for step in 0..<max(0, n - 1) {
-                s.steps.append((0..<n).map { r in
-                    let c = reduce ? mod(r - step - 1) : mod(r - step)
-                    return .transfer(from: r, to: next(r), source: ChunkRange(c, count: 1),
-                                     destination: ChunkRange(c, count: 1), reduce: reduce)
-                })
-            }
-            return s
+        case .allreduce, .reduceScatter, .allgather:
+            return ordered(collective, order: Array(0..<n), algorithm: algorithm)
         case .broadcast, .reduce:
             // A chain in ring order starting at the root, pipelined over segments.
             var packer = StepPacker()
@@ -86,6 +58,38 @@ public enum Ring: ScheduleGenerator {
                 })
             }
             return s
+        }
+    }
+
+    /// Allreduce, reduce-scatter or allgather around the ring visiting ranks in `order`
+    /// (ring position v is played by rank order[v]; for block-wise collectives block
+    /// order[v] travels as the plain ring's block v). Steps are made on demand: a ring on
+    /// 16K ranks is too large to hold.
+    public static func ordered(_ collective: Collective, order: [Int], algorithm: Algorithm) -> Schedule {
+        let n = order.count
+        let steps = max(0, n - 1)
+        let mod = { @Sendable (x: Int) in ((x % n) + n) % n }
+        switch collective {
+        case .allreduce:
+            return Schedule(collective: collective, algorithm: algorithm, ranks: n,
+                            layout: ChunkLayout(blocks: 1, chunksPerBlock: n), stepCount: 2 * steps) { step in
+                let reduce = step < steps
+                return (0..<n).map { v in
+                    let c = ChunkRange(reduce ? mod(v - step) : mod(v + 1 - (step - steps)), count: 1)
+                    return .transfer(from: order[v], to: order[v + 1 == n ? 0 : v + 1], source: c, destination: c,
+                                     reduce: reduce)
+                }
+            }
+        default:
+            let reduce = collective == .reduceScatter
+            return Schedule(collective: collective, algorithm: algorithm, ranks: n,
+                            layout: ChunkLayout(blocks: n, chunksPerBlock: 1), stepCount: steps) { step in
+                (0..<n).map { v in
+                    let c = ChunkRange(order[reduce ? mod(v - step - 1) : mod(v - step)], count: 1)
+                    return .transfer(from: order[v], to: order[v + 1 == n ? 0 : v + 1], source: c, destination: c,
+                                     reduce: reduce)
+                }
+            }
         }
     }
 }

@@ -79,7 +79,17 @@ public struct Schedule: Sendable {
     public let ranks: Int
     public let root: Int
     public let layout: ChunkLayout
+    /// Steps held in memory. Empty for a schedule produced on demand: read every schedule
+    /// through `stepCount` and `step(_:)`.
     public var steps: [[ScheduleOperation]]
+    /// A generator of step i, for schedules too large to hold (a ring on 16K ranks has
+    /// 33K steps of 16K operations: 40 GB in memory, a few bytes as a rule).
+    private var onDemand: OnDemand?
+
+    struct OnDemand: Sendable {
+        var count: Int
+        var make: @Sendable (Int) -> [ScheduleOperation]
+    }
 
     public init(collective: Collective, algorithm: Algorithm, ranks: Int, root: Int = 0, layout: ChunkLayout,
                 steps: [[ScheduleOperation]] = []) {
@@ -91,19 +101,64 @@ public struct Schedule: Sendable {
         self.steps = steps
     }
 
+    /// A schedule whose step i is made by `step(i)` when asked for.
+    public init(collective: Collective, algorithm: Algorithm, ranks: Int, root: Int = 0, layout: ChunkLayout,
+                stepCount: Int, step: @escaping @Sendable (Int) -> [ScheduleOperation]) {
+        self.init(collective: collective, algorithm: algorithm, ranks: ranks, root: root, layout: layout)
+        onDemand = OnDemand(count: stepCount, make: step)
+    }
+
+    public var stepCount: Int { onDemand?.count ?? steps.count }
+
+    public func step(_ index: Int) -> [ScheduleOperation] { onDemand?.make(index) ?? steps[index] }
+
+    /// The same schedule with every step held in memory (so it can be edited).
+    public func materialized() -> Schedule {
+        guard onDemand != nil else { return self }
+        return Schedule(collective: collective, algorithm: algorithm, ranks: ranks, root: root, layout: layout,
+                        steps: (0..<stepCount).map(step))
+    }
+
     /// Whether any step loads or stores peers' memory directly.
     public var usesSharedMemory: Bool {
-        steps.contains { $0.contains { if case .shared = $0 { return true } else { return false } } }
+        (0..<stepCount).contains { step($0).contains { if case .shared = $0 { return true } else { return false } } }
     }
 
     /// The operations of `rank`, in execution order, with their step numbers.
     public func program(for rank: Int) -> [(step: Int, operation: ScheduleOperation)] {
         var program: [(Int, ScheduleOperation)] = []
-        for (index, step) in steps.enumerated() {
-            for operation in step where operation.participants.contains(rank) {
+        for index in 0..<stepCount {
+            for operation in step(index) where operation.participants.contains(rank) {
                 program.append((index, operation))
             }
         }
         return program
+    }
+
+    /// A copy with every operation passed through `transform`, which appends its
+    /// replacements (on demand if this schedule is).
+    func mappingOperations(_ transform: @escaping @Sendable (ScheduleOperation, inout [ScheduleOperation]) -> Void)
+        -> Schedule
+    {
+        @Sendable func map(_ step: [ScheduleOperation]) -> [ScheduleOperation] {
+            var out: [ScheduleOperation] = []
+            out.reserveCapacity(step.count)
+            for op in step { transform(op, &out) }
+            return out
+        }
+        if let onDemand {
+            return Schedule(collective: collective, algorithm: algorithm, ranks: ranks, root: root, layout: layout,
+                            stepCount: onDemand.count, step: { map(onDemand.make($0)) })
+        }
+        var copy = self
+        copy.steps = steps.map(map)
+        return copy
+    }
+
+    /// The same schedule under another algorithm's name.
+    func renamed(_ name: Algorithm) -> Schedule {
+        var copy = Schedule(collective: collective, algorithm: name, ranks: ranks, root: root, layout: layout, steps: steps)
+        copy.onDemand = onDemand
+        return copy
     }
 }

@@ -127,8 +127,8 @@ public struct ScheduleChecker {
     }
 
     private mutating func run() throws {
-        for (index, step) in schedule.steps.enumerated() {
-            try runStep(index, step)
+        for index in 0..<schedule.stepCount {
+            try runStep(index, schedule.step(index))
         }
         try verifyFinalState()
     }

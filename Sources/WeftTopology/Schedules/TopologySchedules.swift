@@ -15,10 +15,10 @@ public enum TopologySchedules {
                 (n.groupOf[placement[$0]], n.switchOf[placement[$0]], placement[$0])
                     < (n.groupOf[placement[$1]], n.switchOf[placement[$1]], placement[$1])
             }
-            let ring = try Schedules.make(collective, algorithm: .ring, ranks: ranks)
-            let relabelled = ring.relabelled(order)
-            return Schedule(collective: collective, algorithm: .topoRing, ranks: ranks, layout: relabelled.layout,
-                            steps: relabelled.steps)
+            if [.allreduce, .reduceScatter, .allgather].contains(collective) {
+                return Ring.ordered(collective, order: order, algorithm: .topoRing)
+            }
+            return try Schedules.make(collective, algorithm: .ring, ranks: ranks).relabelled(order).renamed(.topoRing)
         case .hierarchical:
             // Level 0: ranks on one switch (ring); level 1: across switches.
             let grid = try grid(keys: placement.map { [n.switchOf[$0]] }, algorithm: algorithm, modes: [.ring, .ring])
