@@ -1,3 +1,4 @@
+import Foundation
 import CWeft
 import WeftTopology
 
@@ -13,8 +14,16 @@ public final class Communicator {
     public let size: Int
     /// Whether every rank shares this node (so `direct` and registered buffers work).
     public let isNodeLocal: Bool
-    /// Chooses the algorithm for `.auto`.
+    /// Chooses the algorithm for `.auto` where no tuning file or plan rule applies.
     public var selector = AlgorithmSelector.measured
+    /// The network the ranks run on (`--topology`, `WEFT_TOPOLOGY`): enables the
+    /// topology-aware algorithms, and `auto` follows its plan.
+    public var network: NetworkContext?
+    /// A tuning file's rules (`--tuning`, `WEFT_TUNING`): `auto` follows them first.
+    public var tuning: Plan?
+    /// When set, scheduled algorithms run on the emulated fabric (`--emulate`); Open MPI's
+    /// own collectives (`mpi`) are not held — their inner steps are not Weft's to see.
+    public var fabric: EmulatedFabric?
 
     /// Bytes this rank handed to collectives and seconds spent in them, for accounting.
     public private(set) var collectiveBytes = 0
@@ -140,11 +149,32 @@ public final class Communicator {
         try run(.barrier, algorithm, empty, nil, op: .sum, root: 0)
     }
 
-    /// The algorithm `auto` picks for this request.
+    /// The algorithm `auto` picks for this request: `WEFT_ALGO`, else the tuning file,
+    /// else the topology's plan, else the measured table.
     public func resolve(_ algorithm: Algorithm, _ collective: Collective, bytes: Int, registered: Bool) -> Algorithm {
         guard algorithm == .auto else { return algorithm }
+        if let forced = AlgorithmSelector.environmentOverride { return forced }
+        for plan in [tuning, network?.plan].compactMap({ $0 }) {
+            guard let chosen = plan.choose(collective, bytes: bytes) else { continue }
+            if chosen.needsTopology && network == nil { continue }
+            if chosen == .direct && !isNodeLocal { continue }
+            if !Schedules.collectives(servedBy: chosen).contains(collective) && chosen != .mpi { continue }
+            return chosen
+        }
         if collective == .barrier { return .mpi }
         return selector.choose(collective, ranks: size, bytes: bytes, nodeLocal: isNodeLocal, registered: registered)
+    }
+
+    /// Reads the topology and tuning files named by the arguments, else by `WEFT_TOPOLOGY`
+    /// and `WEFT_TUNING` (as `launch/weftrun --topology` exports).
+    public func configure(topology: String? = nil, tuning tuningFile: String? = nil) throws {
+        let environment = ProcessInfo.processInfo.environment
+        if let path = topology ?? environment["WEFT_TOPOLOGY"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            network = try NetworkContext(path: path, ranks: size)
+        }
+        if let path = tuningFile ?? environment["WEFT_TUNING"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            tuning = try Plan.load(path)
+        }
     }
 
     // MARK: - Execution
@@ -176,7 +206,11 @@ public final class Communicator {
         let segments = Self.segments(for: collective, algorithm: algorithm, bytes: bytes)
         let program = try compiled(collective, algorithm, root: root, segments: segments)
         let blockCount = collective.isBlockwise ? count / size : count
-        if program.usesSharedMemory {
+        if let fabric {
+            try runEmulated(program, fabric, UnsafeMutableRawPointer(data.baseAddress),
+                            output.flatMap { UnsafeMutableRawPointer($0.baseAddress) }, bytes: bytes,
+                            blockCount: blockCount, type: type, op: op)
+        } else if program.usesSharedMemory {
             try runShared(program, collective, data, output, blockCount: blockCount, type: type, op: op)
         } else {
             try runMessages(program, UnsafeMutableRawPointer(data.baseAddress),
@@ -212,20 +246,49 @@ public final class Communicator {
         if let program = programs[key] { return program }
         let schedule: Schedule
         do {
-            schedule = try Schedules.make(collective, algorithm: algorithm, ranks: size, root: key.root,
-                                          segments: segments)
+            if algorithm.needsTopology {
+                guard let network else {
+                    throw WeftError(function: collective.rawValue,
+                                    reason: "algorithm '\(algorithm.rawValue)' needs a topology descriptor (--topology FILE or WEFT_TOPOLOGY)")
+                }
+                schedule = try network.schedule(collective, algorithm)
+            } else {
+                schedule = try Schedules.make(collective, algorithm: algorithm, ranks: size, root: key.root,
+                                              segments: segments)
+            }
         } catch let error as ScheduleError {
             throw WeftError(function: collective.rawValue, reason: error.description)
         }
-        let program = CompiledProgram(schedule: schedule, rank: rank)
+        if fabric != nil && schedule.usesSharedMemory {
+            throw WeftError(function: collective.rawValue,
+                            reason: "algorithm '\(algorithm.rawValue)' works through shared memory, which the emulated fabric cannot hold; pick a message-passing algorithm")
+        }
+        let program = CompiledProgram(schedule: schedule, rank: rank, key: key)
         programs[key] = program
         return program
+    }
+
+    /// Step by step, each step held until the emulated network would have finished it.
+    private func runEmulated(_ program: CompiledProgram, _ fabric: EmulatedFabric, _ data: UnsafeMutableRawPointer?,
+                             _ output: UnsafeMutableRawPointer?, bytes: Int, blockCount: Int, type: DataType,
+                             op: ReduceOp) throws {
+        let holds = fabric.holds(for: program.schedule, key: program.key, bytes: bytes, elementSize: type.size)
+        try check("MPI_Barrier", weft_barrier(handle))
+        var deadline = weft_wtime()
+        for (step, range) in program.stepRanges.enumerated() {
+            if !range.isEmpty {
+                try runMessages(program, data, output, blockCount: blockCount, type: type, op: op, shared: nil,
+                                range: range)
+            }
+            deadline += holds[step]
+            EmulatedFabric.wait(until: deadline, now: { weft_wtime() })
+        }
     }
 
     private func runMessages(_ program: CompiledProgram, _ data: UnsafeMutableRawPointer?,
                              _ output: UnsafeMutableRawPointer?, blockCount: Int, type: DataType, op: ReduceOp,
                              shared: (data: [UnsafeMutableRawPointer?], output: [UnsafeMutableRawPointer?],
-                                      barrier: UnsafeMutableRawPointer)?) throws {
+                                      barrier: UnsafeMutableRawPointer)?, range: Range<Int>? = nil) throws {
         let layout = program.cLayout(blockCount: blockCount)
         let needed = program.operations.withUnsafeBufferPointer {
             Int(weft_program_scratch_bytes($0.baseAddress, Int64($0.count), layout, type.c))
@@ -244,9 +307,10 @@ public final class Communicator {
                     shared_data: shared == nil ? nil : UnsafePointer(sd.baseAddress),
                     shared_output: shared == nil ? nil : UnsafePointer(so.baseAddress),
                     shared_barrier: shared?.barrier)
-                return program.operations.withUnsafeBufferPointer { ops in
-                    weft_execute(handle, ops.baseAddress, Int64(ops.count), layout, type.c,
-                                 (op == .avg ? ReduceOp.sum : op).c, &buffers)
+                return program.operations.withUnsafeBufferPointer { all in
+                    let ops = range.map { UnsafeBufferPointer(rebasing: all[$0]) } ?? all
+                    return weft_execute(handle, ops.baseAddress, Int64(ops.count), layout, type.c,
+                                        (op == .avg ? ReduceOp.sum : op).c, &buffers)
                 }
             }
         }

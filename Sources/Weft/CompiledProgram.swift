@@ -7,6 +7,11 @@ struct CompiledProgram {
     let operations: [weft_schedule_op_t]
     let layout: ChunkLayout
     let usesSharedMemory: Bool
+    let key: Key
+    /// The schedule it came from (the emulated fabric simulates it for its hold times).
+    let schedule: Schedule
+    /// stepRanges[s]: this rank's operations of step s (empty where it has none).
+    let stepRanges: [Range<Int>]
 
     struct Key: Hashable {
         var collective: Collective
@@ -16,7 +21,9 @@ struct CompiledProgram {
         var segments: Int
     }
 
-    init(schedule: Schedule, rank: Int) {
+    init(schedule: Schedule, rank: Int, key: Key) {
+        self.key = key
+        self.schedule = schedule
         layout = schedule.layout
         usesSharedMemory = schedule.usesSharedMemory
         operations = schedule.program(for: rank).map { step, operation in
@@ -44,6 +51,15 @@ struct CompiledProgram {
             }
             return op
         }
+        var ranges = [Range<Int>](repeating: 0..<0, count: schedule.stepCount)
+        var i = 0
+        while i < operations.count {
+            var j = i
+            while j < operations.count && operations[j].step == operations[i].step { j += 1 }
+            ranges[Int(operations[i].step)] = i..<j
+            i = j
+        }
+        stepRanges = ranges
     }
 
     func cLayout(blockCount: Int) -> weft_layout_t {

@@ -54,6 +54,18 @@ struct Bench: ParsableCommand {
     @Option(help: "Seconds any rank may wait for a peer before the run fails.")
     var timeout = 60.0
 
+    @Option(help: "Topology descriptor (default: WEFT_TOPOLOGY): adds the topology-aware algorithms; auto follows its plan.")
+    var topology: String?
+
+    @Option(help: "Tuning file of rules (as `weft topo plan -o` writes; default: WEFT_TUNING): auto follows it first.")
+    var tuning: String?
+
+    @Flag(help: "Run on the emulated fabric of --topology: every step held for its simulated time × --slowdown; times are reported divided by --slowdown.")
+    var emulate = false
+
+    @Option(help: "How much slower than the descriptor the emulated network runs (so host copies hide in the holds).")
+    var slowdown = 100.0
+
     func run() throws {
         let request = try parseRequest()
         Runtime.timeout = timeout
@@ -64,6 +76,17 @@ struct Bench: ParsableCommand {
             failEverywhere("cannot start MPI: \(error)", code: 1)
         }
         Runtime.timeout = timeout
+        do {
+            try communicator.configure(topology: topology, tuning: tuning)
+        } catch {
+            failEverywhere("\(error)")
+        }
+        if emulate {
+            guard let network = communicator.network else {
+                failEverywhere("--emulate needs a topology: pass --topology FILE or set WEFT_TOPOLOGY")
+            }
+            communicator.fabric = EmulatedFabric(context: network, slowdown: slowdown)
+        }
         if request.collective.isRooted && (root < 0 || root >= communicator.size) {
             failEverywhere("--root \(root) is not a rank of this \(communicator.size)-rank job (use 0…\(communicator.size - 1))")
         }
@@ -96,14 +119,23 @@ struct Bench: ParsableCommand {
         }
         var algorithms: [Algorithm] = []
         var explicit = true
+        if emulate && slowdown < 1 { failEverywhere("--slowdown must be at least 1, got \(slowdown)") }
         for name in algorithm.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
             if name == "all" {
                 explicit = false
-                algorithms += Algorithm.concrete.filter { Schedules.collectives(servedBy: $0).contains(collective) }
+                // Topology-aware ones join when a topology is given (kept if the network's
+                // kind suits them); the emulated fabric runs only message-passing schedules.
+                let topologyGiven = topology != nil || !(ProcessInfo.processInfo.environment["WEFT_TOPOLOGY"] ?? "").isEmpty
+                algorithms += (Algorithm.concrete + (topologyGiven ? Algorithm.topologyAware : [])).filter {
+                    Schedules.collectives(servedBy: $0).contains(collective) && !(emulate && ($0 == .mpi || $0 == .direct))
+                }
             } else if let a = Algorithm(rawValue: name) {
                 guard Schedules.collectives(servedBy: a).contains(collective) else {
                     let served = Schedules.collectives(servedBy: a).map(\.rawValue).joined(separator: ", ")
                     failEverywhere("algorithm '\(name)' cannot run \(collective.rawValue); it serves: \(served)")
+                }
+                if emulate && (a == .mpi || a == .direct) {
+                    failEverywhere("algorithm '\(name)' cannot run on the emulated fabric (it holds Weft's message-passing schedules); drop it or --emulate")
                 }
                 algorithms.append(a)
             } else {

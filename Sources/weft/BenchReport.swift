@@ -42,7 +42,7 @@ struct BenchReport {
         }
     }
 
-    func header(options: Bench, request: Bench.Request, registered: Bool) {
+    func header(options: Bench, request: Bench.Request, registered: Bool, network: NetworkContext?) {
         guard printing else { return }
         switch format {
         case "table":
@@ -51,6 +51,12 @@ struct BenchReport {
                 + ", " + (options.iters.map { "\($0) iterations" } ?? "200 iterations up to 64K, 20 above")
                 + " (median of the slowest rank), warm-up \(options.warmup)"
                 + (registered ? ", registered buffers" : ", ordinary buffers"))
+            if let network {
+                print("# topology \(network.descriptor.file) (\(network.descriptor.kind), \(network.network.endpoints) endpoints), "
+                    + "ranks on endpoints " + network.placement.prefix(8).map(String.init).joined(separator: ",")
+                    + (network.placement.count > 8 ? ",…" : "")
+                    + (options.emulate ? "; emulated fabric, \(options.slowdown)× slower, times divided back by it" : ""))
+            }
             print(line(Self.columns))
         case "csv":
             print(Self.columns.joined(separator: ","))

@@ -63,10 +63,17 @@ final class BenchRunner<T: WeftScalar & Numeric & Comparable> {
 
     func run() throws {
         let algorithms = request.algorithms.filter { algorithm in
-            // `all` skips direct where ranks share no memory; asked for by name it errors.
-            request.explicit || algorithm != .direct || communicator.isNodeLocal
+            // `all` skips direct where ranks share no memory, and topology-aware algorithms
+            // whose network or placement does not suit them; asked for by name they error.
+            if request.explicit { return true }
+            if algorithm == .direct { return communicator.isNodeLocal }
+            if algorithm.needsTopology, let network = communicator.network {
+                return (try? TopologySchedules.make(collective, algorithm: algorithm, network: network.network,
+                                                    placement: network.placement)) != nil
+            }
+            return true
         }
-        report.header(options: options, request: request, registered: !registered.isEmpty)
+        report.header(options: options, request: request, registered: !registered.isEmpty, network: communicator.network)
         for bytes in sizes {
             var count = bytes / MemoryLayout<T>.stride
             if collective.isBlockwise { count -= count % communicator.size }
@@ -108,12 +115,13 @@ final class BenchRunner<T: WeftScalar & Numeric & Comparable> {
     /// Median over iterations of the slowest rank's time for one call.
     private func measure(_ algorithm: Algorithm, count: Int) throws -> Double {
         for _ in 0..<options.warmup { try invoke(algorithm, count: count) }
+        let scale = communicator.fabric.map { 1 / $0.slowdown } ?? 1
         let iterations = options.iterations(bytes: count * MemoryLayout<T>.stride)
         var times = [Double](repeating: 0, count: iterations)
         for i in 0..<iterations {
             let start = Runtime.wallTime()
             try invoke(algorithm, count: count)
-            times[i] = Runtime.wallTime() - start
+            times[i] = (Runtime.wallTime() - start) * scale
         }
         try communicator.allreduce(&times, op: .max, algorithm: .mpi)
         times.sort()

@@ -47,8 +47,29 @@ struct TrainingArguments: ParsableArguments {
     var bucketBytes = ByteCount(bytes: 4 << 20)
     @Option(help: "Seconds any rank may wait for a peer.")
     var timeout = 120.0
+    @Option(help: "Topology descriptor (default: WEFT_TOPOLOGY): collectives follow its plan.")
+    var topology: String?
+    @Option(help: "Tuning file of algorithm rules (default: WEFT_TUNING).")
+    var tuning: String?
     @Option(help: .hidden)
     var stopAfterSteps: Int?
+
+    /// MPI's world communicator with the topology and tuning applied; failures end the job.
+    func worldCommunicator() -> Communicator {
+        let communicator: Communicator
+        do {
+            communicator = try Communicator.world()
+        } catch {
+            failEverywhere("cannot start MPI: \(error)", code: 1)
+        }
+        Runtime.timeout = timeout
+        do {
+            try communicator.configure(topology: topology, tuning: tuning)
+        } catch {
+            failEverywhere("\(error)")
+        }
+        return communicator
+    }
 
     func options() throws -> TrainingOptions {
         var o = TrainingOptions()
@@ -101,13 +122,7 @@ extension Train {
         func run() throws {
             let options = try arguments.options()
             setBLASThreads(Int(ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] ?? "1") ?? 1)
-            let communicator: Communicator
-            do {
-                communicator = try Communicator.world()
-            } catch {
-                failEverywhere("cannot start MPI: \(error)", code: 1)
-            }
-            Runtime.timeout = arguments.timeout
+            let communicator = arguments.worldCommunicator()
             do {
                 let trainer = try DataParallelTrainer(options: options, communicator: communicator,
                                                       progress: ProgressReporter(rank: communicator.rank))

@@ -16,6 +16,7 @@ extension Descriptor {
             classes[$0] ?? Network.LinkClass(name: $0, bandwidth: 25e9, latency: 100e-9, price: 30, optical: false)
         }
         func cls(_ name: String) -> Int { classNames.firstIndex(of: name)! }
+        try checkSize()
         var network: Network
         switch kind {
         case "single-node":
@@ -50,6 +51,38 @@ extension Descriptor {
         network.portPrice = portPrice
         try network.checkConnected(file: file)
         return network
+    }
+
+    /// Endpoints Weft models at most (a 1M-endpoint graph takes a few GB to route).
+    public static let maximumEndpoints = 1_000_000
+
+    /// Refuses descriptors too large to model before any memory is spent on them.
+    private func checkSize() throws {
+        func product(_ factors: [Int]) -> Int {
+            factors.reduce(1) { a, b in
+                let (r, overflow) = a.multipliedReportingOverflow(by: max(b, 0))
+                return overflow ? Int.max : r
+            }
+        }
+        let n: Int
+        switch kind {
+        case "single-node": n = integers["endpoints"] ?? 2
+        case "fat-tree":
+            let k = integers["k"] ?? 0
+            n = (integers["levels"] ?? 3) == 2 ? product([k, k]) / 2 : product([k, k, k]) / 4
+        case "torus", "hyperx": n = product([integers["p"] ?? 1] + dimensions)
+        case "dragonfly":
+            let a = integers["a"] ?? 0, h = integers["h"] ?? 0
+            n = product([integers["p"] ?? 0, a, integers["g"] ?? product([a, h]) &+ 1])
+        case "dragonfly-plus":
+            let spines = integers["spines"] ?? 0, h = integers["h"] ?? 0
+            n = product([integers["p"] ?? 0, integers["leaves"] ?? 0, integers["g"] ?? product([spines, h]) &+ 1])
+        default: n = customEndpoints.count
+        }
+        if n > Descriptor.maximumEndpoints {
+            throw TopologyError(file: file, "describes \(n == Int.max ? "more than 2^63" : String(n)) endpoints; "
+                + "Weft models up to \(Descriptor.maximumEndpoints), so use smaller parameters")
+        }
     }
 
     private func buildFatTree(k: Int, levels: Int, classList: inout [Network.LinkClass], cls: (String) -> Int) throws

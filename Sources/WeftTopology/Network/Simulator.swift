@@ -68,6 +68,26 @@ public final class Simulator {
 
     /// Predicted time of `schedule` for a message of `bytes` (elements of `elementSize`).
     public func simulate(_ schedule: Schedule, bytes: Int, elementSize: Int = 4) -> Result {
+        var total = 0.0
+        let (flows, distinct) = replay(schedule, bytes: bytes, elementSize: elementSize) { total += $0 }
+        return Result(time_us: total * 1e6, steps: schedule.stepCount, distinct_steps: distinct, flows: flows,
+                      bytes: bytes, ranks: schedule.ranks, collective: schedule.collective.rawValue,
+                      algorithm: schedule.algorithm.rawValue)
+    }
+
+    /// Predicted seconds of every step (what the emulated fabric holds each step for).
+    public func stepTimes(_ schedule: Schedule, bytes: Int, elementSize: Int = 4) -> [Double] {
+        var times: [Double] = []
+        times.reserveCapacity(schedule.stepCount)
+        _ = replay(schedule, bytes: bytes, elementSize: elementSize) { times.append($0) }
+        return times
+    }
+
+    /// Simulates every step in order, handing each step's time to `stepDone`; returns the
+    /// number of flows and of distinct patterns.
+    private func replay(_ schedule: Schedule, bytes: Int, elementSize: Int, stepDone: (Double) -> Void)
+        -> (flows: Int, distinct: Int)
+    {
         let count = bytes / elementSize
         let layout = schedule.layout
         let blockCount = schedule.collective.isBlockwise ? count / max(schedule.ranks, 1) : count
@@ -75,7 +95,7 @@ public final class Simulator {
             (layout.elementOffset(ofChunk: r.start + r.count, blockCount: blockCount)
                 - layout.elementOffset(ofChunk: r.start, blockCount: blockCount)) * elementSize
         }
-        var total = 0.0, flowCount = 0, distinct = Set<PatternKey>()
+        var flowCount = 0, distinct = Set<PatternKey>()
         var flows: [Flow] = []
         for index in 0..<schedule.stepCount {
             flows.removeAll(keepingCapacity: true)
@@ -106,16 +126,14 @@ public final class Simulator {
             flowCount += flows.count
             distinct.insert(key)
             if let t = memo[key] {
-                total += t
+                stepDone(t)
                 continue
             }
             let t = stepTime(flows) + overhead
             memo[key] = t
-            total += t
+            stepDone(t)
         }
-        return Result(time_us: total * 1e6, steps: schedule.stepCount, distinct_steps: distinct.count, flows: flowCount,
-                      bytes: bytes, ranks: schedule.ranks, collective: schedule.collective.rawValue,
-                      algorithm: schedule.algorithm.rawValue)
+        return (flowCount, distinct.count)
     }
 
     /// Completion time of one step's flows under max-min fair sharing.
