@@ -203,7 +203,7 @@ public final class Communicator {
             try runNative(collective, data, output, type: type, op: op, root: root)
             return
         }
-        let segments = Self.segments(for: collective, algorithm: algorithm, bytes: bytes)
+        let segments = segments(for: collective, algorithm: algorithm, bytes: bytes)
         let program = try compiled(collective, algorithm, root: root, segments: segments)
         let blockCount = collective.isBlockwise ? count / size : count
         if let fabric {
@@ -222,20 +222,8 @@ public final class Communicator {
         }
     }
 
-    /// Pipelined algorithms split messages into segments of about 256 KiB (at most 32).
-    static func segments(for collective: Collective, algorithm: Algorithm, bytes: Int) -> Int {
-        let pipelined: Bool
-        switch (algorithm, collective) {
-        case (.doubleTree, _), (.tree, .broadcast), (.tree, .reduce), (.tree, .allreduce), (.tree, .allgather),
-             (.tree, .reduceScatter), (.ring, .broadcast), (.ring, .reduce):
-            pipelined = true
-        default:
-            pipelined = false
-        }
-        guard pipelined else { return 1 }
-        var segments = 1
-        while segments < 32 && bytes / (segments * 2) >= 256 << 10 { segments *= 2 }
-        return segments
+    func segments(for collective: Collective, algorithm: Algorithm, bytes: Int) -> Int {
+        Schedules.segments(for: collective, algorithm: algorithm, bytes: bytes, ranks: size)
     }
 
     private func compiled(_ collective: Collective, _ algorithm: Algorithm, root: Int, segments: Int) throws

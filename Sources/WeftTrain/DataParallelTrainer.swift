@@ -40,29 +40,14 @@ public final class DataParallelTrainer {
         sampler = try BatchSampler(samples: train.count, batchSize: options.batchSize, rank: communicator.rank,
                                    ranks: communicator.size, seed: options.seed)
         totalSteps = options.epochs * sampler.batchesPerEpoch
-        let count = model.parameterCount
-        switch options.optimizer {
-        case "sgd":
-            optimizer = SGD(count: count, learningRate: options.learningRate, momentum: options.momentum,
-                            nesterov: options.nesterov, weightDecay: options.weightDecay)
-        case "adamw":
-            optimizer = AdamW(count: count, learningRate: options.learningRate, weightDecay: options.weightDecay)
-        default:
-            throw TrainingError("unknown optimizer '\(options.optimizer)' (choose from sgd, adamw)")
-        }
+        optimizer = try Replica.optimizer(options, count: model.parameterCount)
         // Each rank draws its own dropout masks.
         var states = model.network.randomStates
         for i in states.indices { states[i] = SeededRandom(seed: options.seed).derived(UInt64(communicator.rank * 1000 + i)).state }
         model.network.randomStates = states
     }
 
-    var schedule: LearningRateSchedule {
-        switch options.schedule {
-        case "constant": return .constant
-        case "step": return .step(every: max(1, totalSteps / 3), gamma: 0.1)
-        default: return .cosine(warmup: options.warmupSteps, total: totalSteps)
-        }
-    }
+    var schedule: LearningRateSchedule { Replica.schedule(options, totalSteps: totalSteps) }
 
     var checkpointPath: String? { options.checkpointDirectory.map { "\($0)/checkpoint.weft" } }
 
@@ -114,7 +99,9 @@ public final class DataParallelTrainer {
         return TrainingResult(test_accuracy: accuracy, test_loss: testLoss, train_loss: loss, epochs: epoch,
                               samples_per_s: samples > 0 ? Double(samples) / max(slowest[0], 1e-9) : 0,
                               comm_bytes: commBytes, comm_time_s: commSeconds, wall_s: Date().timeIntervalSince(start),
-                              ranks: communicator.size, parameters: model.parameterCount, model: options.model.name)
+                              ranks: communicator.size, parameters: model.parameterCount, model: options.model.name,
+                              comm_bytes_in_group: commBytes * communicator.size, comm_bytes_across_groups: 0,
+                              peer_accuracies: [accuracy], ensemble_accuracy: accuracy, method: "dp")
     }
 
     /// One optimisation step; returns the batch loss averaged over ranks.

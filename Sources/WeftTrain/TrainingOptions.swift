@@ -42,6 +42,31 @@ public struct TrainingResult: Encodable, Sendable {
     public var ranks: Int
     public var parameters: Int
     public var model: String
+    /// Bytes handed to collectives inside groups and across them, summed over all ranks
+    /// (data-parallel training is one group).
+    public var comm_bytes_in_group: Int
+    public var comm_bytes_across_groups: Int
+    /// Test accuracy of each group's model, and of their ensemble (mean probabilities).
+    public var peer_accuracies: [Double]
+    public var ensemble_accuracy: Double
+    /// The method: dp, dml or codistill.
+    public var method: String
+}
+
+/// Settings of the methods with several models: deep mutual learning and co-distillation.
+public struct GroupTrainingOptions: Sendable {
+    /// One model per group (peer), in group order.
+    public var models: [ModelSpec] = []
+    public var temperature: Float = 1
+    /// Weight of the distillation (KL) term.
+    public var distillWeight: Float = 1
+    /// Co-distillation: steps between exchanges, steps before the distillation term starts,
+    /// and what travels (`weights`, or `predictions` on a shared batch).
+    public var exchangeEvery = 50
+    public var burnIn = 0
+    public var exchange = "weights"
+
+    public init() {}
 }
 
 public struct TrainingError: Error, CustomStringConvertible {

@@ -99,7 +99,8 @@ struct Topo: ParsableCommand {
                 let placement = try Placement.endpoints(ranks: ranks ?? n.endpoints, network: n, descriptor: d)
                 let schedule = a.needsTopology
                     ? try TopologySchedules.make(c, algorithm: a, network: n, placement: placement)
-                    : try Schedules.make(c, algorithm: a, ranks: placement.count)
+                    : try Schedules.make(c, algorithm: a, ranks: placement.count,
+                                         segments: Schedules.segments(for: c, algorithm: a, bytes: bytes.bytes, ranks: placement.count))
                 let simulator = Simulator(network: n, router: Router(network: n, policy: d.routing), placement: placement)
                 let started = Date()
                 let result = simulator.simulate(schedule, bytes: bytes.bytes)

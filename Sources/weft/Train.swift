@@ -2,13 +2,14 @@ import ArgumentParser
 import Foundation
 import Weft
 import WeftNN
+import WeftTopology
 import WeftTrain
 
 /// `weft train`: training jobs across ranks.
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train on Fashion-MNIST across ranks.",
-        subcommands: [DataParallel.self]
+        subcommands: [DataParallel.self, MutualLearning.self, CoDistillation.self]
     )
 }
 
@@ -136,6 +137,151 @@ extension Train {
                 // Data, model and training errors are the same on every rank: say it once.
                 failEverywhere("\(error)", code: 1)
             }
+        }
+    }
+}
+
+/// Options of the methods with several models.
+struct GroupArguments: ParsableArguments {
+    @Option(help: "Comma-separated models, one per peer/group (mlp, cnn or spec files); default: --model for all.")
+    var models: String?
+    @Option(help: "Softmax temperature of the distillation term (T² scaled).")
+    var temperature: Float = 1
+    @Flag(help: "Print the simulator's predicted communication per step of dp, dml and codistill on --topology, then exit.")
+    var dryRun = false
+    @Option(help: "Ranks for --dry-run (default: the job's).")
+    var ranks: Int?
+
+    func specs(count: Int, fallback: ModelSpec) -> [ModelSpec] {
+        guard let models else { return Array(repeating: fallback, count: count) }
+        let names = models.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+        let specs: [ModelSpec]
+        do {
+            specs = try names.map { try ModelSpec.named($0) }
+        } catch let error as ModelSpecError {
+            failEverywhere(error.message)
+        } catch {
+            failEverywhere("\(error)")
+        }
+        if specs.count == 1 { return Array(repeating: specs[0], count: count) }
+        guard specs.count == count else {
+            failEverywhere("--models lists \(specs.count) models for \(count) peers; give one or \(count)")
+        }
+        return specs
+    }
+
+    /// `--dry-run`: the forecast table from the simulator; never starts training.
+    func dryRun(_ arguments: TrainingArguments, specs: [ModelSpec], groups: Int, exchangeEvery: Int) {
+        guard let path = arguments.topology ?? ProcessInfo.processInfo.environment["WEFT_TOPOLOGY"] else {
+            failEverywhere("--dry-run needs --topology FILE (the network to forecast on)")
+        }
+        do {
+            let descriptor = try Descriptor.load(path)
+            let network = try descriptor.build()
+            let n = ranks ?? Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] ?? "") ?? groups
+            guard n >= groups && n % groups == 0 else {
+                failEverywhere("--ranks \(n) must be a multiple of the \(groups) groups")
+            }
+            let forecast = try CommunicationForecast(network: network, descriptor: descriptor, ranks: n)
+            let parameters = try specs.map { try Model(spec: $0, seed: 1).parameterCount }.max() ?? 0
+            let lines = forecast.forecast(parameters: parameters, batch: arguments.batchSize, classes: specs[0].classes,
+                                          groups: groups, exchangeEvery: exchangeEvery)
+            guard launcherRank == 0 else { return }
+            print("# predicted communication per training step: \(specs.map(\.name).joined(separator: ",")) "
+                + "(\(parameters) parameters), batch \(arguments.batchSize) per rank, \(n) ranks on \(path)")
+            print("method      groups  time_us/step  MB/step in groups  MB/step across  algorithms")
+            for l in lines {
+                print(l.method.padding(toLength: 10, withPad: " ", startingAt: 0)
+                    + String(format: " %7d %13.1f %18.3f %15.3f  ", l.groups, l.time_us_per_step, l.bytes_in_group / 1e6,
+                             l.bytes_across_groups / 1e6) + l.algorithms)
+            }
+        } catch {
+            failEverywhere("\(error)")
+        }
+    }
+}
+
+/// Runs a group method and reports the result, or the diverging peer.
+func runGroupTraining(_ method: GroupTrainer.Method, _ arguments: TrainingArguments, _ group: GroupTrainingOptions) throws {
+    let options = try arguments.options()
+    setBLASThreads(Int(ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] ?? "1") ?? 1)
+    let communicator = arguments.worldCommunicator()
+    do {
+        let trainer = try GroupTrainer(method: method, options: options, group: group, world: communicator,
+                                       progress: ProgressReporter(rank: communicator.rank))
+        let result = try trainer.run()
+        if communicator.rank == 0 { printJSONLine(result) }
+        Runtime.finalize()
+    } catch let error as PeerDivergence {
+        if error.everywhere { failEverywhere(error.message, code: 1) }
+        if error.reporter { printError(error.message) }
+        Runtime.abort(code: 1)
+    } catch let error as WeftError {
+        printError("rank \(communicator.rank): \(error)")
+        Runtime.abort(code: 1)
+    } catch {
+        failEverywhere("\(error)", code: 1)
+    }
+}
+
+extension Train {
+    struct MutualLearning: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "dml",
+            abstract: "Deep mutual learning: K peer models exchange logits every step (one allgather).",
+            discussion: "Peers live on their own ranks or groups of ranks (data-parallel inside when ranks > K)."
+        )
+        @OptionGroup var arguments: TrainingArguments
+        @OptionGroup var group: GroupArguments
+        @Option(help: "Number of peer models.") var peers = 2
+        @Option(help: "Weight of the mean KL term towards the other peers.") var klWeight: Float = 1
+
+        func run() throws {
+            guard peers >= 1 else { failEverywhere("--peers must be at least 1, got \(peers)") }
+            let base = try arguments.options().model
+            let specs = group.specs(count: peers, fallback: base)
+            // The co-distillation line of the forecast uses codistill's default period.
+            if group.dryRun { return group.dryRun(arguments, specs: specs, groups: peers, exchangeEvery: 50) }
+            var options = GroupTrainingOptions()
+            options.models = specs
+            options.temperature = group.temperature
+            options.distillWeight = klWeight
+            try runGroupTraining(.mutualLearning, arguments, options)
+        }
+    }
+
+    struct CoDistillation: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "codistill",
+            abstract: "Online co-distillation: G data-parallel groups distil from each other's stale weights.",
+            discussion: "Bytes across groups fall as 1/N with --exchange-every N."
+        )
+        @OptionGroup var arguments: TrainingArguments
+        @OptionGroup var group: GroupArguments
+        @Option(help: "Number of groups (each a data-parallel replica of its model).") var groups = 2
+        @Option(help: "Steps between exchanges.") var exchangeEvery = 50
+        @Option(help: "Steps before the distillation term starts.") var burnIn = 100
+        @Option(help: "What travels: weights (stale teachers) or predictions (on a shared batch).") var exchange = "weights"
+        @Option(help: "Weight of the distillation term.") var distillWeight: Float = 1
+
+        func run() throws {
+            guard groups >= 1 else { failEverywhere("--groups must be at least 1, got \(groups)") }
+            guard exchangeEvery >= 1 else { failEverywhere("--exchange-every must be at least 1 step, got \(exchangeEvery)") }
+            guard burnIn >= 0 else { failEverywhere("--burn-in must not be negative, got \(burnIn)") }
+            guard ["weights", "predictions"].contains(exchange) else {
+                failEverywhere("unknown --exchange '\(exchange)' (choose from weights, predictions)")
+            }
+            let base = try arguments.options().model
+            let specs = group.specs(count: groups, fallback: base)
+            if group.dryRun { return group.dryRun(arguments, specs: specs, groups: groups, exchangeEvery: exchangeEvery) }
+            var options = GroupTrainingOptions()
+            options.models = specs
+            options.temperature = group.temperature
+            options.distillWeight = distillWeight
+            options.exchangeEvery = exchangeEvery
+            options.burnIn = burnIn
+            options.exchange = exchange
+            try runGroupTraining(.codistillation, arguments, options)
         }
     }
 }

@@ -84,9 +84,11 @@ final class AlgorithmSelectorTests: XCTestCase {
     }
 
     func testPipelinedAlgorithmsSegmentLargeMessagesOnly() {
-        XCTAssertEqual(Communicator.segments(for: .broadcast, algorithm: .tree, bytes: 1024), 1)
-        XCTAssertEqual(Communicator.segments(for: .broadcast, algorithm: .tree, bytes: 1 << 20), 4)
-        XCTAssertEqual(Communicator.segments(for: .broadcast, algorithm: .tree, bytes: 1 << 30), 32)
-        XCTAssertEqual(Communicator.segments(for: .allreduce, algorithm: .ring, bytes: 1 << 30), 1)
+        XCTAssertEqual(Schedules.segments(for: .broadcast, algorithm: .tree, bytes: 1024, ranks: 4), 1)
+        XCTAssertEqual(Schedules.segments(for: .broadcast, algorithm: .tree, bytes: 1 << 20, ranks: 4), 4)
+        XCTAssertEqual(Schedules.segments(for: .broadcast, algorithm: .tree, bytes: 1 << 30, ranks: 4), 32)
+        XCTAssertEqual(Schedules.segments(for: .allreduce, algorithm: .ring, bytes: 1 << 30, ranks: 4), 1)
+        // Block-wise collectives keep ranks × segments ≤ 4096.
+        XCTAssertEqual(Schedules.segments(for: .allgather, algorithm: .tree, bytes: 1 << 30, ranks: 1056), 2)
     }
 }

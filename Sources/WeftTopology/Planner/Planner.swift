@@ -41,17 +41,23 @@ public struct Plan: Sendable {
                                   placement: placement)
         var rules: [Rule] = []
         for collective in collectives {
-            var schedules: [(Algorithm, Schedule)] = []
-            for algorithm in candidates(collective, network: network) {
-                let schedule = algorithm.needsTopology
+            var schedules: [String: Schedule] = [:]
+            func schedule(_ algorithm: Algorithm, bytes: Int) -> Schedule? {
+                let segments = Schedules.segments(for: collective, algorithm: algorithm, bytes: bytes, ranks: ranks)
+                let key = "\(algorithm.rawValue)/\(segments)"
+                if let s = schedules[key] { return s }
+                let made = algorithm.needsTopology
                     ? try? TopologySchedules.make(collective, algorithm: algorithm, network: network, placement: placement)
-                    : try? Schedules.make(collective, algorithm: algorithm, ranks: ranks)
-                if let schedule { schedules.append((algorithm, schedule)) }
+                    : try? Schedules.make(collective, algorithm: algorithm, ranks: ranks, segments: segments)
+                schedules[key] = made
+                return made
             }
+            let algorithms = candidates(collective, network: network)
             for (index, bytes) in sizes.enumerated() {
                 var best: (Algorithm, Double)?
-                for (algorithm, schedule) in schedules {
-                    let t = simulator.simulate(schedule, bytes: bytes).time_us
+                for algorithm in algorithms {
+                    guard let s = schedule(algorithm, bytes: bytes) else { continue }
+                    let t = simulator.simulate(s, bytes: bytes).time_us
                     if best == nil || t < best!.1 { best = (algorithm, t) }
                 }
                 guard let best else { continue }

@@ -40,4 +40,21 @@ public enum Schedules {
         }
         return generator.make(collective, ranks: ranks, root: root, segments: max(1, segments))
     }
+
+    /// Pieces a pipelined algorithm splits a message into: about 256 KiB each, at most 32
+    /// (1 for algorithms that do not pipeline), and for block-wise collectives at most
+    /// 4096 chunks in all (a block per rank per piece: more only slows the packer down).
+    /// The executor and the simulator both use it, so predictions replay what runs.
+    public static func segments(for collective: Collective, algorithm: Algorithm, bytes: Int, ranks: Int) -> Int {
+        let limit = collective.isBlockwise ? max(1, min(32, 4096 / max(ranks, 1))) : 32
+        switch (algorithm, collective) {
+        case (.doubleTree, _), (.tree, .broadcast), (.tree, .reduce), (.tree, .allreduce), (.tree, .allgather),
+             (.tree, .reduceScatter), (.ring, .broadcast), (.ring, .reduce):
+            var segments = 1
+            while segments * 2 <= limit && bytes / (segments * 2) >= 256 << 10 { segments *= 2 }
+            return segments
+        default:
+            return 1
+        }
+    }
 }

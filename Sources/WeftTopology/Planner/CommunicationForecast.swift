@@ -1,0 +1,133 @@
+/// Predicted communication per training step of data-parallel training, deep mutual
+/// learning and co-distillation for one model on one network, from the simulator: each
+/// method's collectives are built as schedules on the ranks that run them, concurrent
+/// ones (every group's allreduce at once) merged step by step, so they contend for links
+/// as they would.
+public struct CommunicationForecast {
+    public struct Line: Sendable, Codable {
+        public var method: String
+        public var ranks: Int
+        public var groups: Int
+        /// Bytes per step summed over ranks, inside groups and across them.
+        public var bytes_in_group: Double
+        public var bytes_across_groups: Double
+        public var time_us_per_step: Double
+        public var algorithms: String
+    }
+
+    public let network: Network
+    public let placement: [Int]
+    let simulator: Simulator
+
+    public init(network: Network, descriptor: Descriptor, ranks: Int) throws {
+        self.network = network
+        placement = try Placement.endpoints(ranks: ranks, network: network, descriptor: descriptor)
+        simulator = Simulator(network: network, router: Router(network: network, policy: descriptor.routing),
+                              placement: Array(0..<network.endpoints))
+    }
+
+    /// World ranks in network order, cut into `groups` equal groups (as `PeerGroups` does).
+    func groupsOfRanks(_ groups: Int) -> [[Int]] {
+        let n = network, p = placement
+        let order = placement.indices.sorted {
+            (n.groupOf[p[$0]], n.switchOf[p[$0]], p[$0]) < (n.groupOf[p[$1]], n.switchOf[p[$1]], p[$1])
+        }
+        let size = order.count / groups
+        return (0..<groups).map { Array(order[($0 * size)..<(($0 + 1) * size)]) }
+    }
+
+    /// The schedule of `algorithm` among `ranks` (world ranks), on their endpoints.
+    func schedule(_ algorithm: Algorithm, _ collective: Collective, bytes: Int, ranks: [Int]) -> Schedule? {
+        let endpoints = ranks.map { placement[$0] }
+        let segments = Schedules.segments(for: collective, algorithm: algorithm, bytes: bytes, ranks: ranks.count)
+        let made = algorithm.needsTopology
+            ? try? TopologySchedules.make(collective, algorithm: algorithm, network: network, placement: endpoints)
+            : try? Schedules.make(collective, algorithm: algorithm, ranks: ranks.count, segments: segments)
+        return made?.onEndpoints(endpoints)
+    }
+
+    /// The algorithm the planner's costing picks for `collective` of `bytes` run by every
+    /// set of `sets` at once (the same algorithm everywhere, as the job would run), and
+    /// the predicted time of them all together.
+    func fastest(_ collective: Collective, bytes: Int, sets: [[Int]]) -> (name: String, microseconds: Double) {
+        guard let first = sets.first, first.count > 1 else { return ("none", 0) }
+        var best: (String, Double)?
+        for algorithm in Plan.candidates(collective, network: network) where algorithm != .direct {
+            let parts = sets.compactMap { schedule(algorithm, collective, bytes: bytes, ranks: $0) }
+            guard parts.count == sets.count else { continue }
+            let t = simulator.simulate(Schedule.merged(parts), bytes: bytes).time_us
+            if best == nil || t < best!.1 { best = (algorithm.rawValue, t) }
+        }
+        return best ?? ("none", 0)
+    }
+
+    /// Per-step forecast for a model of `parameters` floats, `batch` samples per rank,
+    /// `classes` outputs; `groups` for the group methods, exchanges every `exchangeEvery`.
+    /// Bytes count what every rank hands to collectives, summed over ranks.
+    public func forecast(parameters: Int, batch: Int, classes: Int, groups: Int, exchangeEvery: Int) -> [Line] {
+        let ranks = placement.count
+        let gradientBytes = parameters * 4
+        var lines: [Line] = []
+        let dp = fastest(.allreduce, bytes: gradientBytes, sets: [Array(0..<ranks)])
+        lines.append(Line(method: "dp", ranks: ranks, groups: 1, bytes_in_group: Double(gradientBytes * ranks),
+                          bytes_across_groups: 0, time_us_per_step: dp.microseconds, algorithms: "allreduce \(dp.name)"))
+        guard groups > 1 && ranks % groups == 0 else { return lines }
+        let members = groupsOfRanks(groups)
+        let size = ranks / groups
+        // In-group gradient allreduces, all groups at once.
+        let inGroup = fastest(.allreduce, bytes: gradientBytes, sets: members)
+        let inGroupBytes = size > 1 ? Double(gradientBytes * ranks) : 0
+        // Cross-group sets: the ranks at position j of every group.
+        let positions = (0..<size).map { j in members.map { $0[j] } }
+        // Mutual learning: every step, an allgather of each peer's logits (+ its loss).
+        let logitBytes = (batch * classes + 1) * 4 * groups
+        let gather = fastest(.allgather, bytes: logitBytes, sets: positions)
+        lines.append(Line(method: "dml", ranks: ranks, groups: groups, bytes_in_group: inGroupBytes,
+                          bytes_across_groups: Double(logitBytes / groups * ranks),
+                          time_us_per_step: inGroup.microseconds + gather.microseconds,
+                          algorithms: "allreduce \(inGroup.name), allgather \(gather.name)"))
+        // Co-distillation: every group's weights among the groups' first ranks, then a
+        // broadcast inside each group, once every `exchangeEvery` steps.
+        let weightBytes = gradientBytes * groups
+        let exchange = fastest(.allgather, bytes: weightBytes, sets: [positions[0]])
+        let spread = fastest(.broadcast, bytes: weightBytes, sets: members)
+        let period = Double(max(exchangeEvery, 1))
+        lines.append(Line(method: "codistill", ranks: ranks, groups: groups,
+                          bytes_in_group: inGroupBytes + (size > 1 ? Double(weightBytes * ranks) / period : 0),
+                          bytes_across_groups: Double(gradientBytes * groups) / period,
+                          time_us_per_step: inGroup.microseconds + (exchange.microseconds + spread.microseconds) / period,
+                          algorithms: "allreduce \(inGroup.name), weights allgather \(exchange.name) + broadcast \(spread.name) every \(exchangeEvery)"))
+        return lines
+    }
+}
+
+extension Schedule {
+    /// The schedule with rank r played by endpoint endpoints[r] (ranks in its operations
+    /// are endpoints, so schedules of disjoint rank sets can be merged and simulated
+    /// together; `ranks` stays the participant count, which sizes the blocks).
+    func onEndpoints(_ endpoints: [Int]) -> Schedule {
+        let copy = Schedule(collective: collective, algorithm: algorithm, ranks: ranks, root: root, layout: layout,
+                            steps: (0..<stepCount).map { step($0) })
+        return copy.mappingOperations { op, out in
+            switch op {
+            case .transfer(let from, let to, let source, let destination, let reduce):
+                out.append(.transfer(from: endpoints[from], to: endpoints[to], source: source, destination: destination,
+                                     reduce: reduce))
+            case .localCopy(let rank, let source, let destination):
+                out.append(.localCopy(rank: endpoints[rank], source: source, destination: destination))
+            case .shared(let rank, let from, let source, let to, let destination, let reduce):
+                out.append(.shared(rank: endpoints[rank], from: from.map { endpoints[$0] }, source: source,
+                                   to: to.map { endpoints[$0] }, destination: destination, reduce: reduce))
+            }
+        }
+    }
+
+    /// Schedules running at the same time, step i of each in step i of the result.
+    static func merged(_ parts: [Schedule]) -> Schedule {
+        let first = parts[0]
+        let count = parts.map(\.stepCount).max() ?? 0
+        return Schedule(collective: first.collective, algorithm: first.algorithm, ranks: first.ranks,
+                        root: first.root, layout: first.layout,
+                        steps: (0..<count).map { i in parts.flatMap { i < $0.stepCount ? $0.step(i) : [] } })
+    }
+}

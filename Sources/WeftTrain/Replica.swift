@@ -1,0 +1,107 @@
+import Foundation
+import Weft
+import WeftNN
+
+/// One model trained by a group of data-parallel ranks: weights, optimizer, learning-rate
+/// schedule, and the gradient averaging inside the group. The training methods with
+/// several models (mutual learning, co-distillation) hold one per group.
+final class Replica {
+    let spec: ModelSpec
+    let model: Model
+    let optimizer: Optimizer
+    let options: TrainingOptions
+    let totalSteps: Int
+    /// Bytes this rank handed to in-group collectives.
+    private(set) var bytesInGroup = 0
+    private(set) var secondsInGroup = 0.0
+
+    init(spec: ModelSpec, options: TrainingOptions, seed: UInt64, totalSteps: Int, rank: Int) throws {
+        self.spec = spec
+        self.options = options
+        self.totalSteps = totalSteps
+        model = try Model(spec: spec, seed: seed)
+        optimizer = try Replica.optimizer(options, count: model.parameterCount)
+        var states = model.network.randomStates
+        for i in states.indices { states[i] = SeededRandom(seed: seed).derived(UInt64(rank * 1000 + i)).state }
+        model.network.randomStates = states
+    }
+
+    static func optimizer(_ options: TrainingOptions, count: Int) throws -> Optimizer {
+        switch options.optimizer {
+        case "sgd":
+            return SGD(count: count, learningRate: options.learningRate, momentum: options.momentum,
+                       nesterov: options.nesterov, weightDecay: options.weightDecay)
+        case "adamw":
+            return AdamW(count: count, learningRate: options.learningRate, weightDecay: options.weightDecay)
+        default:
+            throw TrainingError("unknown optimizer '\(options.optimizer)' (choose from sgd, adamw)")
+        }
+    }
+
+    static func schedule(_ options: TrainingOptions, totalSteps: Int) -> LearningRateSchedule {
+        switch options.schedule {
+        case "constant": return .constant
+        case "step": return .step(every: max(1, totalSteps / 3), gamma: 0.1)
+        default: return .cosine(warmup: options.warmupSteps, total: totalSteps)
+        }
+    }
+
+    /// The group's rank 0 weights and statistics to every rank of the group.
+    func synchronize(group: Communicator) throws {
+        guard group.size > 1 else { return }
+        try group.broadcast(model.store.values, root: 0)
+        try group.broadcast(model.store.state, root: 0)
+        bytesInGroup += (model.store.values.count + model.store.state.count) * 4
+    }
+
+    /// Averages gradients across the group in buckets of `bucketBytes`.
+    func averageGradients(group: Communicator) throws {
+        guard group.size > 1 else { return }
+        let gradients = model.store.gradients
+        let bucket = max(1, options.bucketBytes / MemoryLayout<Float>.stride)
+        let t0 = Runtime.wallTime()
+        var offset = 0
+        while offset < gradients.count {
+            let end = min(offset + bucket, gradients.count)
+            try group.allreduce(UnsafeMutableBufferPointer(rebasing: gradients[offset..<end]), op: .avg)
+            offset = end
+        }
+        secondsInGroup += Runtime.wallTime() - t0
+        bytesInGroup += gradients.count * MemoryLayout<Float>.stride
+    }
+
+    /// Batch-norm running statistics averaged over the group (before evaluation).
+    func synchronizeStatistics(group: Communicator) throws {
+        guard group.size > 1 && model.store.stateCount > 0 else { return }
+        try group.allreduce(model.store.state, op: .avg, algorithm: .mpi)
+    }
+
+    func applyGradients(step: Int) {
+        optimizer.learningRate = Replica.schedule(options, totalSteps: totalSteps).rate(base: options.learningRate, step: step)
+        optimizer.step(parameters: model.store.values, gradients: UnsafeBufferPointer(model.store.gradients), mask: nil)
+    }
+
+    /// Weights followed by batch-norm statistics: what a teacher copy needs.
+    var snapshot: [Float] { Array(model.store.values) + Array(model.store.state) }
+
+    func load(snapshot: ArraySlice<Float>) {
+        let p = model.store.values.count
+        _ = model.store.values.update(fromContentsOf: snapshot.prefix(p))
+        _ = model.store.state.update(fromContentsOf: snapshot.dropFirst(p).prefix(model.store.state.count))
+    }
+
+    var snapshotCount: Int { model.store.values.count + model.store.state.count }
+
+    func countInGroup(bytes: Int) { bytesInGroup += bytes }
+}
+
+/// Gradient of the distillation term: `weight` · ∂KL(teacher ‖ student)/∂student with
+/// temperature T (T² scaled), added to `gradient`; returns the term's loss.
+func addDistillation(student: Tensor, teacherProbabilities: [Float], temperature: Float, weight: Float,
+                     into gradient: inout Tensor) -> Float {
+    // Logits whose tempered softmax is exactly the given probabilities.
+    let teacher = Tensor(shape: student.shape, data: teacherProbabilities.map { temperature * logf(max($0, 1e-30)) })
+    let (loss, g) = KLDivergence.lossAndGradient(student: student, teacher: teacher, temperature: temperature)
+    for i in gradient.data.indices { gradient.data[i] += weight * g.data[i] }
+    return loss * weight
+}
