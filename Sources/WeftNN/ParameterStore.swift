@@ -29,12 +29,28 @@ public final class ParameterStore {
     /// Names of the parameter slices, in layout order.
     public var parameterNames: [String] { parameterReservations.map(\.name) }
 
+    /// Whether `gradients` is memory the store allocated (else the caller's, see
+    /// `useGradientStorage`).
+    private var ownsGradients = true
+
     public init() {}
 
     deinit {
         values.deallocate()
-        gradients.deallocate()
+        if ownsGradients { gradients.deallocate() }
         state.deallocate()
+    }
+
+    /// Moves the gradients into `storage` (e.g. a registered shared window, so the
+    /// gradient allreduce reads peers' gradients in place). The caller keeps `storage`
+    /// alive as long as the store.
+    public func useGradientStorage(_ storage: UnsafeMutableBufferPointer<Float>) {
+        precondition(storage.count >= parameterCount, "gradient storage too small")
+        let moved = UnsafeMutableBufferPointer(rebasing: storage[0..<parameterCount])
+        _ = moved.update(fromContentsOf: gradients)
+        if ownsGradients { gradients.deallocate() }
+        gradients = moved
+        ownsGradients = false
     }
 
     public var parameterCount: Int { parameterReservations.reduce(0) { $0 + $1.count } }

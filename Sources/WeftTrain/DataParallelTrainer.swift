@@ -22,6 +22,8 @@ public final class DataParallelTrainer {
 
     private var commBytes = 0
     private var commSeconds = 0.0
+    /// Gradients live here when the ranks share a node, so the allreduce is single-copy.
+    private var registeredGradients: RegisteredBuffer<Float>?
 
     public init(options: TrainingOptions, communicator: Communicator, progress: ProgressReporter) throws {
         self.options = options
@@ -41,6 +43,7 @@ public final class DataParallelTrainer {
                                    ranks: communicator.size, seed: options.seed)
         totalSteps = options.epochs * sampler.batchesPerEpoch
         optimizer = try Replica.optimizer(options, count: model.parameterCount)
+        registeredGradients = try registerGradients(model.store, communicator)
         // Each rank draws its own dropout masks.
         var states = model.network.randomStates
         for i in states.indices { states[i] = SeededRandom(seed: options.seed).derived(UInt64(communicator.rank * 1000 + i)).state }

@@ -31,6 +31,8 @@ public final class GroupTrainer {
     var teachers: [Replica] = []
     var teachersReady = false
     var sharedBatch: (x: Tensor, probabilities: [Float])?
+    /// The model's gradients in a shared window of the group (single-copy allreduce).
+    private var registeredGradients: RegisteredBuffer<Float>?
 
     public init(method: Method, options: TrainingOptions, group: GroupTrainingOptions, world: Communicator,
                 progress: ProgressReporter) throws {
@@ -84,6 +86,7 @@ public final class GroupTrainer {
         builder = BatchBuilder(cropPadding: options.augment ? 2 : 0, flip: options.augment)
         replica = try Replica(spec: group.models[groups.index], options: options,
                               seed: options.seed &+ UInt64(groups.index) &* 7919, totalSteps: totalSteps, rank: world.rank)
+        registeredGradients = try registerGradients(replica.model.store, groups.group)
         if method == .codistillation && group.exchange == "weights" {
             teachers = try (0..<peers).filter { $0 != groups.index }.map {
                 try Replica(spec: group.models[$0], options: options, seed: 0, totalSteps: totalSteps, rank: world.rank)

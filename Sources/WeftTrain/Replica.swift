@@ -95,6 +95,16 @@ final class Replica {
     func countInGroup(bytes: Int) { bytesInGroup += bytes }
 }
 
+/// Places a model's gradients in a registered shared window of `communicator` when its
+/// ranks share a node (and there is more than one), so the gradient allreduce's `direct`
+/// algorithm reads peers' gradients in place instead of staging them through a copy.
+func registerGradients(_ store: ParameterStore, _ communicator: Communicator) throws -> RegisteredBuffer<Float>? {
+    guard communicator.size > 1 && communicator.isNodeLocal && store.parameterCount > 0 else { return nil }
+    let buffer = try communicator.registeredBuffer(of: Float.self, count: store.parameterCount)
+    store.useGradientStorage(buffer.pointer)
+    return buffer
+}
+
 /// Gradient of the distillation term: `weight` · ∂KL(teacher ‖ student)/∂student with
 /// temperature T (T² scaled), added to `gradient`; returns the term's loss.
 func addDistillation(student: Tensor, teacherProbabilities: [Float], temperature: Float, weight: Float,

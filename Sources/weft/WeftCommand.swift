@@ -35,7 +35,12 @@ var launcherRank: Int {
 
 /// Prints `message` to stderr once for the whole job (from rank 0) and exits with `code`.
 func failEverywhere(_ message: String, code: Int32 = 2) -> Never {
-    if launcherRank == 0 { FileHandle.standardError.write(Data("weft: error: \(message)\n".utf8)) }
+    if launcherRank == 0 {
+        FileHandle.standardError.write(Data("weft: error: \(message)\n".utf8))
+    } else {
+        // mpirun kills the job when the first rank exits non-zero: let rank 0 speak first.
+        usleep(300_000)
+    }
     exit(code)
 }
 
