@@ -60,7 +60,7 @@ let package = Package(
         // Multi-rank tests, run under mpirun by launch/test (XCTest cannot host MPI ranks).
         .executableTarget(
             name: "weft-mpi-tests",
-            dependencies: ["Weft", "WeftTopology"],
+            dependencies: ["Weft", "WeftTopology", "WeftNN", "WeftTrain"],
             path: "Tests/WeftMPITests",
             // Top-level test script code; Swift 5 mode keeps its globals simple.
             swiftSettings: [.swiftLanguageMode(.v5)]

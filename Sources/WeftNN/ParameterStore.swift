@@ -101,5 +101,9 @@ public final class ParameterStore {
     }
     @inline(__always) func statePointer(_ slice: Slice) -> UnsafeMutablePointer<Float> { state.baseAddress! + slice.offset }
 
+    /// A copy of the parameters. (Copying `values` from outside can outlive the store:
+    /// Swift may release it before the copy finishes; inside a method it cannot.)
+    public func parameterArray() -> [Float] { Array(values) }
+
     public func zeroGradients() { gradients.update(repeating: 0) }
 }

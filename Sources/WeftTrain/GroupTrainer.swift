@@ -97,6 +97,8 @@ public final class GroupTrainer {
     /// This rank's group, its position in it, and the group's name for messages.
     public var groupIndex: Int { groups.index }
     public var groupPosition: Int { groups.position }
+    /// This rank's copy of its group's model weights.
+    public var parameters: [Float] { replica.model.store.parameterArray() }
 
     public func run() throws -> TrainingResult {
         let start = Date()

@@ -4,7 +4,9 @@
 // Prints one line per failure and ends with `N passed, N failed` (from rank 0).
 import Foundation
 import Weft
+import WeftNN
 import WeftTopology
+import WeftTrain
 
 let world = try Communicator.world()
 let rank = world.rank, size = world.size
@@ -289,6 +291,53 @@ if size > 1 {
             return error.isTimeout && waited < 5 ? nil : "\(error) after \(waited) s"
         }
     }
+}
+
+// MARK: - Deep mutual learning against a plain single-process reference
+
+harness.test("dml with \(size) peers matches a sequential reference implementation") {
+    var options = TrainingOptions()
+    options.model = try ModelSpec(json: """
+        {"input": [1, 28, 28], "classes": 10, "layers": [{"type": "flatten"}, {"type": "dense", "out": 10}]}
+        """, source: "linear")
+    options.epochs = 1
+    options.batchSize = 32
+    options.trainLimit = 256
+    options.seed = 5
+    var group = GroupTrainingOptions()
+    group.models = Array(repeating: options.model, count: size)
+    group.temperature = 2
+    group.distillWeight = 0.5
+    let trainer = try GroupTrainer(method: .mutualLearning, options: options, group: group, world: world,
+                                   progress: ProgressReporter(rank: 1))
+    _ = try trainer.run()
+    let distributed = trainer.parameters
+    // The reference: every peer in this process, one after another, from the definition.
+    let data = try FashionMNIST.load(train: true, directory: options.dataDirectory).prefix(256)
+    let models = try (0..<size).map { try Model(spec: options.model, seed: 5 &+ UInt64($0) &* 7919) }
+    let optimizers = models.map { SGD(count: $0.parameterCount, learningRate: 0.05, momentum: 0.9, nesterov: false, weightDecay: 5e-4) }
+    let sampler = try BatchSampler(samples: 256, batchSize: 32, rank: 0, ranks: 1, seed: 5)
+    let order = sampler.permutation(epoch: 0)
+    let total = sampler.batchesPerEpoch
+    for batch in 0..<total {
+        var random = SeededRandom(seed: 5).derived(UInt64(batch))
+        let (x, labels) = BatchBuilder().make(data, sampler.batch(batch, of: order), random: &random)
+        let logits = models.map { $0.forward(x, training: true) }
+        for (k, model) in models.enumerated() {
+            model.store.zeroGradients()
+            var gradient = CrossEntropy.lossAndGradient(logits: logits[k], labels: labels).gradient
+            for j in 0..<size where j != k {
+                let kl = KLDivergence.lossAndGradient(student: logits[k], teacher: logits[j], temperature: 2).gradient
+                for i in gradient.data.indices { gradient.data[i] += 0.5 / Float(size - 1) * kl.data[i] }
+            }
+            model.backward(gradient)
+            optimizers[k].learningRate = LearningRateSchedule.cosine(warmup: 0, total: total).rate(base: 0.05, step: batch)
+            optimizers[k].step(parameters: model.store.values, gradients: UnsafeBufferPointer(model.store.gradients), mask: nil)
+        }
+    }
+    let reference = models[trainer.groupIndex].store.parameterArray()
+    let worst = zip(distributed, reference).map { abs($0 - $1) }.max() ?? 0
+    return worst <= 1e-5 ? nil : "weights differ from the reference by up to \(worst)"
 }
 
 harness.finish()
