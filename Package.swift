@@ -38,8 +38,8 @@ let package = Package(
             // cost ~5% of a training step.
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
         ),
-        // Training jobs across ranks: data-parallel (and later DML, co-distillation, NAS).
-        .target(name: "WeftTrain", dependencies: ["Weft", "WeftNN"]),
+        // Training jobs across ranks: data-parallel, mutual learning, co-distillation, NAS.
+        .target(name: "WeftTrain", dependencies: ["Weft", "WeftNN", "WeftTopology"]),
         // Algorithms as data: schedules, their generators and the symbolic checker.
         .target(
             name: "WeftTopology",

@@ -15,7 +15,7 @@ public struct ModelSpec: Sendable {
     public var layers: [[String: JSONValue]]
 
     public static let knownTypes = ["dense", "conv2d", "maxpool", "avgpool", "globalavgpool", "batchnorm", "layernorm",
-                                    "relu", "gelu", "dropout", "flatten", "residual", "highway", "choice"]
+                                    "relu", "gelu", "dropout", "flatten", "residual", "highway", "choice", "identity", "zero"]
 
     /// The reference MLP: 784-256-128-10 with ReLU.
     public static let mlp = try! ModelSpec(json: """
@@ -96,7 +96,7 @@ public struct ModelSpec: Sendable {
         case "dropout": allowed = ["rate"]
         case "residual": allowed = ["body"]
         case "choice": allowed = ["candidates", "active"]
-        case "globalavgpool", "batchnorm", "layernorm", "relu", "gelu", "flatten", "highway": allowed = []
+        case "globalavgpool", "batchnorm", "layernorm", "relu", "gelu", "flatten", "highway", "identity", "zero": allowed = []
         default: throw fail("unknown layer type '\(type)' (known: \(knownTypes.joined(separator: ", ")))")
         }
         for key in spec.keys where key != "type" && !allowed.contains(key) {
@@ -126,6 +126,8 @@ public struct ModelSpec: Sendable {
         case "gelu": return GELU()
         case "flatten": return Flatten()
         case "highway": return Highway()
+        case "identity": return Identity()
+        case "zero": return Zero()
         case "dropout":
             guard let rate = spec["rate"]?.number else { throw fail("dropout needs a numeric 'rate'") }
             return Dropout(Float(rate))

@@ -9,7 +9,7 @@ import WeftTrain
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train on Fashion-MNIST across ranks.",
-        subcommands: [DataParallel.self, MutualLearning.self, CoDistillation.self]
+        subcommands: [DataParallel.self, MutualLearning.self, CoDistillation.self, NAS.self]
     )
 }
 

@@ -108,3 +108,18 @@ public final class Flatten: Layer {
 
     public override func backward(_ dy: Tensor) -> Tensor { dy.reshaped([dy.batch] + inputShape) }
 }
+
+/// Passes its input through unchanged (the `skip` op of a search space).
+public final class Identity: Layer {
+    public override var kind: String { "identity" }
+}
+
+/// Outputs zeros of its input's shape and passes no gradient: inside a residual block it
+/// removes the block (the `zero` op, which is how a search space chooses depth).
+public final class Zero: Layer {
+    public override var kind: String { "zero" }
+
+    public override func forward(_ x: Tensor, training: Bool) -> Tensor { Tensor(zeros: x.shape) }
+
+    public override func backward(_ dy: Tensor) -> Tensor { Tensor(zeros: dy.shape) }
+}

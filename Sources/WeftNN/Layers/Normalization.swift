@@ -3,7 +3,8 @@
 /// PyTorch); evaluation uses the running statistics.
 public final class BatchNorm: Layer {
     public let epsilon: Float = 1e-5
-    public let momentum: Float = 0.1
+    /// Weight of the newest batch in the running statistics (1/i recalibrates to a plain mean).
+    public var momentum: Float = 0.1
     private var channels = 0, spatial = 1, batch = 0
     private var gamma: ParameterStore.Slice!
     private var beta: ParameterStore.Slice!

@@ -177,6 +177,11 @@ public final class Choice: Layer {
     public let candidates: [Layer]
     public var active = 0
     private var inputShape: [Int] = []
+    /// Each candidate's parameters in the store (contiguous: built one after another), so
+    /// weight sharing across ranks can average only what a path touched.
+    public private(set) var parameterRanges: [Range<Int>] = []
+    /// Each candidate's slice of the non-trainable state (batch-norm statistics).
+    public private(set) var stateRanges: [Range<Int>] = []
 
     public init(_ candidates: [Layer]) { self.candidates = candidates }
 
@@ -187,8 +192,15 @@ public final class Choice: Layer {
         guard !candidates.isEmpty else { throw ShapeError("choice has no candidates") }
         inputShape = input
         var output: [Int]?
+        parameterRanges = []
+        stateRanges = []
         for (index, candidate) in candidates.enumerated() {
             let shape: [Int]
+            let first = store.parameterCount, firstState = store.stateCount
+            defer {
+                parameterRanges.append(first..<store.parameterCount)
+                stateRanges.append(firstState..<store.stateCount)
+            }
             do {
                 shape = try candidate.build(input: input, store: store)
             } catch let error as ShapeError {

@@ -61,6 +61,12 @@ public struct CommunicationForecast {
         return best ?? ("none", 0)
     }
 
+    /// Predicted time of a gradient allreduce of `bytes` over every rank, with the
+    /// algorithm the planner's costing picks.
+    public func allreduce(bytes: Int) -> (name: String, microseconds: Double) {
+        fastest(.allreduce, bytes: bytes, sets: [Array(0..<placement.count)])
+    }
+
     /// Per-step forecast for a model of `parameters` floats, `batch` samples per rank,
     /// `classes` outputs; `groups` for the group methods, exchanges every `exchangeEvery`.
     /// Bytes count what every rank hands to collectives, summed over ranks.

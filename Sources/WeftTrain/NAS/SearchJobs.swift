@@ -1,0 +1,167 @@
+import Foundation
+import Weft
+import WeftNN
+import WeftTopology
+
+/// `weft train nas search` and `weft train nas rank-check`: loading a trained supernet,
+/// the scorer's data, and writing what they find.
+public enum SearchJobs {
+    public struct SearchSettings {
+        public var space: String = ""
+        public var supernet: String = ""
+        public var output: String = "nas-out"
+        public var latencyTable: String?
+        public var topology: String?
+        public var topologyRanks: Int?
+        public var calibrationBatches = 8
+        public var validationImages = 2000
+        public var constraints = SearchConstraints()
+        public var evolution = EvolutionarySearch()
+        public var dataDirectory = FashionMNIST.defaultDirectory
+
+        public init() {}
+    }
+
+    public struct SearchSummary: Encodable {
+        public var method = "nas-search"
+        public var best: ArchitectureScore
+        public var random_best: ArchitectureScore
+        public var scored: Int
+        public var pareto: Int
+        public var model_spec: String
+        public var outputs: [String]
+        public var wall_s: Double
+    }
+
+    /// Loads the space and supernet and prepares the scorer (latency table measured by
+    /// rank 0 alone, so ranks do not disturb each other's timings).
+    static func scorer(space: SearchSpace, supernetPath: String, latencyPath: String, topology: String?,
+                       topologyRanks: Int?, calibrationBatches: Int, validation: (Dataset, [Int]),
+                       dataDirectory: String, seed: UInt64, world: Communicator) throws -> ArchitectureScorer {
+        let supernet = try Supernet(space: space, seed: 1)
+        try supernet.load(supernetPath)
+        if world.rank == 0 { _ = try LatencyTable.loadOrMeasure(latencyPath, space: space) }
+        try world.barrier(algorithm: .mpi)
+        let latency = try LatencyTable.loadOrMeasure(latencyPath, space: space)
+        var forecast: CommunicationForecast?
+        if let topology {
+            let descriptor = try Descriptor.load(topology)
+            let network = try descriptor.build()
+            forecast = try CommunicationForecast(network: network, descriptor: descriptor,
+                                                 ranks: topologyRanks ?? network.endpoints)
+        }
+        let train = try FashionMNIST.load(train: true, directory: dataDirectory)
+        let sampler = try BatchSampler(samples: SupernetTrainer.trainingImages, batchSize: 128, rank: 0, ranks: 1,
+                                       seed: seed &+ 0xCA1)
+        let order = sampler.permutation(epoch: 0)
+        var random = SeededRandom(seed: seed)
+        let calibration = (0..<calibrationBatches).map { BatchBuilder().make(train, sampler.batch($0, of: order), random: &random).0 }
+        return ArchitectureScorer(space: space, supernet: supernet, latency: latency, forecast: forecast,
+                                  calibration: calibration, validation: validation.0, validationIndices: validation.1)
+    }
+
+    public static func search(_ s: SearchSettings, world: Communicator, progress: ProgressReporter) throws -> SearchSummary {
+        let start = Date()
+        let space = try SearchSpace.load(s.space)
+        let train = try FashionMNIST.load(train: true, directory: s.dataDirectory)
+        let held = Array(SupernetTrainer.trainingImages..<min(train.count, SupernetTrainer.trainingImages + s.validationImages))
+        let scorer = try scorer(space: space, supernetPath: s.supernet,
+                                latencyPath: s.latencyTable ?? "\(s.output)/latency.json", topology: s.topology,
+                                topologyRanks: s.topologyRanks, calibrationBatches: s.calibrationBatches,
+                                validation: (train, held), dataDirectory: s.dataDirectory, seed: s.evolution.seed,
+                                world: world)
+        try scorer.checkAchievable(s.constraints)
+        let outcome = try s.evolution.run(space: space, scorer: scorer, constraints: s.constraints, world: world,
+                                          progress: progress)
+        let front = EvolutionarySearch.paretoFront(outcome.history)
+        var outputs: [String] = []
+        let specPath = "\(s.output)/best.json"
+        if world.rank == 0 {
+            func write(_ name: String, _ text: String) throws {
+                let path = "\(s.output)/\(name)"
+                try Data(text.utf8).write(to: URL(fileURLWithPath: path + ".tmp"))
+                _ = try FileManager.default.replaceItemAt(URL(fileURLWithPath: path), withItemAt: URL(fileURLWithPath: path + ".tmp"))
+                outputs.append(path)
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try write("pareto.json", String(decoding: try encoder.encode(front), as: UTF8.self) + "\n")
+            try write("history.json", String(decoding: try encoder.encode(outcome.history), as: UTF8.self) + "\n")
+            try write("best.json", try space.standaloneJSON(outcome.best.architecture, name: "nas-best") + "\n")
+            var plots: [(String, String, (ArchitectureScore) -> Double?)] = [
+                ("pareto-parameters.svg", "parameters", { Double($0.parameters) }),
+                ("pareto-latency.svg", "latency (ms, 1 image, this machine)", { $0.latency_ms }),
+                ("pareto-flops.svg", "FLOPs (multiply-accumulates)", { Double($0.flops) }),
+            ]
+            if s.topology != nil {
+                plots.append(("pareto-comm.svg", "gradient allreduce per step (µs, simulated)", { $0.comm_us }))
+            }
+            for (file, label, metric) in plots {
+                // The front for this one cost: best accuracy at or below each cost.
+                let sorted = outcome.history.sorted { metric($0)! < metric($1)! }
+                var curve: [(Double, Double)] = [], bestSoFar = -1.0
+                for p in sorted where p.accuracy > bestSoFar {
+                    bestSoFar = p.accuracy
+                    curve.append((metric(p)!, p.accuracy))
+                }
+                let plot = ScatterPlot(title: "Search on \(space.name): validation accuracy vs \(label.components(separatedBy: " (")[0])",
+                                       xLabel: label, points: outcome.history.map { (metric($0)!, $0.accuracy) },
+                                       front: curve)
+                try write(file, plot.svg())
+            }
+        }
+        return SearchSummary(best: outcome.best, random_best: outcome.randomBest, scored: outcome.history.count,
+                             pareto: front.count, model_spec: specPath, outputs: outputs,
+                             wall_s: Date().timeIntervalSince(start))
+    }
+
+    public struct RankCheckSummary: Encodable {
+        public var method = "nas-rank-check"
+        public var architectures: [String]
+        public var parameters: [Int]
+        public var inherited_accuracy: [Double]
+        public var standalone_accuracy: [Double]
+        public var kendall_tau: Double
+        public var epochs: Int
+        public var train_limit: Int?
+        public var wall_s: Double
+    }
+
+    /// Trains `count` sampled architectures stand-alone (each on one rank, short schedule)
+    /// and compares their test accuracy with the supernet's inherited one.
+    public static func rankCheck(space path: String, supernet: String, count: Int, options: TrainingOptions,
+                                 calibrationBatches: Int, latencyTable: String, world: Communicator)
+        throws -> RankCheckSummary
+    {
+        let start = Date()
+        let space = try SearchSpace.load(path)
+        let test = try FashionMNIST.load(train: false, directory: options.dataDirectory)
+        let scorer = try scorer(space: space, supernetPath: supernet, latencyPath: latencyTable, topology: nil,
+                                topologyRanks: nil, calibrationBatches: calibrationBatches,
+                                validation: (test, Array(0..<test.count)), dataDirectory: options.dataDirectory,
+                                seed: options.seed, world: world)
+        var random = EvolutionarySearch.Random(state: SeededRandom(seed: options.seed &+ 0x7A4))
+        var seen = Set<[Int]>(), architectures: [SearchSpace.Architecture] = []
+        while architectures.count < count {
+            let a = space.choiceCounts.map { random.below($0) }
+            if seen.insert(a).inserted { architectures.append(a) }
+        }
+        let inherited = try EvolutionarySearch.scoreAll(architectures, scorer: scorer, world: world)
+        // Stand-alone training: architecture i on rank i mod size, alone.
+        guard let alone = try world.split(color: world.rank, key: 0) else { throw TrainingError("split failed") }
+        var standalone = [Double](repeating: 0, count: count)
+        for (i, a) in architectures.enumerated() where i % world.size == world.rank {
+            var o = options
+            o.model = try space.standaloneSpec(a, name: "arch\(i)")
+            o.checkpointDirectory = nil
+            o.resume = false
+            let trainer = try DataParallelTrainer(options: o, communicator: alone, progress: ProgressReporter(rank: 1))
+            standalone[i] = try trainer.run().test_accuracy
+        }
+        if world.size > 1 { try world.allreduce(&standalone, op: .sum, algorithm: .mpi) }
+        return RankCheckSummary(architectures: inherited.map(\.description), parameters: inherited.map(\.parameters),
+                                inherited_accuracy: inherited.map(\.accuracy), standalone_accuracy: standalone,
+                                kendall_tau: kendallTau(inherited.map(\.accuracy), standalone), epochs: options.epochs,
+                                train_limit: options.trainLimit, wall_s: Date().timeIntervalSince(start))
+    }
+}

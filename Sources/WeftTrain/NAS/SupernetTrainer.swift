@@ -1,0 +1,212 @@
+import Foundation
+import Weft
+import WeftNN
+
+/// Trains a weight-sharing supernet across ranks. Every rank draws its own paths each step
+/// from a seeded stream (so ranks train different architectures at once):
+///
+/// - `uniform` (SPOS, Guo et al. 2020): one uniformly sampled path per step.
+/// - `sandwich` (BigNAS, Yu et al. 2020): the largest, the smallest and two random paths per
+///   step; the largest learns from the labels, the others from its predictions (in-place
+///   distillation).
+/// - `fair` (FairNAS, Chu et al. 2021): M paths per step, M the most candidates of any
+///   block, built from a random permutation of every block's candidates, so each candidate
+///   is trained exactly once per step (blocks with fewer candidates repeat some).
+///
+/// Gradients are summed across ranks and each candidate's are divided by the number of
+/// ranks whose paths touched it; parameters nobody touched — and their optimizer state —
+/// are left as they were (masked update).
+public final class SupernetTrainer {
+    public enum Sampling: String, CaseIterable, Sendable { case uniform, sandwich, fair }
+
+    let space: SearchSpace
+    let supernet: Supernet
+    let options: TrainingOptions
+    let sampling: Sampling
+    let world: Communicator
+    let progress: ProgressReporter
+    let optimizer: Optimizer
+    let train: Dataset
+    let sampler: BatchSampler
+    let totalSteps: Int
+    private var registeredGradients: RegisteredBuffer<Float>?
+    private var commBytes = 0
+    /// How often each (block, candidate) was trained on this rank.
+    private(set) var candidateSteps: [Int]
+
+    /// Training images the supernet uses; the rest of the training set is the search's
+    /// validation split.
+    public static let trainingImages = 55_000
+
+    public init(space: SearchSpace, options: TrainingOptions, sampling: Sampling, world: Communicator,
+                progress: ProgressReporter) throws {
+        self.space = space
+        self.options = options
+        self.sampling = sampling
+        self.world = world
+        self.progress = progress
+        retainFreedMemory()
+        supernet = try Supernet(space: space, seed: options.seed)
+        optimizer = try Replica.optimizer(options, count: supernet.model.parameterCount)
+        let train = try FashionMNIST.load(train: true, directory: options.dataDirectory)
+        self.train = train.prefix(min(options.trainLimit ?? SupernetTrainer.trainingImages, SupernetTrainer.trainingImages))
+        sampler = try BatchSampler(samples: self.train.count, batchSize: options.batchSize, rank: world.rank,
+                                   ranks: world.size, seed: options.seed)
+        totalSteps = options.epochs * sampler.batchesPerEpoch
+        candidateSteps = Array(repeating: 0, count: space.choiceCounts.reduce(0, +))
+        registeredGradients = try registerGradients(supernet.model.store, world)
+    }
+
+    /// This step's paths on this rank.
+    func paths(step: Int) -> [SearchSpace.Architecture] {
+        var random = SeededRandom(seed: options.seed).derived(UInt64(step) << 20 | UInt64(world.rank))
+        let counts = space.choiceCounts
+        func uniform() -> SearchSpace.Architecture { counts.map { Int(random.next() % UInt64($0)) } }
+        switch sampling {
+        case .uniform:
+            return [uniform()]
+        case .sandwich:
+            return [space.largest, space.smallest, uniform(), uniform()]
+        case .fair:
+            let m = counts.max() ?? 1
+            let orders: [[Int]] = counts.map { k in
+                var order: [Int] = []
+                while order.count < m {
+                    var p = Array(0..<k)
+                    for i in stride(from: k - 1, to: 0, by: -1) { p.swapAt(i, Int(random.next() % UInt64(i + 1))) }
+                    order += p
+                }
+                return Array(order.prefix(m))
+            }
+            return (0..<m).map { j in orders.map { $0[j] } }
+        }
+    }
+
+    public struct Result: Encodable {
+        public var method = "nas-supernet"
+        public var sampling: String
+        public var epochs: Int
+        public var ranks: Int
+        public var samples_per_s: Double
+        public var paths_per_s: Double
+        public var train_loss: Double
+        public var supernet_parameters: Int
+        public var comm_bytes: Int
+        public var candidate_steps_min: Int
+        public var candidate_steps_max: Int
+        public var checkpoint: String?
+        public var wall_s: Double
+    }
+
+    public func run() throws -> Result {
+        let start = Date()
+        let model = supernet.model
+        if world.size > 1 {
+            try world.broadcast(model.store.values, root: 0)
+            try world.broadcast(model.store.state, root: 0)
+        }
+        let builder = BatchBuilder(cropPadding: options.augment ? 2 : 0, flip: options.augment)
+        let schedule = Replica.schedule(options, totalSteps: totalSteps)
+        var step = 0, samples = 0, pathCount = 0, seconds = 0.0, lastLoss = 0.0
+        for epoch in 0..<options.epochs {
+            let order = sampler.permutation(epoch: epoch)
+            var lossSum = 0.0, lossCount = 0
+            let epochStart = Date()
+            for batch in 0..<sampler.batchesPerEpoch {
+                if let stop = options.stopAfterSteps, step >= stop { break }
+                let t0 = Date()
+                var random = SeededRandom(seed: options.seed).derived(UInt64(epoch) << 40 | UInt64(world.rank) << 24 | UInt64(batch))
+                let indices = sampler.batch(batch, of: order)
+                let (x, labels) = builder.make(train, indices, random: &random)
+                model.store.zeroGradients()
+                let paths = self.paths(step: step)
+                var used = [Float](repeating: 0, count: candidateSteps.count)
+                var teacher: [Float]?
+                var loss: Float = 0
+                for path in paths {
+                    supernet.select(path)
+                    let logits = model.forward(x, training: true)
+                    let gradient: Tensor
+                    if sampling == .sandwich, let teacher {
+                        var g = Tensor(zeros: logits.shape)
+                        loss += addDistillation(student: logits, teacherProbabilities: teacher, temperature: 1, weight: 1,
+                                                into: &g)
+                        gradient = g
+                    } else {
+                        let (l, g) = CrossEntropy.lossAndGradient(logits: logits, labels: labels)
+                        loss += l
+                        gradient = g
+                        if sampling == .sandwich { teacher = softmax(logits) }
+                    }
+                    model.backward(gradient)
+                    for (k, u) in supernet.usage(path).enumerated() where u > 0 {
+                        used[k] = 1
+                        candidateSteps[k] += 1
+                    }
+                }
+                pathCount += paths.count
+                // Sum gradients and usage over ranks; average each candidate over its users.
+                var status = used + [loss.isFinite ? 0 : 1]
+                if world.size > 1 {
+                    try world.allreduce(model.store.gradients, op: .sum)
+                    try world.allreduce(&status, op: .sum, algorithm: .mpi)
+                    commBytes += (model.store.gradients.count + status.count) * 4
+                }
+                if status.last! > 0 {
+                    throw TrainingError("supernet loss became NaN or infinite at epoch \(epoch + 1), step \(step + 1); lower --lr")
+                }
+                let mask = supernet.averageTouched(gradients: model.store.gradients, counts: Array(status.dropLast()),
+                                                   ranks: world.size)
+                optimizer.learningRate = schedule.rate(base: options.learningRate, step: step)
+                optimizer.step(parameters: model.store.values, gradients: UnsafeBufferPointer(model.store.gradients),
+                               mask: mask)
+                seconds += Date().timeIntervalSince(t0)
+                samples += indices.count * world.size
+                lossSum += Double(loss) / Double(paths.count)
+                lossCount += 1
+                lastLoss = lossSum / Double(lossCount)
+                step += 1
+                progress.step(epoch: epoch, of: options.epochs, batch: batch + 1, of: sampler.batchesPerEpoch,
+                              loss: lastLoss, samplesPerSecond: Double(samples) / max(seconds, 1e-9))
+            }
+            progress.epochDone(epoch: epoch + 1, of: options.epochs, loss: lastLoss, seconds: Date().timeIntervalSince(epochStart))
+        }
+        // Batch-norm statistics differ per rank (each saw its own paths): average them.
+        if world.size > 1 { try world.allreduce(model.store.state, op: .avg, algorithm: .mpi) }
+        var path: String?
+        if let dir = options.checkpointDirectory {
+            path = "\(dir)/supernet.weft"
+            if world.rank == 0 {
+                try Checkpoint(signature: model.signature, epoch: options.epochs, batchInEpoch: 0, step: step,
+                               parameters: model.store.parameterArray(), state: Array(model.store.state),
+                               optimizer: [], randomStates: []).write(to: path!)
+            }
+            try world.barrier(algorithm: .mpi)
+        }
+        var slowest = [seconds]
+        try world.allreduce(&slowest, op: .max, algorithm: .mpi)
+        var counts = candidateSteps.map(Double.init)
+        try world.allreduce(&counts, op: .sum, algorithm: .mpi)
+        return Result(sampling: sampling.rawValue, epochs: options.epochs, ranks: world.size,
+                      samples_per_s: Double(samples) / max(slowest[0], 1e-9),
+                      paths_per_s: Double(pathCount * world.size) / max(slowest[0], 1e-9), train_loss: lastLoss,
+                      supernet_parameters: model.parameterCount, comm_bytes: commBytes,
+                      candidate_steps_min: Int(counts.min() ?? 0), candidate_steps_max: Int(counts.max() ?? 0),
+                      checkpoint: path, wall_s: Date().timeIntervalSince(start))
+    }
+}
+
+extension Supernet {
+    /// Loads a supernet checkpoint written by `SupernetTrainer` for the same space.
+    func load(_ path: String) throws {
+        let checkpoint = try Checkpoint.read(from: path)
+        guard checkpoint.signature == model.signature, checkpoint.parameters.count == model.parameterCount,
+              checkpoint.state.count == model.store.stateCount
+        else {
+            throw TrainingError("supernet checkpoint \(path) was trained on another search space; "
+                + "it was not loaded (train it with: weft train nas supernet --space … --checkpoint DIR)")
+        }
+        _ = model.store.values.update(fromContentsOf: checkpoint.parameters)
+        _ = model.store.state.update(fromContentsOf: checkpoint.state)
+    }
+}

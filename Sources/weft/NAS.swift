@@ -1,0 +1,160 @@
+import ArgumentParser
+import Foundation
+import Weft
+import WeftNN
+import WeftTrain
+
+/// `weft train nas`: weight-sharing supernet search across ranks.
+extension Train {
+    struct NAS: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "nas",
+            abstract: "One-shot architecture search: train a supernet, search it, check its ranking.",
+            subcommands: [SupernetCommand.self, SearchCommand.self, RankCheckCommand.self]
+        )
+    }
+}
+
+/// Loads a search space or ends the job with its one-line error.
+func loadSpace(_ path: String) -> SearchSpace {
+    do {
+        return try SearchSpace.load(path)
+    } catch {
+        failEverywhere("\(error)")
+    }
+}
+
+/// Runs `body` on the world communicator and prints its JSON on rank 0.
+func runNASJob<T: Encodable>(_ arguments: TrainingArguments, _ body: (Communicator) throws -> T) {
+    setBLASThreads(Int(ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] ?? "1") ?? 1)
+    let communicator = arguments.worldCommunicator()
+    do {
+        let result = try body(communicator)
+        if communicator.rank == 0 { printJSONLine(result) }
+        Runtime.finalize()
+    } catch let error as WeftError {
+        printError("rank \(communicator.rank): \(error)")
+        Runtime.abort(code: 1)
+    } catch {
+        failEverywhere("\(error)", code: 1)
+    }
+}
+
+extension Train.NAS {
+    struct SupernetCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "supernet",
+            abstract: "Train the supernet of a search space; every rank samples its own paths.",
+            discussion: "Writes DIR/supernet.weft with --checkpoint DIR. Uses the first 55,000 training images; the rest are the search's validation split."
+        )
+        @OptionGroup var arguments: TrainingArguments
+        @Option(help: "Search space file (JSON).") var space: String
+        @Option(help: "uniform (SPOS), sandwich (BigNAS) or fair (FairNAS).") var sampling = "uniform"
+
+        func run() throws {
+            let space = loadSpace(self.space)
+            guard let mode = SupernetTrainer.Sampling(rawValue: sampling) else {
+                failEverywhere("unknown --sampling '\(sampling)' (choose from uniform, sandwich, fair)")
+            }
+            let options = try arguments.options()
+            runNASJob(arguments) { world in
+                try SupernetTrainer(space: space, options: options, sampling: mode, world: world,
+                                    progress: ProgressReporter(rank: world.rank)).run()
+            }
+        }
+    }
+
+    struct SearchCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "search",
+            abstract: "Evolutionary search over a trained supernet, under constraints.",
+            discussion: """
+                Writes to --output: pareto.json, history.json, best.json (a model spec for weft train dp --model), \
+                pareto-*.svg, and latency.json (per-op latencies measured on this machine) unless --latency-table names one.
+                """
+        )
+        @OptionGroup var arguments: TrainingArguments
+        @Option(help: "Search space file (JSON).") var space: String
+        @Option(help: "Supernet checkpoint (DIR/supernet.weft from weft train nas supernet).") var supernet: String
+        @Option(name: .shortAndLong, help: "Output folder.") var output = "nas-out"
+        @Option(help: "Per-op latency table (measured and written here if missing).") var latencyTable: String?
+        @Option(help: "Architectures in the population.") var population = 24
+        @Option(help: "Evolution cycles (each makes one child per rank).") var cycles = 20
+        @Option(help: "Tournament size.") var tournament = 6
+        @Option(help: "Choices changed per mutation.") var mutations = 1
+        @Option(help: "Probability of a crossover before mutating.") var crossover = 0.25
+        @Option(help: "Batches of 128 training images for batch-norm recalibration.") var calibrationBatches = 8
+        @Option(help: "Held-out training images scored (after the 55,000 the supernet saw).") var validationImages = 2000
+        @Option(help: "Most parameters allowed.") var maxParams: Int?
+        @Option(help: "Most FLOPs (multiply-accumulates per image) allowed.") var maxFlops: Int?
+        @Option(help: "Most inference latency (ms per image on this machine) allowed.") var maxLatencyMs: Double?
+        @Option(help: "Most simulated gradient allreduce time per step (µs) on --topology with --ranks.") var maxCommUs: Double?
+        @Option(help: "Ranks of the data-parallel training the comm cost is for (default: every endpoint).") var ranks: Int?
+
+        func run() throws {
+            _ = loadSpace(space)
+            guard population >= 2, cycles >= 0, tournament >= 1, mutations >= 1, (0...1).contains(crossover) else {
+                failEverywhere("--population must be ≥ 2, --tournament and --mutations ≥ 1, --crossover in 0…1")
+            }
+            if maxCommUs != nil && arguments.topology == nil {
+                failEverywhere("--max-comm-us needs --topology FILE (and --ranks N): the network the allreduce runs on")
+            }
+            do {
+                try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            } catch {
+                failEverywhere("cannot create --output \(output): \(error.localizedDescription)")
+            }
+            var s = SearchJobs.SearchSettings()
+            s.space = space
+            s.supernet = supernet
+            s.output = output
+            s.latencyTable = latencyTable
+            s.topology = arguments.topology
+            s.topologyRanks = ranks
+            s.calibrationBatches = calibrationBatches
+            s.validationImages = validationImages
+            s.constraints.maxParameters = maxParams
+            s.constraints.maxFlops = maxFlops
+            s.constraints.maxLatency = maxLatencyMs
+            s.constraints.maxComm = maxCommUs
+            s.evolution.population = population
+            s.evolution.cycles = cycles
+            s.evolution.tournament = tournament
+            s.evolution.mutations = mutations
+            s.evolution.crossover = crossover
+            s.evolution.seed = arguments.seed
+            s.dataDirectory = arguments.data
+            // The communicator must not load the topology as its own network: it is the
+            // user's cluster, not where this search runs.
+            var local = arguments
+            local.topology = nil
+            runNASJob(local) { world in
+                try SearchJobs.search(s, world: world, progress: ProgressReporter(rank: world.rank))
+            }
+        }
+    }
+
+    struct RankCheckCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rank-check",
+            abstract: "Kendall's tau between inherited and stand-alone accuracy of sampled architectures.",
+            discussion: "Stand-alone training uses the training options (--epochs, --train-limit, --lr, …), one architecture per rank at a time."
+        )
+        @OptionGroup var arguments: TrainingArguments
+        @Option(help: "Search space file (JSON).") var space: String
+        @Option(help: "Supernet checkpoint.") var supernet: String
+        @Option(help: "Architectures to sample and train (at least 10 for a meaningful tau).") var architectures = 10
+        @Option(help: "Batches of 128 training images for batch-norm recalibration.") var calibrationBatches = 8
+        @Option(help: "Per-op latency table (measured and written here if missing).") var latencyTable = "nas-latency.json"
+
+        func run() throws {
+            _ = loadSpace(space)
+            guard architectures >= 2 else { failEverywhere("--architectures must be at least 2, got \(architectures)") }
+            let options = try arguments.options()
+            runNASJob(arguments) { world in
+                try SearchJobs.rankCheck(space: space, supernet: supernet, count: architectures, options: options,
+                                         calibrationBatches: calibrationBatches, latencyTable: latencyTable, world: world)
+            }
+        }
+    }
+}
