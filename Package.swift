@@ -67,6 +67,7 @@ let package = Package(
         ),
         .testTarget(name: "WeftTopologyTests", dependencies: ["WeftTopology"]),
         .testTarget(name: "WeftNNTests", dependencies: ["WeftNN"]),
+        .testTarget(name: "WeftTrainTests", dependencies: ["WeftTrain", "WeftNN"]),
         .testTarget(
             name: "WeftTests",
             dependencies: ["Weft", .product(name: "Numerics", package: "swift-numerics")]

@@ -27,9 +27,7 @@ public struct LatencyTable: Codable, Sendable {
         let table = try measure(space)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let temporary = path + ".tmp"
-        try encoder.encode(table).write(to: URL(fileURLWithPath: temporary))
-        _ = try FileManager.default.replaceItemAt(URL(fileURLWithPath: path), withItemAt: URL(fileURLWithPath: temporary))
+        try writeAtomically(try encoder.encode(table), to: path)
         return table
     }
 
@@ -46,15 +44,21 @@ public struct LatencyTable: Codable, Sendable {
 
     public static func measure(_ space: SearchSpace, repeats: Int = 25) throws -> LatencyTable {
         var blocks: [[Double]] = []
+        // A model spec must end in its classes, so each op is timed with a 1-output dense
+        // after it, and that probe's own time (measured alone) is taken off.
+        func timed(_ layers: [[String: Any]], input: [Int], name: String) throws -> Double {
+            let probe: [[String: Any]] = [["type": "flatten"], ["type": "dense", "out": 1]]
+            let json = try JSONSerialization.data(withJSONObject: ["input": input, "classes": 1, "layers": layers + probe])
+            let model = try Model(spec: try ModelSpec(json: String(decoding: json, as: UTF8.self), source: name), seed: 1)
+            let x = Tensor(zeros: [1] + input)
+            return median(repeats: repeats) { _ = model.forward(x, training: false) }
+        }
         for block in space.blocks {
+            let probeAlone = try timed([["type": "identity"]], input: block.inputShape, name: "\(block.name) probe")
             var row: [Double] = []
             for k in block.candidates.indices {
-                let spec = try ModelSpec(json: String(decoding: try JSONSerialization.data(withJSONObject: [
-                    "input": block.inputShape, "classes": 1, "layers": space.layers(block, k),
-                ]), as: UTF8.self), source: "\(block.name) candidate \(k)")
-                let model = try Model(spec: spec, seed: 1)
-                let x = Tensor(zeros: [1] + block.inputShape)
-                row.append(median(repeats: repeats) { _ = model.forward(x, training: false) })
+                let t = try timed(space.layers(block, k), input: block.inputShape, name: "\(block.name) candidate \(k)")
+                row.append(max(0, t - probeAlone))
             }
             blocks.append(row)
         }
@@ -65,5 +69,17 @@ public struct LatencyTable: Codable, Sendable {
         let blockPart = zip(blocks, space.smallest).reduce(0) { $0 + $1.0[$1.1] }
         return LatencyTable(space: space.name, batch: 1, blocks: blocks, fixed: max(0, whole - blockPart),
                             machine: ProcessInfo.processInfo.hostName)
+    }
+}
+
+/// Writes a temporary file beside `path` and renames it over `path`, so readers never see
+/// half a file.
+func writeAtomically(_ data: Data, to path: String) throws {
+    let temporary = path + ".tmp.\(getpid())"
+    try data.write(to: URL(fileURLWithPath: temporary))
+    guard rename(temporary, path) == 0 else {
+        let reason = String(cString: strerror(errno))
+        unlink(temporary)
+        throw TrainingError("cannot write \(path): \(reason)")
     }
 }

@@ -79,8 +79,7 @@ public enum SearchJobs {
         if world.rank == 0 {
             func write(_ name: String, _ text: String) throws {
                 let path = "\(s.output)/\(name)"
-                try Data(text.utf8).write(to: URL(fileURLWithPath: path + ".tmp"))
-                _ = try FileManager.default.replaceItemAt(URL(fileURLWithPath: path), withItemAt: URL(fileURLWithPath: path + ".tmp"))
+                try writeAtomically(Data(text.utf8), to: path)
                 outputs.append(path)
             }
             let encoder = JSONEncoder()
