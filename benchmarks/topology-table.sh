@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 weft="${1:-.build/release/weft}"
-files=(fat-tree-k16 torus-10x10x10 dragonfly-1k dragonfly-plus-1k hyperx)
+files=(fat-tree-k16 torus-10x10x10 dragonfly-1k dragonfly-plus-1k hyperx express-mesh)
 for f in "${files[@]}"; do
     printf '%s\t' "$f"
     "$weft" topo show "topologies/$f.toml" --json

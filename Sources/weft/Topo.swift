@@ -161,7 +161,7 @@ struct Topo: ParsableCommand {
     struct Generate: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write a descriptor from parameters, e.g. `weft topo generate dragonfly --p 4 --a 8 --h 4`.")
-        @Argument(help: "single-node, fat-tree, torus, dragonfly, dragonfly-plus or hyperx.") var kind: String
+        @Argument(help: "single-node, fat-tree, torus, dragonfly, dragonfly-plus, hyperx or express-mesh.") var kind: String
         @Option var p: Int?
         @Option var a: Int?
         @Option var h: Int?
@@ -174,11 +174,12 @@ struct Topo: ParsableCommand {
         @Option var leaves: Int?
         @Option var spines: Int?
         @Option var endpoints: Int?
+        @Option var express: Int?
         @Option var routing: String?
 
         func run() {
             guard Descriptor.kinds.contains(kind), kind != "custom" else {
-                failEverywhere("cannot generate kind '\(kind)' (choose from single-node, fat-tree, torus, dragonfly, dragonfly-plus, hyperx)")
+                failEverywhere("cannot generate kind '\(kind)' (choose from single-node, fat-tree, torus, dragonfly, dragonfly-plus, hyperx, express-mesh)")
             }
             var lines = ["kind = \"\(kind)\"", "name = \"generated \(kind)\""]
             var given: [(String, String)] = []
@@ -196,6 +197,7 @@ struct Topo: ParsableCommand {
             if let leaves { given.append(("leaves", "\(leaves)")) }
             if let spines { given.append(("spines", "\(spines)")) }
             if let endpoints { given.append(("endpoints", "\(endpoints)")) }
+            if let express { given.append(("express", "\(express)")) }
             lines += given.map { "\($0.0) = \($0.1)" }
             lines.append("")
             let text = lines.joined(separator: "\n") + (routing.map { "\n[routing]\nalgorithm = \"\($0)\"\n" } ?? "")

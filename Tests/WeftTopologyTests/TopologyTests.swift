@@ -35,7 +35,7 @@ final class TopologyTests: XCTestCase {
         XCTAssertEqual(error("kind = \"dragonfly\"\np = 2\na = 4\nh = 2\ng = 10\n"),
                        "t.toml: key 'g': g = 10 exceeds a·h+1 = 9; use g ≤ 9")
         XCTAssertEqual(error("kind = \"butterfly\"\n"),
-                       "t.toml: key 'kind': unknown kind 'butterfly'; use one of single-node, fat-tree, torus, dragonfly, dragonfly-plus, hyperx, custom")
+                       "t.toml: key 'kind': unknown kind 'butterfly'; use one of single-node, fat-tree, torus, dragonfly, dragonfly-plus, hyperx, express-mesh, custom")
         XCTAssertEqual(error("kind = \"fat-tree\"\nk = 4\ncolour = 3\n"),
                        "t.toml: key 'colour': unknown for kind fat-tree (allowed: kind, name, links, routing, placement, cost, k, levels, oversubscription)")
         XCTAssertEqual(error("kind = \"fat-tree\"\nk = 0\n"), "t.toml: key 'k': must be positive, got 0")
@@ -152,6 +152,16 @@ final class TopologyTests: XCTestCase {
         XCTAssertEqual(md.links_by_class["global"], 4 * 2 * 9 / 2)
         XCTAssertEqual(md.links_by_class["local"], 6 * 9)
         XCTAssertEqual(md.diameter_links, 5) // terminal, local, global, local, terminal
+    }
+
+    func testExpressMeshMetrics() throws {
+        let (d, n) = try load("express-mesh.toml")
+        let m = NetworkMetrics(n, descriptor: d)
+        XCTAssertEqual(m.endpoints, 1024)
+        XCTAssertEqual(m.links_by_class["network"], 2 * 8 * 7) // mesh: 7 links per line, 8 lines, 2 dimensions
+        XCTAssertEqual(m.links_by_class["express"], 2 * 8 * 4) // i → i+4 for i = 0…3
+        XCTAssertEqual(m.diameter_links, 2 + 2 * 3)          // 0→4→3→7 in each dimension
+        XCTAssertEqual(m.bisection_links, 8 * (1 + 4))
     }
 
     // MARK: - Routing

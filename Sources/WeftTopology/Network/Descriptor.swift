@@ -24,7 +24,8 @@ public struct Descriptor: Sendable {
     public var customEndpoints: [(name: String, switch: String)] = []
     public var customLinks: [(a: String, b: String, linkClass: String, count: Int)] = []
 
-    public static let kinds = ["single-node", "fat-tree", "torus", "dragonfly", "dragonfly-plus", "hyperx", "custom"]
+    public static let kinds = ["single-node", "fat-tree", "torus", "dragonfly", "dragonfly-plus", "hyperx", "express-mesh",
+                               "custom"]
 
     /// Parameter keys each kind accepts at the top level (besides kind and name).
     static let parameterKeys: [String: [String]] = [
@@ -34,6 +35,7 @@ public struct Descriptor: Sendable {
         "dragonfly": ["p", "a", "h", "g", "arrangement"],
         "dragonfly-plus": ["p", "leaves", "spines", "h", "g"],
         "hyperx": ["dims", "p"],
+        "express-mesh": ["dims", "p", "express"],
         "custom": ["switch", "endpoint", "link"],
     ]
 
@@ -45,13 +47,14 @@ public struct Descriptor: Sendable {
         "dragonfly": [("terminal", 25e9, 100e-9, false), ("local", 25e9, 100e-9, false), ("global", 25e9, 1e-6, true)],
         "dragonfly-plus": [("terminal", 25e9, 100e-9, false), ("local", 25e9, 100e-9, false), ("global", 25e9, 1e-6, true)],
         "hyperx": [("terminal", 25e9, 100e-9, false), ("network", 25e9, 200e-9, true)],
+        "express-mesh": [("terminal", 25e9, 100e-9, false), ("network", 25e9, 100e-9, false), ("express", 25e9, 300e-9, true)],
         "custom": [],
     ]
 
     static let routings: [String: [String]] = [
         "single-node": ["minimal"], "fat-tree": ["minimal", "updown"], "torus": ["minimal", "dor"],
         "dragonfly": ["minimal", "valiant", "ugal"], "dragonfly-plus": ["minimal", "valiant", "ugal"],
-        "hyperx": ["minimal", "dor"], "custom": ["minimal"],
+        "hyperx": ["minimal", "dor"], "express-mesh": ["minimal"], "custom": ["minimal"],
     ]
 
     public static func load(_ path: String) throws -> Descriptor {

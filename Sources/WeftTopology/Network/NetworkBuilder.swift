@@ -25,11 +25,14 @@ extension Descriptor {
             for e in 0..<n { network.connect(e, network.node(ofSwitch: 0), linkClass: cls("memory")) }
         case "fat-tree":
             network = try buildFatTree(k: int("k"), levels: int("levels", default: 3), classList: &classList, cls: cls)
-        case "torus", "hyperx":
+        case "torus", "hyperx", "express-mesh":
             guard !dimensions.isEmpty else { throw fail("dims", "missing; e.g. dims = \"4x4x4\"") }
             let p = try int("p", default: 1)
             if kind == "torus" && !wrap.isEmpty && wrap.count != dimensions.count && wrap.count != 1 {
                 throw fail("wrap", "has \(wrap.count) entries for \(dimensions.count) dimensions")
+            }
+            if kind == "express-mesh", let e = integers["express"], e < 2 {
+                throw fail("express", "must be at least 2 (an express link skips ahead that many routers), got \(e)")
             }
             network = buildGrid(p: p, cls: cls, classList: classList)
         case "dragonfly":
@@ -70,7 +73,7 @@ extension Descriptor {
         case "fat-tree":
             let k = integers["k"] ?? 0
             n = (integers["levels"] ?? 3) == 2 ? product([k, k]) / 2 : product([k, k, k]) / 4
-        case "torus", "hyperx": n = product([integers["p"] ?? 1] + dimensions)
+        case "torus", "hyperx", "express-mesh": n = product([integers["p"] ?? 1] + dimensions)
         case "dragonfly":
             let a = integers["a"] ?? 0, h = integers["h"] ?? 0
             n = product([integers["p"] ?? 0, a, integers["g"] ?? product([a, h]) &+ 1])
@@ -152,7 +155,15 @@ extension Descriptor {
         for s in 0..<count {
             let c = coordinates(s)
             for (d, size) in dims.enumerated() where size > 1 {
-                if kind == "hyperx" {
+                if kind == "express-mesh" {
+                    // A mesh, plus a link skipping ahead `express` routers along the dimension.
+                    let e = integers["express"] ?? 4
+                    for (step, linkClass) in [(1, "network"), (e, "express")] where step >= 1 && c[d] + step < size {
+                        var t = c
+                        t[d] = c[d] + step
+                        n.connect(n.node(ofSwitch: s), n.node(ofSwitch: index(t)), linkClass: cls(linkClass))
+                    }
+                } else if kind == "hyperx" {
                     for other in (c[d] + 1)..<size {
                         var t = c
                         t[d] = other

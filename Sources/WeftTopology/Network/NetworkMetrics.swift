@@ -93,6 +93,16 @@ public struct NetworkMetrics: Codable, Sendable {
             let others = dims.reduce(1, *) / dims[largest]
             let crossing = others * (wraps && dims[largest] > 2 ? 2 : 1)
             return (crossing, Double(crossing) * bw("network") / 1e9, "closed form")
+        case "express-mesh":
+            // Halve the largest dimension: per line, the mesh link and every express link
+            // that jumps over the middle.
+            let dims = d.dimensions
+            guard let largest = dims.indices.max(by: { dims[$0] < dims[$1] }), dims[largest] > 1 else {
+                return (0, 0, "closed form")
+            }
+            let s = dims[largest], e = i["express"] ?? 4, lines = dims.reduce(1, *) / s
+            let jumps = e >= 2 ? (0..<s).filter { $0 < s / 2 && $0 + e >= s / 2 && $0 + e < s }.count : 0
+            return (lines * (1 + jumps), Double(lines) * (bw("network") + Double(jumps) * bw("express")) / 1e9, "closed form")
         case "hyperx":
             let dims = d.dimensions
             guard let largest = dims.indices.max(by: { dims[$0] < dims[$1] }), dims[largest] > 1 else {

@@ -28,7 +28,7 @@ public struct Plan: Sendable {
         }
         for a in Algorithm.topologyAware where Schedules.collectives(servedBy: a).contains(collective) {
             if a == .dragonfly && !network.kind.hasPrefix("dragonfly") { continue }
-            if a == .torus && network.kind != "torus" && network.kind != "hyperx" { continue }
+            if a == .torus && !["torus", "hyperx", "express-mesh"].contains(network.kind) { continue }
             list.append(a)
         }
         return list

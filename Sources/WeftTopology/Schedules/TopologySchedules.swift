@@ -35,7 +35,7 @@ public enum TopologySchedules {
             return MultiLevel.allreduce(try grid(keys: keys, algorithm: algorithm, modes: [.ring, .ring, .pairwise]),
                                         algorithm: algorithm)
         case .torus:
-            guard n.kind == "torus" || n.kind == "hyperx" else {
+            guard ["torus", "hyperx", "express-mesh"].contains(n.kind) else {
                 throw ScheduleError.irregular(algorithm, "the network is a \(n.kind), not a torus")
             }
             let keys = placement.map { n.coordinates[n.switchOf[$0]] }
