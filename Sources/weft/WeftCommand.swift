@@ -38,8 +38,9 @@ func failEverywhere(_ message: String, code: Int32 = 2) -> Never {
     if launcherRank == 0 {
         FileHandle.standardError.write(Data("weft: error: \(message)\n".utf8))
     } else {
-        // mpirun kills the job when the first rank exits non-zero: let rank 0 speak first.
-        usleep(300_000)
+        // mpirun kills the job when the first rank exits non-zero: let rank 0 (which may be
+        // seconds behind on a loaded machine) speak first; its exit ends this rank sooner.
+        sleep(5)
     }
     exit(code)
 }
