@@ -151,3 +151,18 @@ final class DataTests: XCTestCase {
         XCTAssertEqual(la, [1, 2])
     }
 }
+
+final class InputGradientTests: XCTestCase {
+    /// Layers before the first one with parameters compute no input gradient (the MLP's
+    /// first Dense would otherwise do a 128×256×784 GEMM for nothing), later ones do.
+    func testOnlyLayersAfterParametersComputeInputGradients() throws {
+        let model = try Model(spec: .mlp, seed: 1)
+        let layers = (model.network as Sequential).layers
+        XCTAssertEqual(layers.map(\.needsInputGradient), [false, false, true, true, true, true])
+        let x = Tensor(shape: [2, 1, 28, 28], data: (0..<(2 * 784)).map { Float($0 % 7) / 7 })
+        let logits = model.forward(x, training: true)
+        model.store.zeroGradients()
+        model.backward(Tensor(shape: logits.shape, data: Array(repeating: 0.1, count: logits.count)))
+        XCTAssertTrue(model.store.gradients.contains { $0 != 0 })
+    }
+}

@@ -2,6 +2,8 @@
 public final class Sequential: Layer {
     public private(set) var layers: [Layer]
     private var shapes: [[Int]] = []
+    /// Whether each layer owns trainable parameters (known after `build`).
+    private var parameterized: [Bool] = []
 
     public init(_ layers: [Layer]) { self.layers = layers }
 
@@ -11,19 +13,31 @@ public final class Sequential: Layer {
         _ = try super.build(input: input, store: store)
         var shape = input
         shapes = []
+        parameterized = []
         for (index, layer) in layers.enumerated() {
             shapes.append(shape)
+            let before = store.parameterCount
             do {
                 shape = try layer.build(input: shape, store: store)
             } catch let error as ShapeError {
                 throw ShapeError("layer \(index) (\(layer.kind)): \(error.message)")
             }
+            parameterized.append(store.parameterCount > before)
         }
         return shape
     }
 
+    /// A layer needs its input's gradient only if the sequence does or a layer before it
+    /// has parameters: the first Dense after a Flatten skips a whole GEMM (a quarter of an
+    /// MLP's step).
     public override var needsInputGradient: Bool {
-        didSet { layers.first?.needsInputGradient = needsInputGradient }
+        didSet {
+            var needs = needsInputGradient
+            for (index, layer) in layers.enumerated() {
+                layer.needsInputGradient = needs
+                if index < parameterized.count && parameterized[index] { needs = true }
+            }
+        }
     }
 
     public override func flops(input: [Int]) -> Int {
@@ -34,8 +48,15 @@ public final class Sequential: Layer {
         layers.reduce(x) { $1.forward($0, training: training) }
     }
 
+    /// Stops at the first layer (from the end) that needs no input gradient: the layers
+    /// before it have no parameters, so nothing below needs a gradient.
     public override func backward(_ dy: Tensor) -> Tensor {
-        layers.reversed().reduce(dy) { $1.backward($0) }
+        var gradient = dy
+        for layer in layers.reversed() {
+            gradient = layer.backward(gradient)
+            if !layer.needsInputGradient { break }
+        }
+        return gradient
     }
 
     public override var randomStates: [UInt64] {
