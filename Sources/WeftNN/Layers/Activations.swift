@@ -17,11 +17,28 @@ public final class ReLU: Layer {
         return y
     }
 
+    /// SIMD lanes: a scalar select compiles to a branch per element, mispredicted half
+    /// the time on ReLU's signs (it was 8% of an MLP step).
     public override func backward(_ dy: Tensor) -> Tensor {
         Tensor(uninitialized: dy.shape) { dx in
             dy.data.withUnsafeBufferPointer { g in
                 output.withUnsafeBufferPointer { y in
-                    for i in 0..<g.count { dx[i] = y[i] > 0 ? g[i] : 0 }
+                    let n = g.count, lanes = 16
+                    let d = UnsafeMutableRawPointer(dx.baseAddress!), gp = UnsafeRawPointer(g.baseAddress!)
+                    let yp = UnsafeRawPointer(y.baseAddress!)
+                    var i = 0
+                    while i + lanes <= n {
+                        let offset = i * MemoryLayout<Float>.stride
+                        let gv = gp.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self)
+                        let yv = yp.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self)
+                        d.storeBytes(of: gv.replacing(with: 0, where: yv .<= 0), toByteOffset: offset,
+                                     as: SIMD16<Float>.self)
+                        i += lanes
+                    }
+                    while i < n {
+                        dx[i] = y[i] > 0 ? g[i] : 0
+                        i += 1
+                    }
                 }
             }
         }
