@@ -15,7 +15,6 @@ extension GroupTrainer {
         model.store.zeroGradients()
         let logits = model.forward(x, training: true)
         var (loss, gradient) = CrossEntropy.lossAndGradient(logits: logits, labels: labels)
-        var status = [Double(loss), loss.isFinite ? 0 : 1]
         let distilling = groups.count > 1 && step >= group.burnIn && group.distillWeight != 0
         let t = group.temperature
         if distilling && group.exchange == "weights" && teachersReady {
@@ -37,8 +36,7 @@ extension GroupTrainer {
             model.backward(sharedGradient)
         }
         try replica.averageGradients(group: groups.group)
-        status[0] = Double(loss)
-        status[1] = loss.isFinite ? 0 : 1
+        var status = [Double(loss), loss.isFinite ? 0 : 1]
         if groups.size > 1 { try groups.group.allreduce(&status, op: .max, algorithm: .mpi) }
         if status[1] > 0 {
             var losses = [Float](repeating: 0, count: groups.count)

@@ -133,17 +133,8 @@ public final class DataParallelTrainer {
     /// Averages gradients across ranks in buckets of `bucketBytes`.
     private func averageGradients() throws {
         guard communicator.size > 1 else { return }
-        let gradients = model.store.gradients
-        let bucket = max(1, options.bucketBytes / MemoryLayout<Float>.stride)
-        let t0 = Runtime.wallTime()
-        var offset = 0
-        while offset < gradients.count {
-            let end = min(offset + bucket, gradients.count)
-            try communicator.allreduce(UnsafeMutableBufferPointer(rebasing: gradients[offset..<end]), op: .avg)
-            offset = end
-        }
-        commSeconds += Runtime.wallTime() - t0
-        commBytes += gradients.count * MemoryLayout<Float>.stride
+        commSeconds += try averageInBuckets(model.store.gradients, over: communicator, bucketBytes: options.bucketBytes)
+        commBytes += model.store.gradients.count * MemoryLayout<Float>.stride
     }
 
     /// Rank 0's initial weights and statistics go to every rank (as DDP does).

@@ -57,17 +57,8 @@ final class Replica {
     /// Averages gradients across the group in buckets of `bucketBytes`.
     func averageGradients(group: Communicator) throws {
         guard group.size > 1 else { return }
-        let gradients = model.store.gradients
-        let bucket = max(1, options.bucketBytes / MemoryLayout<Float>.stride)
-        let t0 = Runtime.wallTime()
-        var offset = 0
-        while offset < gradients.count {
-            let end = min(offset + bucket, gradients.count)
-            try group.allreduce(UnsafeMutableBufferPointer(rebasing: gradients[offset..<end]), op: .avg)
-            offset = end
-        }
-        secondsInGroup += Runtime.wallTime() - t0
-        bytesInGroup += gradients.count * MemoryLayout<Float>.stride
+        secondsInGroup += try averageInBuckets(model.store.gradients, over: group, bucketBytes: options.bucketBytes)
+        bytesInGroup += model.store.gradients.count * MemoryLayout<Float>.stride
     }
 
     /// Batch-norm running statistics averaged over the group (before evaluation).
@@ -93,6 +84,21 @@ final class Replica {
     var snapshotCount: Int { model.store.values.count + model.store.state.count }
 
     func countInGroup(bytes: Int) { bytesInGroup += bytes }
+}
+
+/// Averages `gradients` across `communicator`, fused into buckets of `bucketBytes` (one
+/// allreduce each); returns the seconds it took.
+func averageInBuckets(_ gradients: UnsafeMutableBufferPointer<Float>, over communicator: Communicator,
+                      bucketBytes: Int) throws -> Double {
+    let bucket = max(1, bucketBytes / MemoryLayout<Float>.stride)
+    let t0 = Runtime.wallTime()
+    var offset = 0
+    while offset < gradients.count {
+        let end = min(offset + bucket, gradients.count)
+        try communicator.allreduce(UnsafeMutableBufferPointer(rebasing: gradients[offset..<end]), op: .avg)
+        offset = end
+    }
+    return Runtime.wallTime() - t0
 }
 
 /// Places a model's gradients in a registered shared window of `communicator` when its

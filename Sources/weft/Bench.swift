@@ -68,19 +68,7 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         let request = try parseRequest()
-        Runtime.timeout = timeout
-        let communicator: Communicator
-        do {
-            communicator = try Communicator.world()
-        } catch {
-            failEverywhere("cannot start MPI: \(error)", code: 1)
-        }
-        Runtime.timeout = timeout
-        do {
-            try communicator.configure(topology: topology, tuning: tuning)
-        } catch {
-            failEverywhere("\(error)")
-        }
+        let communicator = startWorld(timeout: timeout, topology: topology, tuning: tuning)
         if emulate {
             guard let network = communicator.network else {
                 failEverywhere("--emulate needs a topology: pass --topology FILE or set WEFT_TOPOLOGY")

@@ -24,22 +24,6 @@ func loadSpace(_ path: String) -> SearchSpace {
     }
 }
 
-/// Runs `body` on the world communicator and prints its JSON on rank 0.
-func runNASJob<T: Encodable>(_ arguments: TrainingArguments, _ body: (Communicator) throws -> T) {
-    setBLASThreads(Int(ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] ?? "1") ?? 1)
-    let communicator = arguments.worldCommunicator()
-    do {
-        let result = try body(communicator)
-        if communicator.rank == 0 { printJSONLine(result) }
-        Runtime.finalize()
-    } catch let error as WeftError {
-        printError("rank \(communicator.rank): \(error)")
-        Runtime.abort(code: 1)
-    } catch {
-        failEverywhere("\(error)", code: 1)
-    }
-}
-
 extension Train.NAS {
     struct SupernetCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -57,7 +41,7 @@ extension Train.NAS {
                 failEverywhere("unknown --sampling '\(sampling)' (choose from uniform, sandwich, fair)")
             }
             let options = try arguments.options()
-            runNASJob(arguments) { world in
+            runTrainingJob(arguments) { world in
                 try SupernetTrainer(space: space, options: options, sampling: mode, world: world,
                                     progress: ProgressReporter(rank: world.rank)).run()
             }
@@ -128,7 +112,7 @@ extension Train.NAS {
             // user's cluster, not where this search runs.
             var local = arguments
             local.topology = nil
-            runNASJob(local) { world in
+            runTrainingJob(local) { world in
                 try SearchJobs.search(s, world: world, progress: ProgressReporter(rank: world.rank))
             }
         }
@@ -151,7 +135,7 @@ extension Train.NAS {
             _ = loadSpace(space)
             guard architectures >= 2 else { failEverywhere("--architectures must be at least 2, got \(architectures)") }
             let options = try arguments.options()
-            runNASJob(arguments) { world in
+            runTrainingJob(arguments) { world in
                 try SearchJobs.rankCheck(space: space, supernet: supernet, count: architectures, options: options,
                                          calibrationBatches: calibrationBatches, latencyTable: latencyTable, world: world)
             }

@@ -57,19 +57,7 @@ struct TrainingArguments: ParsableArguments {
 
     /// MPI's world communicator with the topology and tuning applied; failures end the job.
     func worldCommunicator() -> Communicator {
-        let communicator: Communicator
-        do {
-            communicator = try Communicator.world()
-        } catch {
-            failEverywhere("cannot start MPI: \(error)", code: 1)
-        }
-        Runtime.timeout = timeout
-        do {
-            try communicator.configure(topology: topology, tuning: tuning)
-        } catch {
-            failEverywhere("\(error)")
-        }
-        return communicator
+        startWorld(timeout: timeout, topology: topology, tuning: tuning)
     }
 
     func options() throws -> TrainingOptions {
@@ -122,20 +110,9 @@ extension Train {
 
         func run() throws {
             let options = try arguments.options()
-            setBLASThreads(Int(ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] ?? "1") ?? 1)
-            let communicator = arguments.worldCommunicator()
-            do {
-                let trainer = try DataParallelTrainer(options: options, communicator: communicator,
-                                                      progress: ProgressReporter(rank: communicator.rank))
-                let result = try trainer.run()
-                if communicator.rank == 0 { printJSONLine(result) }
-                Runtime.finalize()
-            } catch let error as WeftError {
-                printError("rank \(communicator.rank): \(error)")
-                Runtime.abort(code: 1)
-            } catch {
-                // Data, model and training errors are the same on every rank: say it once.
-                failEverywhere("\(error)", code: 1)
+            runTrainingJob(arguments) { world in
+                try DataParallelTrainer(options: options, communicator: world,
+                                        progress: ProgressReporter(rank: world.rank)).run()
             }
         }
     }
@@ -201,15 +178,14 @@ struct GroupArguments: ParsableArguments {
     }
 }
 
-/// Runs a group method and reports the result, or the diverging peer.
-func runGroupTraining(_ method: GroupTrainer.Method, _ arguments: TrainingArguments, _ group: GroupTrainingOptions) throws {
-    let options = try arguments.options()
+/// Runs a training job on the world communicator: its JSON line from rank 0, or its
+/// failure said once (errors every rank shares), by the rank that saw it (transport
+/// errors), or by the diverging peer's group.
+func runTrainingJob<T: Encodable>(_ arguments: TrainingArguments, _ body: (Communicator) throws -> T) {
     setBLASThreads(Int(ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] ?? "1") ?? 1)
     let communicator = arguments.worldCommunicator()
     do {
-        let trainer = try GroupTrainer(method: method, options: options, group: group, world: communicator,
-                                       progress: ProgressReporter(rank: communicator.rank))
-        let result = try trainer.run()
+        let result = try body(communicator)
         if communicator.rank == 0 { printJSONLine(result) }
         Runtime.finalize()
     } catch let error as PeerDivergence {
@@ -221,6 +197,15 @@ func runGroupTraining(_ method: GroupTrainer.Method, _ arguments: TrainingArgume
         Runtime.abort(code: 1)
     } catch {
         failEverywhere("\(error)", code: 1)
+    }
+}
+
+/// Runs a group method and reports the result, or the diverging peer.
+func runGroupTraining(_ method: GroupTrainer.Method, _ arguments: TrainingArguments, _ group: GroupTrainingOptions) throws {
+    let options = try arguments.options()
+    runTrainingJob(arguments) { world in
+        try GroupTrainer(method: method, options: options, group: group, world: world,
+                         progress: ProgressReporter(rank: world.rank)).run()
     }
 }
 

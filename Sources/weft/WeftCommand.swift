@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Weft
 
 @main
 struct WeftCommand: ParsableCommand {
@@ -43,6 +44,25 @@ func failEverywhere(_ message: String, code: Int32 = 2) -> Never {
         sleep(5)
     }
     exit(code)
+}
+
+/// MPI's world communicator with the timeout, topology and tuning file applied (each
+/// falling back to its environment variable); a failure ends the job with one line.
+func startWorld(timeout: Double, topology: String?, tuning: String?) -> Communicator {
+    Runtime.timeout = timeout
+    let communicator: Communicator
+    do {
+        communicator = try Communicator.world()
+    } catch {
+        failEverywhere("cannot start MPI: \(error)", code: 1)
+    }
+    Runtime.timeout = timeout
+    do {
+        try communicator.configure(topology: topology, tuning: tuning)
+    } catch {
+        failEverywhere("\(error)")
+    }
+    return communicator
 }
 
 /// Prints `message` to stderr from this rank only.
