@@ -34,15 +34,22 @@ extension Train.NAS {
         @OptionGroup var arguments: TrainingArguments
         @Option(help: "Search space file (JSON).") var space: String
         @Option(help: "uniform (SPOS), sandwich (BigNAS) or fair (FairNAS).") var sampling = "uniform"
+        @Option(help: ArgumentHelp(
+            "balanced or independent: how the ranks' random paths of a step relate.",
+            discussion: "balanced (default) gives the ranks paths of similar measured cost, so no rank waits long for another; each rank still samples every path as often as independent draws would."))
+        var rankPaths = "balanced"
 
         func run() throws {
             let space = loadSpace(self.space)
             guard let mode = SupernetTrainer.Sampling(rawValue: sampling) else {
                 failEverywhere("unknown --sampling '\(sampling)' (choose from uniform, sandwich, fair)")
             }
+            guard let pairing = SupernetTrainer.RankPaths(rawValue: rankPaths) else {
+                failEverywhere("unknown --rank-paths '\(rankPaths)' (choose from balanced, independent)")
+            }
             let options = try arguments.options()
             runTrainingJob(arguments) { world in
-                try SupernetTrainer(space: space, options: options, sampling: mode, world: world,
+                try SupernetTrainer(space: space, options: options, sampling: mode, rankPaths: pairing, world: world,
                                     progress: ProgressReporter(rank: world.rank)).run()
             }
         }

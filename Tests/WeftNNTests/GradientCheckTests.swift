@@ -54,6 +54,19 @@ final class GradientCheckTests: XCTestCase {
     func testConv2D() throws { try check({ Conv2D(4, kernel: 3, padding: 1) }, input: [2, 5, 5]) }
     func testConv2DStridedDilated() throws { try check({ Conv2D(3, kernel: 3, stride: 2, padding: 2, dilation: 2) }, input: [2, 7, 6]) }
     func testDepthwiseConv2D() throws { try check({ Conv2D(4, kernel: 3, padding: 1, groups: 4) }, input: [4, 5, 5]) }
+    func testDepthwiseConv2DStridedDilated() throws {
+        try check({ Conv2D(3, kernel: 5, stride: 2, padding: 3, groups: 3) }, input: [3, 9, 8])
+        try check({ Conv2D(2, kernel: 3, stride: 1, padding: 2, dilation: 2, groups: 2) }, input: [2, 6, 7])
+    }
+    func testPointwiseConv2D() throws { try check({ Conv2D(5, kernel: 1) }, input: [3, 4, 4]) }
+    /// One sample per im2col chunk: the backward pass rebuilds each chunk's columns.
+    func testConv2DInChunks() throws {
+        try check({
+            let conv = Conv2D(4, kernel: 3, stride: 2, padding: 1)
+            conv.columnBudget = 1
+            return conv
+        }, input: [2, 5, 5])
+    }
     func testGroupedConv2D() throws { try check({ Conv2D(4, kernel: 1, groups: 2) }, input: [6, 3, 3]) }
     func testMaxPool() throws { try check({ Pool2D(.max, kernel: 2) }, input: [2, 4, 6]) }
     func testAvgPool() throws { try check({ Pool2D(.average, kernel: 3, stride: 2) }, input: [2, 7, 7]) }

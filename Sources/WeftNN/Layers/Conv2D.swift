@@ -1,6 +1,8 @@
-/// 2-D convolution on NCHW by im2col + one GEMM per group over the whole batch. `groups`
-/// = input channels gives a depthwise convolution (a separable one is depthwise followed
-/// by a 1×1). Weight [out, in/groups, k, k], initialised as PyTorch's nn.Conv2d.
+/// 2-D convolution on NCHW by im2col + one GEMM per group over a chunk of the batch.
+/// `groups` = input = output channels is a depthwise convolution (a separable one is
+/// depthwise followed by a 1×1); it runs as direct loops, since a GEMM with one output row
+/// per group spends its time copying columns. Weight [out, in/groups, k, k], initialised as
+/// PyTorch's nn.Conv2d.
 public final class Conv2D: Layer {
     public let outChannels: Int
     public let kernel: Int
@@ -11,9 +13,11 @@ public final class Conv2D: Layer {
     private var inChannels = 0, height = 0, width = 0, outHeight = 0, outWidth = 0
     private var weight: ParameterStore.Slice!
     private var bias: ParameterStore.Slice!
-    /// im2col of the last training batch, per group: [K, N·outH·outW].
-    private var columns: [Float] = []
-    private var batch = 0
+    /// The last training input; the backward pass rebuilds its columns chunk by chunk.
+    private var input = Tensor(zeros: [0])
+    /// Floats of im2col columns per chunk of samples: batch-wide columns of a 5×5 conv reach
+    /// tens of MB, which glibc maps and unmaps on every call (a page fault per 4 KB).
+    public var columnBudget = 1 << 20
 
     public init(_ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, dilation: Int = 1, groups: Int = 1) {
         self.outChannels = outChannels
@@ -27,6 +31,10 @@ public final class Conv2D: Layer {
     public override var kind: String { "conv2d" }
 
     private var kSize: Int { (inChannels / groups) * kernel * kernel }
+    private var isDepthwise: Bool { groups > 1 && groups == inChannels && groups == outChannels }
+    /// A 1×1 convolution without stride or padding: each sample's [C, H·W] already is its
+    /// im2col, so one GEMM per sample writes straight into the output.
+    private var isPointwise: Bool { kernel == 1 && stride == 1 && padding == 0 && groups == 1 }
 
     public override func build(input: [Int], store: ParameterStore) throws -> [Int] {
         _ = try super.build(input: input, store: store)
@@ -114,7 +122,12 @@ public final class Conv2D: Layer {
                             let iy = oy * stride - padding + ki * dilation
                             if iy >= 0 && iy < height {
                                 let line = plane + iy * width
-                                for ox in low..<max(low, high) { line[ox * stride + shift] += source[ox] }
+                                if stride == 1 {
+                                    let shifted = line + shift
+                                    for ox in low..<max(low, high) { shifted[ox] += source[ox] }
+                                } else {
+                                    for ox in low..<max(low, high) { line[ox * stride + shift] += source[ox] }
+                                }
                             }
                             source += outWidth
                         }
@@ -125,82 +138,198 @@ public final class Conv2D: Layer {
     }
 
     public override func forward(_ x: Tensor, training: Bool) -> Tensor {
-        let n = x.batch, outHW = outHeight * outWidth, og = outChannels / groups, k = kSize
-        let perGroup = k * n * outHW
-        var cols = [Float](unsafeUninitializedCapacity: perGroup * groups) { _, c in c = perGroup * groups }
-        var product = [Float](unsafeUninitializedCapacity: og * n * outHW) { _, c in c = og * n * outHW }
-        let w = store.pointer(weight), b = store.pointer(bias)
-        let y = Tensor(uninitialized: [n, outChannels, outHeight, outWidth]) { y in
+        if training { input = x }
+        let y = Tensor(uninitialized: [x.batch, outChannels, outHeight, outWidth]) { y in
             x.data.withUnsafeBufferPointer { xp in
-                cols.withUnsafeMutableBufferPointer { cp in
-                    product.withUnsafeMutableBufferPointer { pp in
-                        for g in 0..<groups {
-                            let col = cp.baseAddress! + g * perGroup
-                            im2col(xp.baseAddress!, group: g, n: n, col)
-                            gemm(m: og, n: n * outHW, k: k, w + g * og * k, lda: k, col, ldb: n * outHW, beta: 0,
-                                 pp.baseAddress!, ldc: n * outHW)
-                            // [og, n, outHW] → NCHW, plus bias.
-                            for o in 0..<og {
-                                let channel = g * og + o, bo = b[channel]
-                                for s in 0..<n {
-                                    let src = pp.baseAddress! + (o * n + s) * outHW
-                                    let dst = y.baseAddress! + (s * outChannels + channel) * outHW
-                                    for i in 0..<outHW { dst[i] = src[i] + bo }
-                                }
-                            }
-                        }
-                    }
+                if isDepthwise {
+                    depthwiseForward(xp.baseAddress!, n: x.batch, y.baseAddress!)
+                } else if isPointwise {
+                    pointwiseForward(xp.baseAddress!, n: x.batch, y.baseAddress!)
+                } else {
+                    im2colForward(xp.baseAddress!, n: x.batch, y.baseAddress!)
                 }
             }
-        }
-        if training {
-            columns = cols
-            batch = n
         }
         return y
     }
 
     public override func backward(_ dy: Tensor) -> Tensor {
-        let n = batch, outHW = outHeight * outWidth, og = outChannels / groups, k = kSize
-        let perGroup = k * n * outHW
-        let w = store.pointer(weight), dw = store.gradient(weight), db = store.gradient(bias)
-        var gathered = [Float](unsafeUninitializedCapacity: og * n * outHW) { _, c in c = og * n * outHW }
-        var dcol = needsInputGradient ? [Float](unsafeUninitializedCapacity: perGroup) { _, c in c = perGroup } : []
-        var dx = needsInputGradient ? Tensor(zeros: [n, inChannels, height, width]) : Tensor(zeros: [0])
+        var dx = needsInputGradient ? Tensor(zeros: input.shape) : Tensor(zeros: [0])
         dy.data.withUnsafeBufferPointer { g in
-            columns.withUnsafeBufferPointer { cp in
-                gathered.withUnsafeMutableBufferPointer { gp in
-                    for group in 0..<groups {
-                        // NCHW → [og, n·outHW], and the bias gradient.
-                        for o in 0..<og {
-                            let channel = group * og + o
-                            var sum: Float = 0
-                            for s in 0..<n {
-                                let src = g.baseAddress! + (s * outChannels + channel) * outHW
-                                let dst = gp.baseAddress! + (o * n + s) * outHW
-                                for i in 0..<outHW {
-                                    dst[i] = src[i]
-                                    sum += src[i]
-                                }
-                            }
-                            db[channel] += sum
+            input.data.withUnsafeBufferPointer { xp in
+                dx.data.withUnsafeMutableBufferPointer { dxp in
+                    let dxBase = needsInputGradient ? dxp.baseAddress : nil
+                    if isDepthwise {
+                        depthwiseBackward(xp.baseAddress!, g.baseAddress!, n: input.batch, dxBase)
+                    } else if isPointwise {
+                        pointwiseBackward(xp.baseAddress!, g.baseAddress!, n: input.batch, dxBase)
+                    } else {
+                        im2colBackward(xp.baseAddress!, g.baseAddress!, n: input.batch, dxBase)
+                    }
+                }
+            }
+        }
+        return dx
+    }
+
+    /// Samples per im2col chunk: as many as fit `columnBudget`, at least one.
+    private func chunkSize(n: Int) -> Int { max(1, min(n, columnBudget / max(1, kSize * outHeight * outWidth))) }
+
+    private func im2colForward(_ x: UnsafePointer<Float>, n: Int, _ y: UnsafeMutablePointer<Float>) {
+        let outHW = outHeight * outWidth, og = outChannels / groups, k = kSize, chunk = chunkSize(n: n)
+        let w = store.pointer(weight), b = store.pointer(bias)
+        let cols = UnsafeMutablePointer<Float>.allocate(capacity: k * chunk * outHW)
+        let product = UnsafeMutablePointer<Float>.allocate(capacity: og * chunk * outHW)
+        defer { cols.deallocate(); product.deallocate() }
+        for first in Swift.stride(from: 0, to: n, by: chunk) {
+            let count = min(chunk, n - first), xs = x + first * inChannels * height * width
+            for g in 0..<groups {
+                im2col(xs, group: g, n: count, cols)
+                gemm(m: og, n: count * outHW, k: k, w + g * og * k, lda: k, cols, ldb: count * outHW, beta: 0,
+                     product, ldc: count * outHW)
+                // [og, count, outHW] → NCHW, plus bias.
+                for o in 0..<og {
+                    let channel = g * og + o, bo = b[channel]
+                    for s in 0..<count {
+                        let src = product + (o * count + s) * outHW
+                        let dst = y + ((first + s) * outChannels + channel) * outHW
+                        for i in 0..<outHW { dst[i] = src[i] + bo }
+                    }
+                }
+            }
+        }
+    }
+
+    private func im2colBackward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, n: Int,
+                                _ dx: UnsafeMutablePointer<Float>?) {
+        let outHW = outHeight * outWidth, og = outChannels / groups, k = kSize, chunk = chunkSize(n: n)
+        let w = store.pointer(weight), dw = store.gradient(weight), db = store.gradient(bias)
+        let cols = UnsafeMutablePointer<Float>.allocate(capacity: k * chunk * outHW)
+        let gathered = UnsafeMutablePointer<Float>.allocate(capacity: og * chunk * outHW)
+        defer { cols.deallocate(); gathered.deallocate() }
+        for first in Swift.stride(from: 0, to: n, by: chunk) {
+            let count = min(chunk, n - first), planeSize = inChannels * height * width
+            for group in 0..<groups {
+                // NCHW → [og, count·outHW], and the bias gradient.
+                for o in 0..<og {
+                    let channel = group * og + o
+                    var sum: Float = 0
+                    for s in 0..<count {
+                        let src = dy + ((first + s) * outChannels + channel) * outHW
+                        let dst = gathered + (o * count + s) * outHW
+                        for i in 0..<outHW {
+                            dst[i] = src[i]
+                            sum += src[i]
                         }
-                        let col = cp.baseAddress! + group * perGroup
-                        gemm(transposeB: true, m: og, n: k, k: n * outHW, gp.baseAddress!, lda: n * outHW, col,
-                             ldb: n * outHW, beta: 1, dw + group * og * k, ldc: k)
-                        if needsInputGradient {
-                            dcol.withUnsafeMutableBufferPointer { dc in
-                                gemm(transposeA: true, m: k, n: n * outHW, k: og, w + group * og * k, lda: k,
-                                     gp.baseAddress!, ldb: n * outHW, beta: 0, dc.baseAddress!, ldc: n * outHW)
-                                dx.data.withUnsafeMutableBufferPointer { dxp in
-                                    col2im(dc.baseAddress!, group: group, n: n, dxp.baseAddress!)
-                                }
+                    }
+                    db[channel] += sum
+                }
+                im2col(x + first * planeSize, group: group, n: count, cols)
+                gemm(transposeB: true, m: og, n: k, k: count * outHW, gathered, lda: count * outHW, cols,
+                     ldb: count * outHW, beta: 1, dw + group * og * k, ldc: k)
+                if let dx {
+                    gemm(transposeA: true, m: k, n: count * outHW, k: og, w + group * og * k, lda: k,
+                         gathered, ldb: count * outHW, beta: 0, cols, ldc: count * outHW)
+                    col2im(cols, group: group, n: count, dx + first * planeSize)
+                }
+            }
+        }
+    }
+
+    private func pointwiseForward(_ x: UnsafePointer<Float>, n: Int, _ y: UnsafeMutablePointer<Float>) {
+        let hw = height * width, w = store.pointer(weight), b = store.pointer(bias)
+        for s in 0..<n {
+            let out = y + s * outChannels * hw
+            for o in 0..<outChannels { (out + o * hw).update(repeating: b[o], count: hw) }
+            gemm(m: outChannels, n: hw, k: inChannels, w, lda: inChannels, x + s * inChannels * hw, ldb: hw, beta: 1,
+                 out, ldc: hw)
+        }
+    }
+
+    private func pointwiseBackward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, n: Int,
+                                   _ dx: UnsafeMutablePointer<Float>?) {
+        let hw = height * width, w = store.pointer(weight), dw = store.gradient(weight), db = store.gradient(bias)
+        for s in 0..<n {
+            let g = dy + s * outChannels * hw, xs = x + s * inChannels * hw
+            for o in 0..<outChannels { db[o] += sum(g + o * hw, count: hw) }
+            gemm(transposeB: true, m: outChannels, n: inChannels, k: hw, g, lda: hw, xs, ldb: hw, beta: 1, dw,
+                 ldc: inChannels)
+            if let dx {
+                gemm(transposeA: true, m: inChannels, n: hw, k: outChannels, w, lda: inChannels, g, ldb: hw, beta: 0,
+                     dx + s * inChannels * hw, ldc: hw)
+            }
+        }
+    }
+
+    /// y[s, c] = b[c] + Σ w[c, ki, kj] · x[s, c] shifted by (ki, kj): one multiply-add per row
+    /// segment that lies inside the image.
+    private func depthwiseForward(_ x: UnsafePointer<Float>, n: Int, _ y: UnsafeMutablePointer<Float>) {
+        let w = store.pointer(weight), b = store.pointer(bias), kk = kernel * kernel
+        for s in 0..<n {
+            for c in 0..<inChannels {
+                let plane = x + (s * inChannels + c) * height * width
+                let out = y + (s * inChannels + c) * outHeight * outWidth
+                out.update(repeating: b[c], count: outHeight * outWidth)
+                for ki in 0..<kernel {
+                    for kj in 0..<kernel {
+                        let wv = w[c * kk + ki * kernel + kj], shift = kj * dilation - padding
+                        let (low, high) = validColumns(offset: kj * dilation)
+                        for oy in 0..<outHeight {
+                            let iy = oy * stride - padding + ki * dilation
+                            guard iy >= 0 && iy < height else { continue }
+                            let line = plane + iy * width + shift, row = out + oy * outWidth
+                            if stride == 1 {
+                                for ox in low..<high { row[ox] += wv * line[ox] }
+                            } else {
+                                for ox in low..<high { row[ox] += wv * line[ox * stride] }
                             }
                         }
                     }
                 }
             }
         }
-        return dx
+    }
+
+    /// The adjoint of `depthwiseForward`: weight and bias gradients as row dot products, the
+    /// input gradient as row multiply-adds.
+    private func depthwiseBackward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, n: Int,
+                                   _ dx: UnsafeMutablePointer<Float>?) {
+        let w = store.pointer(weight), dw = store.gradient(weight), db = store.gradient(bias)
+        let kk = kernel * kernel, outHW = outHeight * outWidth
+        for s in 0..<n {
+            for c in 0..<inChannels {
+                let plane = x + (s * inChannels + c) * height * width
+                let dplane = dx.map { $0 + (s * inChannels + c) * height * width }
+                let g = dy + (s * inChannels + c) * outHW
+                db[c] += sum(g, count: outHW)
+                for ki in 0..<kernel {
+                    for kj in 0..<kernel {
+                        let index = c * kk + ki * kernel + kj, wv = w[index], shift = kj * dilation - padding
+                        let (low, high) = validColumns(offset: kj * dilation)
+                        var acc: Float = 0
+                        for oy in 0..<outHeight {
+                            let iy = oy * stride - padding + ki * dilation
+                            guard iy >= 0 && iy < height && low < high else { continue }
+                            let row = g + oy * outWidth
+                            if stride == 1 {
+                                acc += dot(row + low, plane + iy * width + shift + low, count: high - low)
+                                if let dplane {
+                                    let line = dplane + iy * width + shift
+                                    for ox in low..<high { line[ox] += wv * row[ox] }
+                                }
+                            } else {
+                                let line = plane + iy * width + shift
+                                for ox in low..<high { acc += row[ox] * line[ox * stride] }
+                                if let dplane {
+                                    let dline = dplane + iy * width + shift
+                                    for ox in low..<high { dline[ox * stride] += wv * row[ox] }
+                                }
+                            }
+                        }
+                        dw[index] += acc
+                    }
+                }
+            }
+        }
     }
 }

@@ -34,45 +34,47 @@ public final class BatchNorm: Layer {
     public override func forward(_ x: Tensor, training: Bool) -> Tensor {
         let n = x.batch, g = store.pointer(gamma), b = store.pointer(beta)
         let rm = store.statePointer(runningMean), rv = store.statePointer(runningVariance)
+        let m = Float(n * spatial), planeStride = channels * spatial
         if training {
             batch = n
-            normalized = [Float](repeating: 0, count: x.count)
+            normalized = [Float](unsafeUninitializedCapacity: x.count) { _, c in c = x.count }
             inverseStd = [Float](repeating: 0, count: channels)
         }
-        var y = Tensor(zeros: x.shape)
-        let m = Float(n * spatial)
-        x.data.withUnsafeBufferPointer { xp in
-            y.data.withUnsafeMutableBufferPointer { yp in
-                for c in 0..<channels {
-                    var mean: Float, variance: Float
-                    if training {
-                        var sum: Double = 0, squares: Double = 0
+        let y = Tensor(uninitialized: x.shape) { yp in
+            x.data.withUnsafeBufferPointer { xb in
+                normalized.withUnsafeMutableBufferPointer { hb in
+                    let xp = xb.baseAddress!, y = yp.baseAddress!
+                    for c in 0..<channels {
+                        var mean: Float, variance: Float
+                        if training {
+                            // Two passes (mean, then squared deviations): E[x²] − mean² cancels badly
+                            // in Float when the mean is large against the spread.
+                            var total: Float = 0
+                            for s in 0..<n { total += sum(xp + s * planeStride + c * spatial, count: spatial) }
+                            mean = total / m
+                            var squares: Float = 0
+                            for s in 0..<n {
+                                squares += squaredDeviations(xp + s * planeStride + c * spatial, mean: mean, count: spatial)
+                            }
+                            variance = squares / m
+                            rm[c] = (1 - momentum) * rm[c] + momentum * mean
+                            let unbiased = m > 1 ? variance * m / (m - 1) : variance
+                            rv[c] = (1 - momentum) * rv[c] + momentum * unbiased
+                        } else {
+                            mean = rm[c]
+                            variance = rv[c]
+                        }
+                        let inv = 1 / (variance + epsilon).squareRoot(), scale = g[c] * inv, shift = b[c] - mean * scale
                         for s in 0..<n {
-                            let base = (s * channels + c) * spatial
-                            for i in 0..<spatial {
-                                let v = Double(xp[base + i])
-                                sum += v
-                                squares += v * v
+                            let base = s * planeStride + c * spatial
+                            let source = xp + base, out = y + base
+                            for i in 0..<spatial { out[i] = source[i] * scale + shift }
+                            if training {
+                                let h = hb.baseAddress! + base
+                                for i in 0..<spatial { h[i] = (source[i] - mean) * inv }
                             }
                         }
-                        mean = Float(sum / Double(m))
-                        variance = max(Float(squares / Double(m)) - mean * mean, 0)
-                        rm[c] = (1 - momentum) * rm[c] + momentum * mean
-                        let unbiased = m > 1 ? variance * m / (m - 1) : variance
-                        rv[c] = (1 - momentum) * rv[c] + momentum * unbiased
-                    } else {
-                        mean = rm[c]
-                        variance = rv[c]
-                    }
-                    let inv = 1 / (variance + epsilon).squareRoot()
-                    if training { inverseStd[c] = inv }
-                    for s in 0..<n {
-                        let base = (s * channels + c) * spatial
-                        for i in 0..<spatial {
-                            let h = (xp[base + i] - mean) * inv
-                            if training { normalized[base + i] = h }
-                            yp[base + i] = g[c] * h + b[c]
-                        }
+                        if training { inverseStd[c] = inv }
                     }
                 }
             }
@@ -82,26 +84,25 @@ public final class BatchNorm: Layer {
 
     public override func backward(_ dy: Tensor) -> Tensor {
         let n = batch, g = store.pointer(gamma), dg = store.gradient(gamma), db = store.gradient(beta)
-        let m = Float(n * spatial)
-        var dx = Tensor(zeros: dy.shape)
-        dy.data.withUnsafeBufferPointer { gp in
-            dx.data.withUnsafeMutableBufferPointer { dp in
-                for c in 0..<channels {
-                    var sumG: Float = 0, sumGH: Float = 0
-                    for s in 0..<n {
-                        let base = (s * channels + c) * spatial
-                        for i in 0..<spatial {
-                            sumG += gp[base + i]
-                            sumGH += gp[base + i] * normalized[base + i]
+        let m = Float(n * spatial), planeStride = channels * spatial
+        let dx = Tensor(uninitialized: dy.shape) { dp in
+            dy.data.withUnsafeBufferPointer { gb in
+                normalized.withUnsafeBufferPointer { hb in
+                    let gp = gb.baseAddress!, h = hb.baseAddress!, d = dp.baseAddress!
+                    for c in 0..<channels {
+                        var sumG: Float = 0, sumGH: Float = 0
+                        for s in 0..<n {
+                            let base = s * planeStride + c * spatial
+                            sumG += sum(gp + base, count: spatial)
+                            sumGH += dot(gp + base, h + base, count: spatial)
                         }
-                    }
-                    dg[c] += sumGH
-                    db[c] += sumG
-                    let k = g[c] * inverseStd[c] / m
-                    for s in 0..<n {
-                        let base = (s * channels + c) * spatial
-                        for i in 0..<spatial {
-                            dp[base + i] = k * (m * gp[base + i] - sumG - normalized[base + i] * sumGH)
+                        dg[c] += sumGH
+                        db[c] += sumG
+                        let k = g[c] * inverseStd[c] / m
+                        for s in 0..<n {
+                            let base = s * planeStride + c * spatial
+                            let gs = gp + base, hs = h + base, ds = d + base
+                            for i in 0..<spatial { ds[i] = k * (m * gs[i] - sumG - hs[i] * sumGH) }
                         }
                     }
                 }

@@ -13,16 +13,25 @@ import WeftNN
 ///   block, built from a random permutation of every block's candidates, so each candidate
 ///   is trained exactly once per step (blocks with fewer candidates repeat some).
 ///
+/// Random paths are drawn per rank either independently or, by default, `balanced` so that
+/// the ranks' paths of a step cost about the same (`PathBalancer`; each rank's own
+/// distribution is unchanged).
+///
 /// Gradients are summed across ranks and each candidate's are divided by the number of
 /// ranks whose paths touched it; parameters nobody touched — and their optimizer state —
 /// are left as they were (masked update).
 public final class SupernetTrainer {
     public enum Sampling: String, CaseIterable, Sendable { case uniform, sandwich, fair }
+    /// How the ranks' random paths of one step relate.
+    public enum RankPaths: String, CaseIterable, Sendable { case balanced, independent }
 
     let space: SearchSpace
     let supernet: Supernet
     let options: TrainingOptions
     let sampling: Sampling
+    let rankPaths: RankPaths
+    /// Set when paths are balanced across ranks (costs measured on rank 0).
+    private var balancer: PathBalancer?
     let world: Communicator
     let progress: ProgressReporter
     let optimizer: Optimizer
@@ -38,11 +47,12 @@ public final class SupernetTrainer {
     /// validation split.
     public static let trainingImages = 55_000
 
-    public init(space: SearchSpace, options: TrainingOptions, sampling: Sampling, world: Communicator,
-                progress: ProgressReporter) throws {
+    public init(space: SearchSpace, options: TrainingOptions, sampling: Sampling, rankPaths: RankPaths = .balanced,
+                world: Communicator, progress: ProgressReporter) throws {
         self.space = space
         self.options = options
         self.sampling = sampling
+        self.rankPaths = rankPaths
         self.world = world
         self.progress = progress
         retainFreedMemory()
@@ -55,13 +65,28 @@ public final class SupernetTrainer {
         totalSteps = options.epochs * sampler.batchesPerEpoch
         candidateSteps = Array(repeating: 0, count: space.choiceCounts.reduce(0, +))
         registeredGradients = try registerGradients(supernet.model.store, world)
+        if rankPaths == .balanced && sampling != .fair && world.size > 1 {
+            // Every rank needs the same cycles: rank 0's measurement decides.
+            var costs = supernet.measureCandidateCosts().flatMap { $0 }
+            try world.broadcast(&costs, root: 0)
+            var next = costs[...]
+            balancer = PathBalancer(costs: space.choiceCounts.map { k in
+                defer { next = next.dropFirst(k) }
+                return Array(next.prefix(k))
+            })
+        }
     }
 
     /// This step's paths on this rank.
     func paths(step: Int) -> [SearchSpace.Architecture] {
         var random = SeededRandom(seed: options.seed).derived(UInt64(step) << 20 | UInt64(world.rank))
+        // The stream every rank draws alike (rank numbers stay below 2^20 − 1).
+        var shared = SeededRandom(seed: options.seed).derived(UInt64(step) << 20 | 0xFFFFF)
         let counts = space.choiceCounts
-        func uniform() -> SearchSpace.Architecture { counts.map { Int(random.next() % UInt64($0)) } }
+        func uniform() -> SearchSpace.Architecture {
+            if let balancer { return balancer.path(rank: world.rank, shared: &shared) }
+            return counts.map { Int(random.next() % UInt64($0)) }
+        }
         switch sampling {
         case .uniform:
             return [uniform()]
@@ -85,6 +110,7 @@ public final class SupernetTrainer {
     public struct Result: Encodable {
         public var method = "nas-supernet"
         public var sampling: String
+        public var rank_paths: String
         public var epochs: Int
         public var ranks: Int
         public var samples_per_s: Double
@@ -92,6 +118,9 @@ public final class SupernetTrainer {
         public var train_loss: Double
         public var supernet_parameters: Int
         public var comm_bytes: Int
+        /// Seconds this rank spent in the gradient allreduce, mostly waiting for a rank whose
+        /// path cost more: the price of every rank training its own architecture.
+        public var allreduce_s: Double
         public var candidate_steps_min: Int
         public var candidate_steps_max: Int
         public var checkpoint: String?
@@ -107,7 +136,7 @@ public final class SupernetTrainer {
         }
         let builder = BatchBuilder(cropPadding: options.augment ? 2 : 0, flip: options.augment)
         let schedule = Replica.schedule(options, totalSteps: totalSteps)
-        var step = 0, samples = 0, pathCount = 0, seconds = 0.0, lastLoss = 0.0
+        var step = 0, samples = 0, pathCount = 0, seconds = 0.0, allreduceSeconds = 0.0, lastLoss = 0.0
         for epoch in 0..<options.epochs {
             let order = sampler.permutation(epoch: epoch)
             var lossSum = 0.0, lossCount = 0
@@ -148,6 +177,8 @@ public final class SupernetTrainer {
                 // Sum gradients and usage over ranks; average each candidate over its users.
                 var status = used + [loss.isFinite ? 0 : 1]
                 if world.size > 1 {
+                    let reduceStart = Date()
+                    defer { allreduceSeconds += Date().timeIntervalSince(reduceStart) }
                     try world.allreduce(model.store.gradients, op: .sum)
                     try world.allreduce(&status, op: .sum, algorithm: .mpi)
                     commBytes += (model.store.gradients.count + status.count) * 4
@@ -187,10 +218,10 @@ public final class SupernetTrainer {
         try world.allreduce(&slowest, op: .max, algorithm: .mpi)
         var counts = candidateSteps.map(Double.init)
         try world.allreduce(&counts, op: .sum, algorithm: .mpi)
-        return Result(sampling: sampling.rawValue, epochs: options.epochs, ranks: world.size,
+        return Result(sampling: sampling.rawValue, rank_paths: balancer == nil ? "independent" : "balanced", epochs: options.epochs, ranks: world.size,
                       samples_per_s: Double(samples) / max(slowest[0], 1e-9),
                       paths_per_s: Double(pathCount * world.size) / max(slowest[0], 1e-9), train_loss: lastLoss,
-                      supernet_parameters: model.parameterCount, comm_bytes: commBytes,
+                      supernet_parameters: model.parameterCount, comm_bytes: commBytes, allreduce_s: allreduceSeconds,
                       candidate_steps_min: Int(counts.min() ?? 0), candidate_steps_max: Int(counts.max() ?? 0),
                       checkpoint: path, wall_s: Date().timeIntervalSince(start))
     }
