@@ -114,8 +114,19 @@ public enum SearchJobs {
                              wall_s: Date().timeIntervalSince(start))
     }
 
+    /// How rank-check picks its architectures.
+    public enum RankCheckSample: String, CaseIterable, Sendable {
+        /// Uniformly at random, as the supernet samples them.
+        case uniform
+        /// Spread over the space's range of sizes: evenly spaced quantiles of the parameter
+        /// counts of 400 random architectures. Nets that differ by more than their seed
+        /// noise make the rank correlation a statement about the supernet, not about noise.
+        case spread
+    }
+
     public struct RankCheckSummary: Encodable {
         public var method = "nas-rank-check"
+        public var sample: String
         public var architectures: [String]
         public var parameters: [Int]
         public var inherited_accuracy: [Double]
@@ -128,8 +139,9 @@ public enum SearchJobs {
 
     /// Trains `count` sampled architectures stand-alone (each on one rank, short schedule)
     /// and compares their test accuracy with the supernet's inherited one.
-    public static func rankCheck(space path: String, supernet: String, count: Int, options: TrainingOptions,
-                                 calibrationBatches: Int, latencyTable: String, world: Communicator)
+    public static func rankCheck(space path: String, supernet: String, count: Int, sample: RankCheckSample = .uniform,
+                                 options: TrainingOptions, calibrationBatches: Int, latencyTable: String,
+                                 world: Communicator)
         throws -> RankCheckSummary
     {
         let start = Date()
@@ -139,12 +151,7 @@ public enum SearchJobs {
                                 topologyRanks: nil, calibrationBatches: calibrationBatches,
                                 validation: (test, Array(0..<test.count)), dataDirectory: options.dataDirectory,
                                 seed: options.seed, world: world)
-        var random = EvolutionarySearch.Random(state: SeededRandom(seed: options.seed &+ 0x7A4))
-        var seen = Set<[Int]>(), architectures: [SearchSpace.Architecture] = []
-        while architectures.count < count {
-            let a = space.choiceCounts.map { random.below($0) }
-            if seen.insert(a).inserted { architectures.append(a) }
-        }
+        let architectures = try pickArchitectures(space, count: count, sample: sample, scorer: scorer, seed: options.seed)
         let inherited = try EvolutionarySearch.scoreAll(architectures, scorer: scorer, world: world)
         // Stand-alone training: architecture i on rank i mod size, alone.
         guard let alone = try world.split(color: world.rank, key: 0) else { throw TrainingError("split failed") }
@@ -158,9 +165,32 @@ public enum SearchJobs {
             standalone[i] = try trainer.run().test_accuracy
         }
         if world.size > 1 { try world.allreduce(&standalone, op: .sum, algorithm: .mpi) }
-        return RankCheckSummary(architectures: inherited.map(\.description), parameters: inherited.map(\.parameters),
+        return RankCheckSummary(sample: sample.rawValue, architectures: inherited.map(\.description), parameters: inherited.map(\.parameters),
                                 inherited_accuracy: inherited.map(\.accuracy), standalone_accuracy: standalone,
                                 kendall_tau: kendallTau(inherited.map(\.accuracy), standalone), epochs: options.epochs,
                                 train_limit: options.trainLimit, wall_s: Date().timeIntervalSince(start))
+    }
+
+    /// `count` distinct architectures, the same on every rank (seeded).
+    static func pickArchitectures(_ space: SearchSpace, count: Int, sample: RankCheckSample,
+                                  scorer: ArchitectureScorer, seed: UInt64) throws -> [SearchSpace.Architecture] {
+        let possible = space.choiceCounts.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
+        guard count <= possible else {
+            throw TrainingError("--architectures \(count) is more than the \(possible) architectures of the space")
+        }
+        var random = EvolutionarySearch.Random(state: SeededRandom(seed: seed &+ 0x7A4))
+        var seen = Set<[Int]>(), drawn: [SearchSpace.Architecture] = []
+        let wanted = sample == .uniform ? count : min(possible, max(count, 400))
+        while drawn.count < wanted {
+            let a = space.choiceCounts.map { random.below($0) }
+            if seen.insert(a).inserted { drawn.append(a) }
+        }
+        guard sample == .spread else { return drawn }
+        let sized = try drawn.map { (architecture: $0, parameters: try scorer.size($0).parameters) }
+            .sorted { a, b in
+                a.parameters != b.parameters ? a.parameters < b.parameters
+                    : a.architecture.lexicographicallyPrecedes(b.architecture)
+            }
+        return (0..<count).map { i in sized[(2 * i + 1) * sized.count / (2 * count)].architecture }
     }
 }
