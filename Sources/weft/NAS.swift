@@ -137,19 +137,22 @@ extension Train.NAS {
         @Option(help: "Architectures to sample and train (at least 10 for a meaningful tau).") var architectures = 10
         @Option(help: "uniform (random architectures) or spread (evenly over the space's range of sizes).")
         var sample = "uniform"
+        @Option(help: "Stand-alone runs per architecture, from seeds --seed, --seed+1, …; accuracies are averaged.")
+        var seeds = 1
         @Option(help: "Batches of 128 training images for batch-norm recalibration.") var calibrationBatches = 8
         @Option(help: "Per-op latency table (measured and written here if missing).") var latencyTable = "nas-latency.json"
 
         func run() throws {
             _ = loadSpace(space)
             guard architectures >= 2 else { failEverywhere("--architectures must be at least 2, got \(architectures)") }
+            guard seeds >= 1 else { failEverywhere("--seeds must be at least 1, got \(seeds)") }
             guard let sampling = SearchJobs.RankCheckSample(rawValue: sample) else {
                 failEverywhere("unknown --sample '\(sample)' (choose from uniform, spread)")
             }
             let options = try arguments.options()
             runTrainingJob(arguments) { world in
                 try SearchJobs.rankCheck(space: space, supernet: supernet, count: architectures, sample: sampling,
-                                         options: options,
+                                         seeds: seeds, options: options,
                                          calibrationBatches: calibrationBatches, latencyTable: latencyTable, world: world)
             }
         }

@@ -130,17 +130,21 @@ public enum SearchJobs {
         public var architectures: [String]
         public var parameters: [Int]
         public var inherited_accuracy: [Double]
+        /// Mean over the seeds of `standalone_runs`.
         public var standalone_accuracy: [Double]
+        /// Per architecture, the test accuracy of each stand-alone run (one per seed).
+        public var standalone_runs: [[Double]]
         public var kendall_tau: Double
         public var epochs: Int
         public var train_limit: Int?
         public var wall_s: Double
     }
 
-    /// Trains `count` sampled architectures stand-alone (each on one rank, short schedule)
-    /// and compares their test accuracy with the supernet's inherited one.
+    /// Trains `count` sampled architectures stand-alone (each on one rank, short schedule,
+    /// `seeds` times from seeds `options.seed`, +1, …) and compares their mean test accuracy
+    /// with the supernet's inherited one.
     public static func rankCheck(space path: String, supernet: String, count: Int, sample: RankCheckSample = .uniform,
-                                 options: TrainingOptions, calibrationBatches: Int, latencyTable: String,
+                                 seeds: Int = 1, options: TrainingOptions, calibrationBatches: Int, latencyTable: String,
                                  world: Communicator)
         throws -> RankCheckSummary
     {
@@ -153,20 +157,24 @@ public enum SearchJobs {
                                 seed: options.seed, world: world)
         let architectures = try pickArchitectures(space, count: count, sample: sample, scorer: scorer, seed: options.seed)
         let inherited = try EvolutionarySearch.scoreAll(architectures, scorer: scorer, world: world)
-        // Stand-alone training: architecture i on rank i mod size, alone.
+        // Stand-alone training: run j (architecture j / seeds, seed j % seeds) on rank j mod size, alone.
         guard let alone = try world.split(color: world.rank, key: 0) else { throw TrainingError("split failed") }
-        var standalone = [Double](repeating: 0, count: count)
-        for (i, a) in architectures.enumerated() where i % world.size == world.rank {
+        var runs = [Double](repeating: 0, count: count * seeds)
+        for j in runs.indices where j % world.size == world.rank {
             var o = options
-            o.model = try space.standaloneSpec(a, name: "arch\(i)")
+            o.model = try space.standaloneSpec(architectures[j / seeds], name: "arch\(j / seeds)")
+            o.seed = options.seed &+ UInt64(j % seeds)
             o.checkpointDirectory = nil
             o.resume = false
             let trainer = try DataParallelTrainer(options: o, communicator: alone, progress: ProgressReporter(rank: 1))
-            standalone[i] = try trainer.run().test_accuracy
+            runs[j] = try trainer.run().test_accuracy
         }
-        if world.size > 1 { try world.allreduce(&standalone, op: .sum, algorithm: .mpi) }
+        if world.size > 1 { try world.allreduce(&runs, op: .sum, algorithm: .mpi) }
+        let perArchitecture = (0..<count).map { Array(runs[($0 * seeds)..<(($0 + 1) * seeds)]) }
+        let standalone = perArchitecture.map { $0.reduce(0, +) / Double(seeds) }
         return RankCheckSummary(sample: sample.rawValue, architectures: inherited.map(\.description), parameters: inherited.map(\.parameters),
                                 inherited_accuracy: inherited.map(\.accuracy), standalone_accuracy: standalone,
+                                standalone_runs: perArchitecture,
                                 kendall_tau: kendallTau(inherited.map(\.accuracy), standalone), epochs: options.epochs,
                                 train_limit: options.trainLimit, wall_s: Date().timeIntervalSince(start))
     }
