@@ -2,7 +2,7 @@
 # docs/RESULTS.md, architecture search: supernet training throughput on 1 and 2 ranks
 # (issue 6's scaling target), then — with `full` — the whole pipeline: supernet (8 epochs,
 # uniform), search under 100K parameters with the allreduce cost on the 1K dragonfly,
-# the winner retrained for 10 epochs, and the rank check.
+# the winner retrained for 20 epochs, and the rank check.
 #   benchmarks/nas.sh [OUT_DIR] [full]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -45,7 +45,7 @@ PY
     >"$out/supernet.json"
 ./launch/weftrun -np 2 -- weft train nas search --space "$space" --supernet "$out/supernet.weft" --population 24 \
     --cycles 12 --max-params 100000 --topology topologies/dragonfly-1k.toml --ranks 256 -o "$out/search" >"$out/search.json"
-./launch/weftrun -np 2 -- weft train dp --model "$out/search/best.json" --epochs 10 >"$out/retrain.json"
+./launch/weftrun -np 2 -- weft train dp --model "$out/search/best.json" --epochs 20 >"$out/retrain.json"
 # Rank check: 20 architectures spread over the space's sizes, then 20 drawn uniformly; each
 # trained stand-alone for 3 epochs on all 60,000 training images.
 for sample in spread uniform; do

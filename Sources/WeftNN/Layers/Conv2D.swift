@@ -1,8 +1,8 @@
-/// 2-D convolution on NCHW by im2col + one GEMM per group over a chunk of the batch.
-/// `groups` = input = output channels is a depthwise convolution (a separable one is
-/// depthwise followed by a 1×1); it runs as direct loops, since a GEMM with one output row
-/// per group spends its time copying columns. Weight [out, in/groups, k, k], initialised as
-/// PyTorch's nn.Conv2d.
+/// 2-D convolution on NCHW. Three kernels: direct loops for depthwise convolutions
+/// (`groups` = input = output channels; a separable conv is one followed by a 1×1), where a
+/// GEMM per channel has a single output row and spends its time copying columns; one GEMM
+/// per sample for 1×1 without stride or padding; im2col + one GEMM per group over chunks of
+/// the batch for the rest. Weight [out, in/groups, k, k], initialised as PyTorch's nn.Conv2d.
 public final class Conv2D: Layer {
     public let outChannels: Int
     public let kernel: Int
