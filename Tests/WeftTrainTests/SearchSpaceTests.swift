@@ -80,6 +80,31 @@ final class SearchSpaceTests: XCTestCase {
         XCTAssertEqual(kendallTau([1, 2, 3, 4], [4, 3, 2, 1]), -1)
         // 5 concordant, 1 discordant pair of 6: (5 − 1) / 6.
         XCTAssertEqual(kendallTau([1, 2, 3, 4], [1, 3, 2, 4]), 4.0 / 6.0, accuracy: 1e-12)
+        // tau-b with ties: x = [1, 1, 2], y = [1, 2, 3]: pairs (0,1) tied in x only, (0,2) and
+        // (1,2) concordant → 2 / √(3 · 2).
+        XCTAssertEqual(kendallTau([1, 1, 2], [1, 2, 3]), 2 / 6.0.squareRoot(), accuracy: 1e-12)
+    }
+
+    func testKendallTauIntervalBracketsTheEstimateAndNarrowsWithMoreData() {
+        // A perfect order stays perfect under any resample (duplicates are ties in both).
+        let ordered = (0..<12).map(Double.init)
+        XCTAssertEqual(kendallTauInterval(ordered, ordered), 1...1)
+        // A noisy linear relation: the interval holds the point estimate, and 4× the points
+        // give a clearly narrower interval (width ∝ 1/√n).
+        func noisy(_ n: Int) -> ([Double], [Double]) {
+            var random = SeededRandom(seed: 42)
+            let x = (0..<n).map { Double($0) }
+            return (x, x.map { $0 + Double(n) * 0.4 * Double(random.normal()) })
+        }
+        let (x, y) = noisy(20), (x4, y4) = noisy(80)
+        let small = kendallTauInterval(x, y), large = kendallTauInterval(x4, y4)
+        XCTAssertTrue(small.contains(kendallTau(x, y)), "\(small) vs \(kendallTau(x, y))")
+        XCTAssertTrue(large.contains(kendallTau(x4, y4)))
+        let ratio = (small.upperBound - small.lowerBound) / (large.upperBound - large.lowerBound)
+        XCTAssertGreaterThan(ratio, 1.5)
+        XCTAssertLessThan(ratio, 3)
+        // Seeded: the same inputs give the same interval.
+        XCTAssertEqual(kendallTauInterval(x, y), small)
     }
 
     func testParetoFrontKeepsOnlyNonDominated() {

@@ -109,19 +109,3 @@ final class ArchitectureScorer {
         }
     }
 }
-
-/// Kendall's tau-b between two score lists (ties counted as neither concordant nor discordant).
-public func kendallTau(_ x: [Double], _ y: [Double]) -> Double {
-    var concordant = 0.0, discordant = 0.0, tiesX = 0.0, tiesY = 0.0
-    for i in x.indices {
-        for j in (i + 1)..<x.count {
-            let a = x[i] - x[j], b = y[i] - y[j]
-            if a == 0 && b == 0 { continue }
-            if a == 0 { tiesX += 1; continue }
-            if b == 0 { tiesY += 1; continue }
-            if (a > 0) == (b > 0) { concordant += 1 } else { discordant += 1 }
-        }
-    }
-    let denominator = ((concordant + discordant + tiesX) * (concordant + discordant + tiesY)).squareRoot()
-    return denominator > 0 ? (concordant - discordant) / denominator : 0
-}

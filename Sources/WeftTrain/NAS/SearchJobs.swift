@@ -135,6 +135,14 @@ public enum SearchJobs {
         /// Per architecture, the test accuracy of each stand-alone run (one per seed).
         public var standalone_runs: [[Double]]
         public var kendall_tau: Double
+        /// 90 % bootstrap interval of `kendall_tau` over the architectures.
+        public var kendall_tau_interval: [Double]
+        /// Kendall's tau between parameter count and stand-alone accuracy: how well size
+        /// alone ranks the same architectures — the bar the supernet should clear.
+        public var parameters_tau: Double
+        /// With two or more seeds, Kendall's tau between the first two seeds' stand-alone
+        /// accuracies: how reproducible the stand-alone ranking itself is.
+        public var seed_tau: Double?
         public var epochs: Int
         public var train_limit: Int?
         public var wall_s: Double
@@ -172,11 +180,17 @@ public enum SearchJobs {
         if world.size > 1 { try world.allreduce(&runs, op: .sum, algorithm: .mpi) }
         let perArchitecture = (0..<count).map { Array(runs[($0 * seeds)..<(($0 + 1) * seeds)]) }
         let standalone = perArchitecture.map { $0.reduce(0, +) / Double(seeds) }
-        return RankCheckSummary(sample: sample.rawValue, architectures: inherited.map(\.description), parameters: inherited.map(\.parameters),
-                                inherited_accuracy: inherited.map(\.accuracy), standalone_accuracy: standalone,
-                                standalone_runs: perArchitecture,
-                                kendall_tau: kendallTau(inherited.map(\.accuracy), standalone), epochs: options.epochs,
-                                train_limit: options.trainLimit, wall_s: Date().timeIntervalSince(start))
+        let accuracy = inherited.map(\.accuracy)
+        let interval = kendallTauInterval(accuracy, standalone)
+        return RankCheckSummary(sample: sample.rawValue, architectures: inherited.map(\.description),
+                                parameters: inherited.map(\.parameters), inherited_accuracy: accuracy,
+                                standalone_accuracy: standalone, standalone_runs: perArchitecture,
+                                kendall_tau: kendallTau(accuracy, standalone),
+                                kendall_tau_interval: [interval.lowerBound, interval.upperBound],
+                                parameters_tau: kendallTau(inherited.map { Double($0.parameters) }, standalone),
+                                seed_tau: seeds >= 2 ? kendallTau(perArchitecture.map { $0[0] }, perArchitecture.map { $0[1] }) : nil,
+                                epochs: options.epochs, train_limit: options.trainLimit,
+                                wall_s: Date().timeIntervalSince(start))
     }
 
     /// `count` distinct architectures, the same on every rank (seeded).
