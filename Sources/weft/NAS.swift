@@ -139,6 +139,8 @@ extension Train.NAS {
         var sample = "uniform"
         @Option(help: "Stand-alone runs per architecture, from seeds --seed, --seed+1, …; accuracies are averaged.")
         var seeds = 1
+        @Option(help: ArgumentHelp("Take the stand-alone accuracies from an earlier rank-check's output (same --space, --architectures, --sample and --seed) instead of training: compares another supernet with the same ground truth.", valueName: "file"))
+        var standalone: String?
         @Option(help: "Batches of 128 training images for batch-norm recalibration.") var calibrationBatches = 8
         @Option(help: "Per-op latency table (measured and written here if missing).") var latencyTable = "nas-latency.json"
 
@@ -146,13 +148,18 @@ extension Train.NAS {
             _ = loadSpace(space)
             guard architectures >= 2 else { failEverywhere("--architectures must be at least 2, got \(architectures)") }
             guard seeds >= 1 else { failEverywhere("--seeds must be at least 1, got \(seeds)") }
+            guard standalone == nil || seeds == 1 else {
+                failEverywhere("--seeds and --standalone together: the earlier run's stand-alone seeds are used; drop --seeds")
+            }
+            let reference: SearchJobs.StandaloneReference?
+            do { reference = try standalone.map(SearchJobs.StandaloneReference.load) } catch { failEverywhere("\(error)") }
             guard let sampling = SearchJobs.RankCheckSample(rawValue: sample) else {
                 failEverywhere("unknown --sample '\(sample)' (choose from uniform, spread)")
             }
             let options = try arguments.options()
             runTrainingJob(arguments) { world in
                 try SearchJobs.rankCheck(space: space, supernet: supernet, count: architectures, sample: sampling,
-                                         seeds: seeds, options: options,
+                                         seeds: seeds, standalone: reference, options: options,
                                          calibrationBatches: calibrationBatches, latencyTable: latencyTable, world: world)
             }
         }

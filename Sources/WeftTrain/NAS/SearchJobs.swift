@@ -148,11 +148,44 @@ public enum SearchJobs {
         public var wall_s: Double
     }
 
+    /// The stand-alone side of an earlier rank check, reused to compare another supernet
+    /// with the same ground truth (the stand-alone training is the expensive part).
+    public struct StandaloneReference: Decodable {
+        public var architectures: [String]
+        public var standalone_accuracy: [Double]
+        /// Absent in results written before `--seeds`: one run per architecture then.
+        public var standalone_runs: [[Double]]?
+        public var epochs: Int
+        public var train_limit: Int?
+
+        /// Reads the last JSON line of a rank-check output file.
+        public static func load(_ path: String) throws -> StandaloneReference {
+            guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+                throw TrainingError("--standalone \(path): cannot read the file; pass the output of an earlier 'weft train nas rank-check'")
+            }
+            let line = text.split(separator: "\n").last { !$0.allSatisfy(\.isWhitespace) } ?? ""
+            let reference: StandaloneReference
+            do {
+                reference = try JSONDecoder().decode(StandaloneReference.self, from: Data(line.utf8))
+            } catch {
+                throw TrainingError("--standalone \(path): not a rank-check result (its last line must be the JSON that 'weft train nas rank-check' prints)")
+            }
+            guard reference.architectures.count == reference.standalone_accuracy.count,
+                  reference.standalone_runs.map({ $0.count == reference.architectures.count && $0.allSatisfy { !$0.isEmpty } }) ?? true
+            else { throw TrainingError("--standalone \(path): its architectures and accuracies differ in number") }
+            return reference
+        }
+
+        var runs: [[Double]] { standalone_runs ?? standalone_accuracy.map { [$0] } }
+    }
+
     /// Trains `count` sampled architectures stand-alone (each on one rank, short schedule,
-    /// `seeds` times from seeds `options.seed`, +1, …) and compares their mean test accuracy
-    /// with the supernet's inherited one.
+    /// `seeds` times from seeds `options.seed`, +1, …) — or takes their accuracies from an
+    /// earlier rank check — and compares their mean test accuracy with the supernet's
+    /// inherited one.
     public static func rankCheck(space path: String, supernet: String, count: Int, sample: RankCheckSample = .uniform,
-                                 seeds: Int = 1, options: TrainingOptions, calibrationBatches: Int, latencyTable: String,
+                                 seeds: Int = 1, standalone reference: StandaloneReference? = nil,
+                                 options: TrainingOptions, calibrationBatches: Int, latencyTable: String,
                                  world: Communicator)
         throws -> RankCheckSummary
     {
@@ -164,9 +197,39 @@ public enum SearchJobs {
                                 validation: (test, Array(0..<test.count)), dataDirectory: options.dataDirectory,
                                 seed: options.seed, world: world)
         let architectures = try pickArchitectures(space, count: count, sample: sample, scorer: scorer, seed: options.seed)
+        if let reference, reference.architectures != architectures.map(space.describe) {
+            throw TrainingError("--standalone: the earlier rank check trained other architectures than this one samples; "
+                                + "use its --space, --architectures, --sample and --seed")
+        }
         let inherited = try EvolutionarySearch.scoreAll(architectures, scorer: scorer, world: world)
-        // Stand-alone training: run j (architecture j / seeds, seed j % seeds) on rank j mod size, alone.
+        let perArchitecture: [[Double]]
+        var epochs = options.epochs, trainLimit = options.trainLimit
+        if let reference {
+            perArchitecture = reference.runs
+            (epochs, trainLimit) = (reference.epochs, reference.train_limit)
+        } else {
+            perArchitecture = try trainStandalone(architectures, space: space, seeds: seeds, options: options, world: world)
+        }
+        let standalone = perArchitecture.map { $0.reduce(0, +) / Double($0.count) }
+        let accuracy = inherited.map(\.accuracy)
+        let interval = kendallTauInterval(accuracy, standalone)
+        return RankCheckSummary(sample: sample.rawValue, architectures: inherited.map(\.description),
+                                parameters: inherited.map(\.parameters), inherited_accuracy: accuracy,
+                                standalone_accuracy: standalone, standalone_runs: perArchitecture,
+                                kendall_tau: kendallTau(accuracy, standalone),
+                                kendall_tau_interval: [interval.lowerBound, interval.upperBound],
+                                parameters_tau: kendallTau(inherited.map { Double($0.parameters) }, standalone),
+                                seed_tau: perArchitecture[0].count >= 2
+                                    ? kendallTau(perArchitecture.map { $0[0] }, perArchitecture.map { $0[1] }) : nil,
+                                epochs: epochs, train_limit: trainLimit, wall_s: Date().timeIntervalSince(start))
+    }
+
+    /// Test accuracies of each architecture trained alone `seeds` times, from seeds
+    /// `options.seed`, +1, …: run j (architecture j / seeds, seed j % seeds) on rank j mod size.
+    static func trainStandalone(_ architectures: [SearchSpace.Architecture], space: SearchSpace, seeds: Int,
+                                options: TrainingOptions, world: Communicator) throws -> [[Double]] {
         guard let alone = try world.split(color: world.rank, key: 0) else { throw TrainingError("split failed") }
+        let count = architectures.count
         var runs = [Double](repeating: 0, count: count * seeds)
         for j in runs.indices where j % world.size == world.rank {
             var o = options
@@ -178,19 +241,7 @@ public enum SearchJobs {
             runs[j] = try trainer.run().test_accuracy
         }
         if world.size > 1 { try world.allreduce(&runs, op: .sum, algorithm: .mpi) }
-        let perArchitecture = (0..<count).map { Array(runs[($0 * seeds)..<(($0 + 1) * seeds)]) }
-        let standalone = perArchitecture.map { $0.reduce(0, +) / Double(seeds) }
-        let accuracy = inherited.map(\.accuracy)
-        let interval = kendallTauInterval(accuracy, standalone)
-        return RankCheckSummary(sample: sample.rawValue, architectures: inherited.map(\.description),
-                                parameters: inherited.map(\.parameters), inherited_accuracy: accuracy,
-                                standalone_accuracy: standalone, standalone_runs: perArchitecture,
-                                kendall_tau: kendallTau(accuracy, standalone),
-                                kendall_tau_interval: [interval.lowerBound, interval.upperBound],
-                                parameters_tau: kendallTau(inherited.map { Double($0.parameters) }, standalone),
-                                seed_tau: seeds >= 2 ? kendallTau(perArchitecture.map { $0[0] }, perArchitecture.map { $0[1] }) : nil,
-                                epochs: options.epochs, train_limit: options.trainLimit,
-                                wall_s: Date().timeIntervalSince(start))
+        return (0..<count).map { Array(runs[($0 * seeds)..<(($0 + 1) * seeds)]) }
     }
 
     /// `count` distinct architectures, the same on every rank (seeded).
