@@ -47,9 +47,10 @@ PY
     --cycles 12 --max-params 100000 --topology topologies/dragonfly-1k.toml --ranks 256 -o "$out/search" >"$out/search.json"
 ./launch/weftrun -np 2 -- weft train dp --model "$out/search/best.json" --epochs 20 >"$out/retrain.json"
 # Rank check: 20 architectures spread over the space's sizes, then 20 drawn uniformly; each
-# trained stand-alone for 3 epochs on all 60,000 training images.
+# trained stand-alone for 3 epochs on all 60,000 training images, twice (two seeds averaged:
+# one 3-epoch seed of similar networks is too noisy a ground truth).
 for sample in spread uniform; do
     ./launch/weftrun -np 2 -- weft train nas rank-check --space "$space" --supernet "$out/supernet.weft" \
-        --architectures 20 --sample "$sample" --epochs 3 --latency-table "$out/search/latency.json" \
+        --architectures 20 --sample "$sample" --seeds 2 --epochs 3 --latency-table "$out/search/latency.json" \
         >"$out/rank-check-$sample.json"
 done
