@@ -38,6 +38,11 @@ extension Train.NAS {
             "balanced or independent: how the ranks' random paths of a step relate.",
             discussion: "balanced (default) gives the ranks paths of similar measured cost, so no rank waits long for another; each rank still samples every path as often as independent draws would."))
         var rankPaths = "balanced"
+        @Option(help: ArgumentHelp(
+            "Candidate costs for balanced paths: read if the file exists, else measured and written.",
+            discussion: "Default: DIR/path-costs.json with --checkpoint DIR, so a resumed run keeps its paths. Measured costs vary a little between runs; pass the same file to repeat a run exactly.",
+            valueName: "file"))
+        var pathCosts: String?
 
         func run() throws {
             let space = loadSpace(self.space)
@@ -49,7 +54,8 @@ extension Train.NAS {
             }
             let options = try arguments.options()
             runTrainingJob(arguments) { world in
-                try SupernetTrainer(space: space, options: options, sampling: mode, rankPaths: pairing, world: world,
+                try SupernetTrainer(space: space, options: options, sampling: mode, rankPaths: pairing,
+                                    pathCosts: pathCosts, world: world,
                                     progress: ProgressReporter(rank: world.rank)).run()
             }
         }

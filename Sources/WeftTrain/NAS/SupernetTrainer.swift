@@ -47,8 +47,10 @@ public final class SupernetTrainer {
     /// validation split.
     public static let trainingImages = 55_000
 
+    /// `pathCosts`: the file of candidate costs for balanced paths (read if present, else
+    /// measured and written; default `path-costs.json` in the checkpoint directory).
     public init(space: SearchSpace, options: TrainingOptions, sampling: Sampling, rankPaths: RankPaths = .balanced,
-                world: Communicator, progress: ProgressReporter) throws {
+                pathCosts: String? = nil, world: Communicator, progress: ProgressReporter) throws {
         self.space = space
         self.options = options
         self.sampling = sampling
@@ -66,8 +68,19 @@ public final class SupernetTrainer {
         candidateSteps = Array(repeating: 0, count: space.choiceCounts.reduce(0, +))
         registeredGradients = try registerGradients(supernet.model.store, world)
         if rankPaths == .balanced && sampling != .fair && world.size > 1 {
-            // Every rank needs the same cycles: rank 0's measurement decides.
-            var costs = supernet.measureCandidateCosts().flatMap { $0 }
+            // Every rank needs the same cycles: rank 0's file or measurement decides.
+            let file = pathCosts ?? options.checkpointDirectory.map { ($0 as NSString).appendingPathComponent("path-costs.json") }
+            var costs = [Double](repeating: 0, count: space.choiceCounts.reduce(0, +))
+            var failure: Error?
+            if world.rank == 0 {
+                do { costs = try PathCosts.loadOrMeasure(file, space: space, supernet: supernet).blocks.flatMap { $0 } } catch {
+                    failure = error
+                }
+            }
+            var ok = [failure == nil ? 1.0 : 0.0]
+            try world.broadcast(&ok, root: 0)
+            if let failure { throw failure }
+            guard ok[0] == 1 else { throw TrainingError("rank 0 could not read the path costs") }
             try world.broadcast(&costs, root: 0)
             var next = costs[...]
             balancer = PathBalancer(costs: space.choiceCounts.map { k in
