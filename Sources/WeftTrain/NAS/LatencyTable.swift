@@ -25,9 +25,7 @@ public struct LatencyTable: Codable, Sendable {
             return table
         }
         let table = try measure(space)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try writeAtomically(try encoder.encode(table), to: path)
+        try writeJSONAtomically(table, to: path)
         return table
     }
 
@@ -69,17 +67,5 @@ public struct LatencyTable: Codable, Sendable {
         let blockPart = zip(blocks, space.smallest).reduce(0) { $0 + $1.0[$1.1] }
         return LatencyTable(space: space.name, batch: 1, blocks: blocks, fixed: max(0, whole - blockPart),
                             machine: ProcessInfo.processInfo.hostName)
-    }
-}
-
-/// Writes a temporary file beside `path` and renames it over `path`, so readers never see
-/// half a file.
-func writeAtomically(_ data: Data, to path: String) throws {
-    let temporary = path + ".tmp.\(getpid())"
-    try data.write(to: URL(fileURLWithPath: temporary))
-    guard rename(temporary, path) == 0 else {
-        let reason = String(cString: strerror(errno))
-        unlink(temporary)
-        throw TrainingError("cannot write \(path): \(reason)")
     }
 }

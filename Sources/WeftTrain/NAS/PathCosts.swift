@@ -25,17 +25,7 @@ struct PathCosts: Codable {
             return costs
         }
         let costs = PathCosts(space: space.name, blocks: supernet.measureCandidateCosts())
-        if let path {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            do {
-                let folder = (path as NSString).deletingLastPathComponent
-                if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
-                try writeAtomically(try encoder.encode(costs), to: path)
-            } catch {
-                throw TrainingError("cannot write the path costs to \(path) (\(error.localizedDescription)); pass a writable --path-costs")
-            }
-        }
+        if let path { try writeJSONAtomically(costs, to: path) }
         return costs
     }
 }
