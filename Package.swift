@@ -7,6 +7,8 @@ let package = Package(
         .executable(name: "weft", targets: ["weft"]),
         .library(name: "Weft", targets: ["Weft"]),
         .library(name: "WeftTopology", targets: ["WeftTopology"]),
+        // libweft-mpi.so: Weft's collectives inside any MPI program (LD_PRELOAD or linked first).
+        .library(name: "weft-mpi", type: .dynamic, targets: ["WeftInterpose"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -48,6 +50,14 @@ let package = Package(
                 .product(name: "HeapModule", package: "swift-collections"),
             ]
         ),
+        // The interposition library's MPI entry points, per-communicator state and report (C)…
+        .target(
+            name: "CWeftInterpose",
+            dependencies: ["CWeft", "CMPI"],
+            cSettings: [.unsafeFlags(["-O3", "-fno-strict-aliasing"])]
+        ),
+        // …and its policy (configuration, auto's size ranges, schedules) in Swift.
+        .target(name: "WeftInterpose", dependencies: ["CWeftInterpose", "Weft", "WeftTopology"]),
         // The Swift communication API over the shim.
         .target(name: "Weft", dependencies: ["CWeft", "WeftTopology"]),
         .executableTarget(

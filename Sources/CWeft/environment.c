@@ -36,6 +36,7 @@ void weft_error_string(int code, char *buffer, int length) {
     case WEFT_ERR_ARGUMENT: text = "invalid argument"; break;
     case WEFT_ERR_NO_MEMORY: text = "out of memory"; break;
     case WEFT_ERR_TOO_LARGE: text = "element count too large for a native MPI call (more than 2^31-1 per block)"; break;
+    case WEFT_ERR_CROSS_MEMORY: text = "cross-memory attach to a peer process failed (process_vm_readv/writev)"; break;
     default: break;
     }
     if (text) {
@@ -53,7 +54,7 @@ int weft_init(void) {
     MPI_Initialized(&initialized);
     if (!initialized) {
         int provided = 0;
-        int rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
+        int rc = PMPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
         if (rc != MPI_SUCCESS) return rc;
     }
     return MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
@@ -62,7 +63,7 @@ int weft_init(void) {
 int weft_finalize(void) {
     int finalized = 0;
     MPI_Finalized(&finalized);
-    return finalized ? MPI_SUCCESS : MPI_Finalize();
+    return finalized ? MPI_SUCCESS : PMPI_Finalize();
 }
 
 int weft_is_initialized(void) {
@@ -90,6 +91,8 @@ static int wrap_comm(MPI_Comm comm, int owned, weft_comm_t *out) {
 }
 
 int weft_comm_world(weft_comm_t *out) { return wrap_comm(MPI_COMM_WORLD, 0, out); }
+
+int weft_comm_adopt(const void *mpi_comm, weft_comm_t *out) { return wrap_comm(*(const MPI_Comm *)mpi_comm, 1, out); }
 
 int weft_comm_dup(weft_comm_t comm, weft_comm_t *out) {
     MPI_Comm dup;
@@ -119,7 +122,7 @@ int weft_comm_split_shared(weft_comm_t comm, weft_comm_t *out) {
 int weft_comm_free(weft_comm_t comm) {
     if (!comm) return WEFT_OK;
     int rc = MPI_SUCCESS;
-    if (comm->owned && !weft_is_finalized()) rc = MPI_Comm_free(&comm->comm);
+    if (comm->owned && !weft_is_finalized()) rc = PMPI_Comm_free(&comm->comm);
     free(comm);
     return rc;
 }
@@ -143,9 +146,9 @@ int weft_comm_is_node_local(weft_comm_t comm) {
     MPI_Comm_size(comm->comm, &size);
     if (MPI_Comm_split_type(comm->comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node) != MPI_SUCCESS) return 0;
     MPI_Comm_size(node, &node_size);
-    MPI_Comm_free(&node);
+    PMPI_Comm_free(&node);
     int local = node_size == size, all = 0;
-    MPI_Allreduce(&local, &all, 1, MPI_INT, MPI_LAND, comm->comm);
+    PMPI_Allreduce(&local, &all, 1, MPI_INT, MPI_LAND, comm->comm);
     return all;
 }
 

@@ -8,15 +8,6 @@
 
 #include "internal.h"
 
-static inline int64_t chunk_offset(weft_layout_t layout, int64_t chunk) {
-    int64_t block = chunk / layout.chunks_per_block, sub = chunk % layout.chunks_per_block;
-    return block * layout.block_count + (layout.block_count * sub) / layout.chunks_per_block;
-}
-
-static inline int64_t chunk_elements(weft_layout_t layout, int64_t start, int64_t count) {
-    return chunk_offset(layout, start + count) - chunk_offset(layout, start);
-}
-
 static inline int is_shared(int32_t kind) { return kind == WEFT_OP_SHARED_COPY || kind == WEFT_OP_SHARED_REDUCE; }
 
 int64_t weft_program_scratch_bytes(const weft_schedule_op_t *ops, int64_t n, weft_layout_t layout, weft_dtype_t dtype) {
@@ -83,6 +74,7 @@ enum { SHARED_BLOCK_BYTES = 16384 };
 /// destination written once.
 static int run_shared(const weft_schedule_op_t *o, weft_layout_t layout, weft_dtype_t dtype, weft_op_t op,
                       const weft_buffers_t *buffers, int rank, int ranks) {
+    if (buffers->remote_pids) return weft_run_cross_memory(o, layout, dtype, op, buffers, rank, ranks);
     size_t size = weft_dtype_size(dtype);
     int64_t count = chunk_elements(layout, o->source_chunk, o->chunks);
     if (count != chunk_elements(layout, o->destination_chunk, o->chunks)) return WEFT_ERR_ARGUMENT;
@@ -155,7 +147,7 @@ int weft_execute(weft_comm_t comm, const weft_schedule_op_t *ops, int64_t n, wef
     int rank = weft_comm_rank(comm), ranks = weft_comm_size(comm);
     size_t size = weft_dtype_size(dtype);
     int64_t total = layout.blocks * layout.block_count;
-    int synced = 0; // a shared barrier just ran, nothing touched memory since
+    int synced = buffers->entry_synced != 0; // a shared barrier just ran, nothing touched memory since
     int rc = WEFT_OK;
     for (int64_t i = 0; i < n && rc == WEFT_OK;) {
         int64_t j = i;

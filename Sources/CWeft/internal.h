@@ -32,4 +32,18 @@ double weft_deadline(void);
 /// `expected` (when not NULL, -1 entries skipped).
 int weft_wait_all(int n, MPI_Request *requests, const int64_t *expected);
 
+/// Chunk c of a layout starts at this element (see weft_layout_t).
+static inline int64_t chunk_offset(weft_layout_t layout, int64_t chunk) {
+    int64_t block = chunk / layout.chunks_per_block, sub = chunk % layout.chunks_per_block;
+    return block * layout.block_count + (layout.block_count * sub) / layout.chunks_per_block;
+}
+
+static inline int64_t chunk_elements(weft_layout_t layout, int64_t start, int64_t count) {
+    return chunk_offset(layout, start + count) - chunk_offset(layout, start);
+}
+
+/// A shared operation whose peers' segments live in other processes (cross_memory.c).
+int weft_run_cross_memory(const weft_schedule_op_t *o, weft_layout_t layout, weft_dtype_t dtype, weft_op_t op,
+                          const weft_buffers_t *buffers, int rank, int ranks);
+
 #endif

@@ -11,6 +11,7 @@ size_t weft_dtype_size(weft_dtype_t dtype) {
     case WEFT_F64: return 8;
     case WEFT_I32: return 4;
     case WEFT_I64: return 8;
+    case WEFT_BYTE: return 1;
     }
     return 0;
 }
@@ -54,6 +55,7 @@ static kernel_t kernel_for(weft_dtype_t dtype, weft_op_t op) {
     case WEFT_F64: PICK(f64)
     case WEFT_I32: PICK(i32)
     case WEFT_I64: PICK(i64)
+    case WEFT_BYTE: break;
     }
 #undef PICK
     return 0;

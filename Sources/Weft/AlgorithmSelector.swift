@@ -30,7 +30,6 @@ public struct AlgorithmSelector: Sendable {
 
     /// The algorithm for a request; `mpi` when no row matches.
     public func choose(_ collective: Collective, ranks: Int, bytes: Int, nodeLocal: Bool, registered: Bool) -> Algorithm {
-        if let forced = AlgorithmSelector.environmentOverride { return forced }
         for row in rows where row.collective == collective && row.ranks.contains(ranks) && row.bytes.contains(bytes) {
             if row.algorithm == .direct && !nodeLocal { continue }
             if row.needsRegistered && !registered { continue }
@@ -65,5 +64,18 @@ public struct AlgorithmSelector: Sendable {
         Row(.allgather, ranks: 2...64, bytes: (8 << 10)..<(32 << 10), .direct),
         Row(.reduce, ranks: 2...64, bytes: (4 << 10)..<(32 << 10), .direct),
         Row(.reduce, ranks: 2...64, bytes: (8 << 20)..<Int.max, .ring),
+    ])
+
+    /// Ordinary buffers of an MPI program reached single-copy by cross-memory attach
+    /// (libweft-mpi.so): `direct` reads peers' buffers in place, so it pays one system call
+    /// per 128 KiB block and two shared-memory barriers instead of a staging copy. Measured
+    /// beside native Open MPI with benchmarks/interpose.sh (docs/BENCHMARKS.md).
+    public static let crossMemory = AlgorithmSelector(rows: [
+        Row(.allreduce, ranks: 2...64, bytes: (64 << 10)..<Int.max, .direct, needsRegistered: true),
+        Row(.reduceScatter, ranks: 2...64, bytes: (64 << 10)..<Int.max, .direct, needsRegistered: true),
+        Row(.allgather, ranks: 2...64, bytes: (64 << 10)..<Int.max, .direct, needsRegistered: true),
+        Row(.broadcast, ranks: 2...64, bytes: (64 << 10)..<Int.max, .direct, needsRegistered: true),
+        Row(.reduce, ranks: 2...64, bytes: (64 << 10)..<Int.max, .direct, needsRegistered: true),
+        Row(.alltoall, ranks: 2...64, bytes: (64 << 10)..<Int.max, .direct, needsRegistered: true),
     ])
 }

@@ -153,16 +153,8 @@ public final class Communicator {
     /// else the topology's plan, else the measured table.
     public func resolve(_ algorithm: Algorithm, _ collective: Collective, bytes: Int, registered: Bool) -> Algorithm {
         guard algorithm == .auto else { return algorithm }
-        if let forced = AlgorithmSelector.environmentOverride { return forced }
-        for plan in [tuning, network?.plan].compactMap({ $0 }) {
-            guard let chosen = plan.choose(collective, bytes: bytes) else { continue }
-            if chosen.needsTopology && network == nil { continue }
-            if chosen == .direct && !isNodeLocal { continue }
-            if !Schedules.collectives(servedBy: chosen).contains(collective) && chosen != .mpi { continue }
-            return chosen
-        }
-        if collective == .barrier { return .mpi }
-        return selector.choose(collective, ranks: size, bytes: bytes, nodeLocal: isNodeLocal, registered: registered)
+        let choice = AutoChoice(tuning: tuning, network: network, selector: selector)
+        return choice.choose(collective, bytes: bytes, ranks: size, nodeLocal: isNodeLocal, registered: registered)
     }
 
     /// Reads the topology and tuning files named by the arguments, else by `WEFT_TOPOLOGY`
@@ -294,7 +286,7 @@ public final class Communicator {
                     data: data, output: output, scratch: scratch, scratch_bytes: Int64(scratchBytes),
                     shared_data: shared == nil ? nil : UnsafePointer(sd.baseAddress),
                     shared_output: shared == nil ? nil : UnsafePointer(so.baseAddress),
-                    shared_barrier: shared?.barrier)
+                    shared_barrier: shared?.barrier, remote_pids: nil, entry_synced: 0)
                 return program.operations.withUnsafeBufferPointer { all in
                     let ops = range.map { UnsafeBufferPointer(rebasing: all[$0]) } ?? all
                     return weft_execute(handle, ops.baseAddress, Int64(ops.count), layout, type.c,

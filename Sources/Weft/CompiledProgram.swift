@@ -3,25 +3,33 @@ import WeftTopology
 
 /// One rank's share of a schedule, lowered to the shim's flat operation array once and
 /// reused for every call of the same (collective, algorithm, ranks, root, segments).
-struct CompiledProgram {
-    let operations: [weft_schedule_op_t]
-    let layout: ChunkLayout
-    let usesSharedMemory: Bool
+package struct CompiledProgram {
+    package let operations: [weft_schedule_op_t]
+    package let layout: ChunkLayout
+    package let usesSharedMemory: Bool
     let key: Key
     /// The schedule it came from (the emulated fabric simulates it for its hold times).
     let schedule: Schedule
     /// stepRanges[s]: this rank's operations of step s (empty where it has none).
     let stepRanges: [Range<Int>]
 
-    struct Key: Hashable {
-        var collective: Collective
-        var algorithm: Algorithm
-        var ranks: Int
-        var root: Int
-        var segments: Int
+    package struct Key: Hashable {
+        package var collective: Collective
+        package var algorithm: Algorithm
+        package var ranks: Int
+        package var root: Int
+        package var segments: Int
+
+        package init(collective: Collective, algorithm: Algorithm, ranks: Int, root: Int, segments: Int) {
+            self.collective = collective
+            self.algorithm = algorithm
+            self.ranks = ranks
+            self.root = root
+            self.segments = segments
+        }
     }
 
-    init(schedule: Schedule, rank: Int, key: Key) {
+    package init(schedule: Schedule, rank: Int, key: Key) {
         self.key = key
         self.schedule = schedule
         layout = schedule.layout

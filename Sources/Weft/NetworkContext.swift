@@ -24,7 +24,7 @@ public final class NetworkContext {
     }
 
     /// The schedule of a topology-aware algorithm for these ranks.
-    func schedule(_ collective: Collective, _ algorithm: Algorithm) throws -> Schedule {
+    package func schedule(_ collective: Collective, _ algorithm: Algorithm) throws -> Schedule {
         try TopologySchedules.make(collective, algorithm: algorithm, network: network, placement: placement)
     }
 }

@@ -26,6 +26,7 @@ enum {
     WEFT_ERR_ARGUMENT = -4,       // invalid argument (null buffer, bad rank, bad kind)
     WEFT_ERR_NO_MEMORY = -5,
     WEFT_ERR_TOO_LARGE = -6,      // a native MPI call cannot express this element count
+    WEFT_ERR_CROSS_MEMORY = -7,   // process_vm_readv/writev on a peer's memory failed
 };
 
 /// Writes a one-line description of `code` (Weft or MPI error class) into `buffer`.
@@ -56,6 +57,8 @@ void weft_set_max_message_bytes(int64_t bytes);
 typedef struct weft_comm *weft_comm_t;
 
 int weft_comm_world(weft_comm_t *out);
+/// Wraps an existing MPI communicator (`*(MPI_Comm *)mpi_comm`); weft_comm_free frees it.
+int weft_comm_adopt(const void *mpi_comm, weft_comm_t *out);
 int weft_comm_dup(weft_comm_t comm, weft_comm_t *out);
 /// MPI_Comm_split; a negative colour leaves the caller out (out is NULL).
 int weft_comm_split(weft_comm_t comm, int color, int key, weft_comm_t *out);
@@ -104,7 +107,8 @@ int weft_window_free(weft_window_t window);
 
 // MARK: - Reduction kernels
 
-typedef enum { WEFT_F32 = 0, WEFT_F64 = 1, WEFT_I32 = 2, WEFT_I64 = 3 } weft_dtype_t;
+/// WEFT_BYTE moves bytes only (broadcast, allgather, alltoall of any contiguous type); no kernel reduces it.
+typedef enum { WEFT_F32 = 0, WEFT_F64 = 1, WEFT_I32 = 2, WEFT_I64 = 3, WEFT_BYTE = 4 } weft_dtype_t;
 typedef enum { WEFT_SUM = 0, WEFT_PROD = 1, WEFT_MAX = 2, WEFT_MIN = 3, WEFT_AVG = 4 } weft_op_t;
 
 size_t weft_dtype_size(weft_dtype_t dtype);
@@ -173,7 +177,17 @@ typedef struct {
     void *const *shared_output;
     /// Shared-memory barrier state (from weft_shared_barrier_bytes of a shared window), or NULL.
     void *shared_barrier;
+    /// Cross-memory attach: when not NULL, rank r's segments (r != this rank) are addresses in
+    /// process remote_pids[r], read and written with process_vm_readv/writev — single-copy
+    /// access to peers' ordinary buffers. NULL: every segment is mapped in this process.
+    const int32_t *remote_pids;
+    /// Non-zero when the caller ran a shared barrier just before (skips the entry barrier).
+    int32_t entry_synced;
 } weft_buffers_t;
+
+/// Whether this process may read and write process `pid`'s memory with cross-memory attach
+/// (probes `bytes` at `address` there; 1 yes, 0 no).
+int weft_cross_memory_probe(int32_t pid, const void *address, int64_t bytes);
 
 /// Scratch bytes the program needs for reduce-receives of one step (the largest step).
 int64_t weft_program_scratch_bytes(const weft_schedule_op_t *ops, int64_t n, weft_layout_t layout, weft_dtype_t dtype);

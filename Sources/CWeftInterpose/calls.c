@@ -1,0 +1,208 @@
+// The MPI collective entry points of libweft-mpi.so. Each call is classified from values
+// every rank shares (collective, count, datatype, operator, communicator, root) — never
+// from a buffer address — so all ranks take the same path. What Weft serves runs through
+// its executor; everything else (intercommunicators, derived non-contiguous types, user
+// operators, MAXLOC, unsigned types, zero counts, errors) goes to PMPI_* unchanged, so
+// MPI's own checks and error reports stay exactly as they were.
+#include <stdio.h>
+
+#include "interpose.h"
+
+static int reduction_type(MPI_Datatype type, weft_dtype_t *out) {
+    if (type == MPI_FLOAT) *out = WEFT_F32;
+    else if (type == MPI_DOUBLE) *out = WEFT_F64;
+    else if (type == MPI_INT || type == MPI_INT32_T) *out = WEFT_I32;
+    else if (type == MPI_INT64_T || type == MPI_LONG_LONG || type == MPI_LONG_LONG_INT) *out = WEFT_I64;
+    else if (type == MPI_LONG && sizeof(long) == 8) *out = WEFT_I64;
+    else return 0;
+    return 1;
+}
+
+static int reduction_op(MPI_Op op, weft_op_t *out) {
+    if (op == MPI_SUM) *out = WEFT_SUM;
+    else if (op == MPI_PROD) *out = WEFT_PROD;
+    else if (op == MPI_MAX) *out = WEFT_MAX;
+    else if (op == MPI_MIN) *out = WEFT_MIN;
+    else return 0;
+    return 1;
+}
+
+/// Size in bytes of a datatype whose elements are contiguous with no gaps (0 otherwise):
+/// byte-moving collectives move any such type as bytes.
+static int64_t contiguous_size(MPI_Datatype type) {
+    if (type == MPI_DATATYPE_NULL) return 0;
+    int size = 0;
+    MPI_Aint lb = 0, extent = 0, true_lb = 0, true_extent = 0;
+    if (PMPI_Type_size(type, &size) != MPI_SUCCESS || PMPI_Type_get_extent(type, &lb, &extent) != MPI_SUCCESS ||
+        PMPI_Type_get_true_extent(type, &true_lb, &true_extent) != MPI_SUCCESS)
+        return 0;
+    return size > 0 && lb == 0 && true_lb == 0 && extent == size && true_extent == size ? size : 0;
+}
+
+static int valid_root(int root, MPI_Comm comm) {
+    int size = 0;
+    return comm != MPI_COMM_NULL && PMPI_Comm_size(comm, &size) == MPI_SUCCESS && root >= 0 && root < size;
+}
+
+static int comm_size(MPI_Comm comm) {
+    int size = 1;
+    if (comm != MPI_COMM_NULL) PMPI_Comm_size(comm, &size);
+    return size;
+}
+
+/// A failure inside Weft's path goes through the communicator's error handler, as MPI's
+/// own errors do (fatal by default, returned under MPI_ERRORS_RETURN).
+static int fail(MPI_Comm comm, int code, const char *function) {
+    char text[256];
+    weft_error_string(code, text, sizeof text);
+    fprintf(stderr, "weft-mpi: rank %d: %s failed: %s\n", weft_ip_world_rank, function, text);
+    int mpi = code > 0 && code <= MPI_ERR_LASTCODE ? code : MPI_ERR_OTHER;
+    PMPI_Comm_call_errhandler(comm, mpi);
+    return mpi;
+}
+
+/// Runs `r` with Weft where the plan says so; WEFT_IP_FORWARD when PMPI_* should run it.
+static int dispatch(MPI_Comm comm, const weft_ip_request_t *r, const char *function) {
+    weft_ip_state_t *s = weft_ip_state(comm);
+    if (!s) return WEFT_IP_FORWARD;
+    int algorithm = weft_ip_choose(s, r->collective, r->bytes);
+    if (algorithm == weft_ip_mpi) return WEFT_IP_FORWARD;
+    int rc = weft_ip_run(s, r, algorithm);
+    if (rc == WEFT_IP_FORWARD) return rc;
+    weft_ip_count(r->collective, r->bytes, algorithm);
+    return rc == WEFT_OK ? MPI_SUCCESS : fail(comm, rc, function);
+}
+
+static int64_t bytes_of(int64_t count, MPI_Datatype type) {
+    int size = 0;
+    if (count <= 0 || type == MPI_DATATYPE_NULL || PMPI_Type_size(type, &size) != MPI_SUCCESS) return 0;
+    return count * size;
+}
+
+static void native(int collective, int64_t bytes) { weft_ip_count(collective, bytes, weft_ip_mpi); }
+
+/// A reduction Weft has kernels for, on an intracommunicator call with a valid count.
+static int reduction(weft_ip_request_t *r, int collective, const void *send, void *recv, int64_t count,
+                     MPI_Datatype type, MPI_Op op, int blocks) {
+    if (!weft_ip_active || count <= 0 || !reduction_type(type, &r->dtype) || !reduction_op(op, &r->op)) return 0;
+    r->collective = collective;
+    r->send = send == MPI_IN_PLACE ? NULL : send;
+    r->recv = recv;
+    r->count = count;
+    r->bytes = count * (int64_t)blocks * (int64_t)weft_dtype_size(r->dtype);
+    return 1;
+}
+
+/// A byte-moving collective on a contiguous type, moved as bytes.
+static int movement(weft_ip_request_t *r, int collective, const void *send, void *recv, int64_t count,
+                    MPI_Datatype type, int blocks) {
+    int64_t size = weft_ip_active && count > 0 ? contiguous_size(type) : 0;
+    if (size == 0) return 0;
+    r->collective = collective;
+    r->dtype = WEFT_BYTE;
+    r->op = WEFT_SUM;
+    r->send = send == MPI_IN_PLACE ? NULL : send;
+    r->recv = recv;
+    r->count = count * size;
+    r->bytes = r->count * blocks;
+    return 1;
+}
+
+int MPI_Allreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op, MPI_Comm comm) {
+    weft_ip_request_t r = {0};
+    if (reduction(&r, WEFT_IP_ALLREDUCE, sendbuf, recvbuf, count, datatype, op, 1)) {
+        int rc = dispatch(comm, &r, "MPI_Allreduce");
+        if (rc != WEFT_IP_FORWARD) return rc;
+    }
+    native(WEFT_IP_ALLREDUCE, bytes_of(count, datatype));
+    return PMPI_Allreduce(sendbuf, recvbuf, count, datatype, op, comm);
+}
+
+int MPI_Reduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op, int root,
+               MPI_Comm comm) {
+    weft_ip_request_t r = {0};
+    if (valid_root(root, comm) && reduction(&r, WEFT_IP_REDUCE, sendbuf, recvbuf, count, datatype, op, 1)) {
+        r.root = root;
+        int rc = dispatch(comm, &r, "MPI_Reduce");
+        if (rc != WEFT_IP_FORWARD) return rc;
+    }
+    native(WEFT_IP_REDUCE, bytes_of(count, datatype));
+    return PMPI_Reduce(sendbuf, recvbuf, count, datatype, op, root, comm);
+}
+
+int MPI_Bcast(void *buffer, int count, MPI_Datatype datatype, int root, MPI_Comm comm) {
+    weft_ip_request_t r = {0};
+    if (valid_root(root, comm) && movement(&r, WEFT_IP_BROADCAST, buffer, buffer, count, datatype, 1)) {
+        r.send = NULL;
+        r.root = root;
+        int rc = dispatch(comm, &r, "MPI_Bcast");
+        if (rc != WEFT_IP_FORWARD) return rc;
+    }
+    native(WEFT_IP_BROADCAST, bytes_of(count, datatype));
+    return PMPI_Bcast(buffer, count, datatype, root, comm);
+}
+
+int MPI_Allgather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf, int recvcount,
+                  MPI_Datatype recvtype, MPI_Comm comm) {
+    weft_ip_request_t r = {0};
+    int same = sendbuf == MPI_IN_PLACE || (sendtype == recvtype && sendcount == recvcount);
+    if (same && comm != MPI_COMM_NULL &&
+        movement(&r, WEFT_IP_ALLGATHER, sendbuf, recvbuf, recvcount, recvtype, comm_size(comm))) {
+        int rc = dispatch(comm, &r, "MPI_Allgather");
+        if (rc != WEFT_IP_FORWARD) return rc;
+    }
+    native(WEFT_IP_ALLGATHER, bytes_of(recvcount, recvtype) * comm_size(comm));
+    return PMPI_Allgather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm);
+}
+
+int MPI_Reduce_scatter_block(const void *sendbuf, void *recvbuf, int recvcount, MPI_Datatype datatype, MPI_Op op,
+                             MPI_Comm comm) {
+    weft_ip_request_t r = {0};
+    if (comm != MPI_COMM_NULL &&
+        reduction(&r, WEFT_IP_REDUCE_SCATTER, sendbuf, recvbuf, recvcount, datatype, op, comm_size(comm))) {
+        int rc = dispatch(comm, &r, "MPI_Reduce_scatter_block");
+        if (rc != WEFT_IP_FORWARD) return rc;
+    }
+    native(WEFT_IP_REDUCE_SCATTER, bytes_of(recvcount, datatype) * comm_size(comm));
+    return PMPI_Reduce_scatter_block(sendbuf, recvbuf, recvcount, datatype, op, comm);
+}
+
+int MPI_Reduce_scatter(const void *sendbuf, void *recvbuf, const int recvcounts[], MPI_Datatype datatype, MPI_Op op,
+                       MPI_Comm comm) {
+    weft_ip_request_t r = {0};
+    int inter = 1, size = comm_size(comm), equal = recvcounts != NULL;
+    if (comm != MPI_COMM_NULL) PMPI_Comm_test_inter(comm, &inter);
+    // Only intracommunicators: an intercommunicator's recvcounts describe the other group.
+    for (int i = 1; equal && !inter && i < size; i++) equal = recvcounts[i] == recvcounts[0];
+    if (equal && !inter && reduction(&r, WEFT_IP_REDUCE_SCATTER, sendbuf, recvbuf, recvcounts[0], datatype, op, size)) {
+        int rc = dispatch(comm, &r, "MPI_Reduce_scatter");
+        if (rc != WEFT_IP_FORWARD) return rc;
+    }
+    int64_t total = 0;
+    for (int i = 0; recvcounts && !inter && i < size; i++) total += recvcounts[i];
+    native(WEFT_IP_REDUCE_SCATTER, bytes_of(total, datatype));
+    return PMPI_Reduce_scatter(sendbuf, recvbuf, recvcounts, datatype, op, comm);
+}
+
+int MPI_Alltoall(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf, int recvcount,
+                 MPI_Datatype recvtype, MPI_Comm comm) {
+    weft_ip_request_t r = {0};
+    int same = sendbuf != MPI_IN_PLACE && sendtype == recvtype && sendcount == recvcount;
+    if (same && comm != MPI_COMM_NULL &&
+        movement(&r, WEFT_IP_ALLTOALL, sendbuf, recvbuf, recvcount, recvtype, comm_size(comm))) {
+        int rc = dispatch(comm, &r, "MPI_Alltoall");
+        if (rc != WEFT_IP_FORWARD) return rc;
+    }
+    native(WEFT_IP_ALLTOALL, bytes_of(recvcount, recvtype) * comm_size(comm));
+    return PMPI_Alltoall(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm);
+}
+
+int MPI_Barrier(MPI_Comm comm) {
+    if (weft_ip_active && comm != MPI_COMM_NULL) {
+        weft_ip_request_t r = {.collective = WEFT_IP_BARRIER, .dtype = WEFT_BYTE};
+        int rc = dispatch(comm, &r, "MPI_Barrier");
+        if (rc != WEFT_IP_FORWARD) return rc;
+    }
+    native(WEFT_IP_BARRIER, 0);
+    return PMPI_Barrier(comm);
+}

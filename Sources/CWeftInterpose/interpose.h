@@ -1,0 +1,87 @@
+// Definitions shared by the interposition library's C files (not installed).
+#ifndef WEFT_INTERPOSE_INTERNAL_H
+#define WEFT_INTERPOSE_INTERNAL_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "weft_interpose.h"
+
+enum {
+    WEFT_IP_MAX_RULES = 32,
+    /// Returned by the run path when Weft cannot serve a call after all: forward it.
+    WEFT_IP_FORWARD = 1 << 24,
+};
+
+/// What Weft knows about one of the program's communicators, cached as an MPI attribute
+/// and released by the attribute's delete callback when the communicator is freed.
+typedef struct weft_ip_state {
+    MPI_Comm comm;   // the program's communicator (not owned)
+    int id;          // creation order, for WEFT_VERBOSE
+    int forward;     // every call goes to PMPI_* (intercommunicator, one rank, threads)
+    int rank, size;
+    int node_local;      // every rank on this node
+    int cross_memory;    // peers' ordinary buffers reachable single-copy (and a control block)
+    int world_congruent; // same ranks in the same order as MPI_COMM_WORLD
+    weft_comm_t internal; // a private split: Weft's messages never meet the program's
+    char *control;        // shared control block: barrier, then one slot per rank
+    size_t control_bytes;
+    int32_t *pids;
+    weft_ip_rule_t rules[WEFT_IP_COLLECTIVES][WEFT_IP_MAX_RULES];
+    int nrules[WEFT_IP_COLLECTIVES];
+    void *temp; // private copies for schedules that need a writable whole buffer
+    size_t temp_bytes;
+    void *scratch; // the executor's reduce-receive scratch
+    size_t scratch_bytes;
+    struct weft_ip_state *next, *previous;
+} weft_ip_state_t;
+
+/// Slot of one rank in the control block: the addresses of its buffers for this call.
+typedef struct {
+    uint64_t data;
+    uint64_t output;
+    char padding[48];
+} weft_ip_slot_t;
+
+/// Bytes of the control block before the slots (the shared barrier, cache-line aligned).
+size_t weft_ip_control_barrier_bytes(int ranks);
+
+/// One collective call, reduced to what Weft's algorithms need.
+typedef struct {
+    int collective;
+    const char *send; // NULL when MPI_IN_PLACE
+    char *recv;
+    int64_t count;    // elements (allreduce, reduce, bcast) or per-rank block elements
+    weft_dtype_t dtype;
+    weft_op_t op;
+    int root;
+    int64_t bytes;    // the size `auto` decides on: whole message as `weft bench` counts it
+} weft_ip_request_t;
+
+// Process-wide settings (init.c).
+extern int weft_ip_active;       // between our MPI_Init and MPI_Finalize, configured
+extern int weft_ip_forward_all;  // MPI_THREAD_MULTIPLE: every call native
+extern int weft_ip_verbose;
+extern int weft_ip_world_rank;
+extern int weft_ip_mpi;          // index of `mpi` in the algorithm list
+extern int weft_ip_direct;
+
+// state.c
+/// The state of `comm`, created on first use (collective: every rank of `comm` is in the
+/// same collective call when it happens). NULL before MPI_Init / after MPI_Finalize.
+weft_ip_state_t *weft_ip_state(MPI_Comm comm);
+int weft_ip_state_keyval_create(void);
+/// Releases every state (before PMPI_Finalize).
+void weft_ip_state_release_all(void);
+int weft_ip_choose(const weft_ip_state_t *state, int collective, int64_t bytes);
+
+// run.c
+/// Runs `request` with `algorithm` on `state`; WEFT_OK or a Weft/MPI error code.
+int weft_ip_run(weft_ip_state_t *state, const weft_ip_request_t *request, int algorithm);
+
+// report.c
+void weft_ip_count(int collective, int64_t bytes, int algorithm);
+void weft_ip_report_write(void);
+void weft_ip_algorithm_label(int algorithm, char *name, int length);
+
+#endif

@@ -1,0 +1,58 @@
+// What the library did, for WEFT_REPORT: per collective, this rank's calls, how many ran on
+// a Weft schedule and how many went to Open MPI, the bytes, and the algorithms used.
+// Rank 0 of MPI_COMM_WORLD writes it at MPI_Finalize, atomically (temporary file, rename).
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "interpose.h"
+
+enum { MAX_ALGORITHMS = 64 };
+
+static const char *collective_names[WEFT_IP_COLLECTIVES] = {"allreduce", "reduce-scatter", "allgather", "broadcast",
+                                                            "reduce", "barrier", "alltoall"};
+static int64_t calls[WEFT_IP_COLLECTIVES][MAX_ALGORITHMS];
+static int64_t bytes[WEFT_IP_COLLECTIVES];
+
+void weft_ip_algorithm_label(int algorithm, char *name, int length) { weft_ip_algorithm_name(algorithm, name, length); }
+
+void weft_ip_count(int collective, int64_t count, int algorithm) {
+    if (!weft_ip_active || algorithm < 0 || algorithm >= MAX_ALGORITHMS) return;
+    calls[collective][algorithm]++;
+    bytes[collective] += count;
+}
+
+void weft_ip_report_write(void) {
+    const char *path = getenv("WEFT_REPORT");
+    if (!path || !path[0] || weft_ip_world_rank != 0) return;
+    char temporary[4096];
+    snprintf(temporary, sizeof temporary, "%s.tmp", path);
+    FILE *f = fopen(temporary, "w");
+    if (!f) {
+        fprintf(stderr, "weft-mpi: cannot write the report %s\n", temporary);
+        return;
+    }
+    int algorithms = weft_ip_algorithm_count();
+    if (algorithms > MAX_ALGORITHMS) algorithms = MAX_ALGORITHMS;
+    fprintf(f, "{\"collectives\": {");
+    for (int c = 0; c < WEFT_IP_COLLECTIVES; c++) {
+        int64_t total = 0, native = calls[c][weft_ip_mpi];
+        for (int a = 0; a < algorithms; a++) total += calls[c][a];
+        fprintf(f, "%s\"%s\": {\"calls\": %lld, \"weft\": %lld, \"native\": %lld, \"bytes\": %lld, \"algorithms\": {",
+                c ? ", " : "", collective_names[c], (long long)total, (long long)(total - native), (long long)native,
+                (long long)bytes[c]);
+        int first = 1;
+        for (int a = 0; a < algorithms; a++) {
+            if (!calls[c][a]) continue;
+            char name[32];
+            weft_ip_algorithm_name(a, name, sizeof name);
+            fprintf(f, "%s\"%s\": %lld", first ? "" : ", ", name, (long long)calls[c][a]);
+            first = 0;
+        }
+        fprintf(f, "}}");
+    }
+    fprintf(f, "}}\n");
+    if (fclose(f) != 0 || rename(temporary, path) != 0) {
+        fprintf(stderr, "weft-mpi: cannot write the report %s\n", path);
+        remove(temporary);
+    }
+}

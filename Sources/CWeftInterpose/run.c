@@ -1,0 +1,140 @@
+// Runs one collective call of the program with a Weft schedule, on the program's own
+// buffers. `direct` works single-copy on every rank's send and receive buffers through
+// cross-memory attach; the message-passing schedules (ring, trees, …) run in place on the
+// receive buffer over the private communicator, after the one local copy MPI's separate
+// send buffer requires.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "interpose.h"
+
+static int reserve(void **buffer, size_t *capacity, size_t bytes) {
+    if (bytes <= *capacity) return WEFT_OK;
+    void *grown = realloc(*buffer, bytes);
+    if (!grown) return WEFT_ERR_NO_MEMORY;
+    *buffer = grown;
+    *capacity = bytes;
+    return WEFT_OK;
+}
+
+static int fetch(const weft_ip_state_t *s, const weft_ip_request_t *r, int algorithm, weft_ip_program_t *program) {
+    char error[512];
+    if (weft_ip_program(r->collective, algorithm, s->size, s->rank, r->root, r->bytes, s->world_congruent, program,
+                        error, sizeof error) != 0) {
+        // Deterministic on every rank (same inputs), so every rank forwards together.
+        if (weft_ip_verbose && s->rank == 0) fprintf(stderr, "weft-mpi: forwarding to MPI: %s\n", error);
+        return WEFT_IP_FORWARD;
+    }
+    return WEFT_OK;
+}
+
+/// Single copy on peers' ordinary buffers. Each rank publishes the addresses of its buffers
+/// (as bases such that chunk c of the schedule's layout is at base + offset(c)), a shared
+/// barrier makes them visible, and the one-step direct schedule reads from every rank's
+/// data and writes every rank's output; its closing barrier keeps buffers alive until all
+/// ranks are done with them.
+static int run_direct(weft_ip_state_t *s, const weft_ip_request_t *r, const weft_ip_program_t *p) {
+    size_t size = weft_dtype_size(r->dtype);
+    uintptr_t block_bytes = (uintptr_t)r->count * size;
+    uintptr_t send = (uintptr_t)(r->send ? r->send : r->recv), recv = (uintptr_t)r->recv;
+    uintptr_t data = send, output = recv;
+    int retarget = 1; // the schedule writes its data buffer in place; we write the receive buffer
+    switch (r->collective) {
+    case WEFT_IP_REDUCE_SCATTER: output = recv - (uintptr_t)s->rank * block_bytes; break;
+    case WEFT_IP_ALLGATHER: data = r->send ? send - (uintptr_t)s->rank * block_bytes : recv; break;
+    case WEFT_IP_BROADCAST: data = recv; retarget = 0; break;
+    case WEFT_IP_ALLTOALL: retarget = 0; break;
+    default: break;
+    }
+    void *barrier = s->control;
+    weft_ip_slot_t *slots = (weft_ip_slot_t *)(s->control + weft_ip_control_barrier_bytes(s->size));
+    slots[s->rank].data = data;
+    slots[s->rank].output = output;
+    int rc = weft_shared_barrier(barrier, s->rank, s->size, r->count);
+    if (rc != WEFT_OK || r->collective == WEFT_IP_BARRIER) return rc;
+
+    void **bases = malloc(sizeof(void *) * 2 * (size_t)s->size);
+    weft_schedule_op_t *ops = malloc(sizeof *ops * (size_t)(p->count ? p->count : 1));
+    if (!bases || !ops) {
+        free(bases);
+        free(ops);
+        return WEFT_ERR_NO_MEMORY;
+    }
+    for (int i = 0; i < s->size; i++) {
+        bases[i] = (void *)(uintptr_t)slots[i].data;
+        bases[s->size + i] = (void *)(uintptr_t)slots[i].output;
+    }
+    for (int64_t i = 0; i < p->count; i++) {
+        ops[i] = p->ops[i];
+        if (retarget) ops[i].destination_buffer = 1;
+    }
+    weft_layout_t layout = {p->blocks, p->chunks_per_block, r->count};
+    weft_buffers_t buffers = {
+        .data = (void *)data, .output = (void *)output, .shared_data = bases, .shared_output = bases + s->size,
+        .shared_barrier = barrier, .remote_pids = s->pids, .entry_synced = 1,
+    };
+    rc = weft_execute(s->internal, ops, p->count, layout, r->dtype, r->op, &buffers);
+    free(bases);
+    free(ops);
+    return rc;
+}
+
+/// A message-passing schedule, in place on one whole buffer per rank.
+static int run_messages(weft_ip_state_t *s, const weft_ip_request_t *r, const weft_ip_program_t *p) {
+    size_t size = weft_dtype_size(r->dtype);
+    size_t block_bytes = (size_t)r->count * size, all_bytes = block_bytes * (size_t)s->size;
+    char *buffer = r->recv, *output = NULL;
+    int rc = WEFT_OK;
+    switch (r->collective) {
+    case WEFT_IP_ALLREDUCE:
+        if (r->send) memcpy(r->recv, r->send, block_bytes);
+        break;
+    case WEFT_IP_REDUCE:
+        if (s->rank != r->root) {
+            // Other ranks' receive buffers are not theirs to write: reduce in a private copy.
+            if ((rc = reserve(&s->temp, &s->temp_bytes, block_bytes)) != WEFT_OK) return rc;
+            buffer = s->temp;
+            memcpy(buffer, r->send, block_bytes);
+        } else if (r->send) {
+            memcpy(r->recv, r->send, block_bytes);
+        }
+        break;
+    case WEFT_IP_REDUCE_SCATTER:
+    case WEFT_IP_ALLTOALL:
+        if ((rc = reserve(&s->temp, &s->temp_bytes, all_bytes)) != WEFT_OK) return rc;
+        buffer = s->temp;
+        memcpy(buffer, r->send ? r->send : r->recv, all_bytes);
+        if (r->collective == WEFT_IP_ALLTOALL) output = r->recv;
+        break;
+    case WEFT_IP_ALLGATHER:
+        if (r->send) memcpy(r->recv + (size_t)s->rank * block_bytes, r->send, block_bytes);
+        break;
+    default: break;
+    }
+    weft_layout_t layout = {p->blocks, p->chunks_per_block, r->count};
+    int64_t scratch = weft_program_scratch_bytes(p->ops, p->count, layout, r->dtype);
+    if ((rc = reserve(&s->scratch, &s->scratch_bytes, (size_t)scratch)) != WEFT_OK) return rc;
+    weft_buffers_t buffers = {
+        .data = buffer, .output = output, .scratch = s->scratch, .scratch_bytes = (int64_t)s->scratch_bytes,
+    };
+    rc = weft_execute(s->internal, p->ops, p->count, layout, r->dtype, r->op, &buffers);
+    if (rc == WEFT_OK && r->collective == WEFT_IP_REDUCE_SCATTER)
+        memcpy(r->recv, (char *)s->temp + (size_t)s->rank * block_bytes, block_bytes);
+    return rc;
+}
+
+int weft_ip_run(weft_ip_state_t *s, const weft_ip_request_t *r, int algorithm) {
+    weft_ip_program_t program;
+    int rc = fetch(s, r, algorithm, &program);
+    if (rc != WEFT_OK) return rc;
+    if (program.shared) {
+        if (!s->cross_memory) return WEFT_IP_FORWARD;
+        // In place, a rank's result chunk would overwrite input a peer still reads.
+        if (!r->send && (r->collective == WEFT_IP_REDUCE_SCATTER || r->collective == WEFT_IP_ALLTOALL))
+            return WEFT_IP_FORWARD;
+        return run_direct(s, r, &program);
+    }
+    if (!r->send && r->collective == WEFT_IP_ALLTOALL) return WEFT_IP_FORWARD;
+    return run_messages(s, r, &program);
+}

@@ -1,0 +1,184 @@
+// Per-communicator state of the interposition library, cached as an MPI attribute (as
+// profiling tools and collective components do) so it dies with the communicator: the
+// attribute's delete callback releases the private communicator and the shared control
+// block. Everything is decided here from values all ranks share and agreed on with a
+// PMPI_Allreduce, so ranks never take different paths.
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "interpose.h"
+
+static int keyval = MPI_KEYVAL_INVALID;
+static weft_ip_state_t *states; // every live state, for release at MPI_Finalize
+static int created;
+
+static void release(weft_ip_state_t *s) {
+    if (s->previous) s->previous->next = s->next; else if (states == s) states = s->next;
+    if (s->next) s->next->previous = s->previous;
+    if (s->internal) weft_comm_free(s->internal);
+    if (s->control) munmap(s->control, s->control_bytes);
+    free(s->pids);
+    free(s->temp);
+    free(s->scratch);
+    free(s);
+}
+
+static int delete_state(MPI_Comm comm, int key, void *value, void *extra) {
+    (void)comm, (void)key, (void)extra;
+    release(value);
+    return MPI_SUCCESS;
+}
+
+int weft_ip_state_keyval_create(void) {
+    return PMPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, delete_state, &keyval, NULL);
+}
+
+void weft_ip_state_release_all(void) {
+    while (states) {
+        weft_ip_state_t *s = states;
+        MPI_Comm comm = s->comm;
+        // Deleting the attribute runs delete_state, which unlinks and frees `s`.
+        if (PMPI_Comm_delete_attr(comm, keyval) != MPI_SUCCESS) release(s);
+    }
+    if (keyval != MPI_KEYVAL_INVALID) PMPI_Comm_free_keyval(&keyval);
+}
+
+static int agree(int value, MPI_Comm comm) {
+    int all = 0;
+    if (PMPI_Allreduce(&value, &all, 1, MPI_INT, MPI_LAND, comm) != MPI_SUCCESS) return 0;
+    return all;
+}
+
+size_t weft_ip_control_barrier_bytes(int ranks) {
+    return ((size_t)weft_shared_barrier_bytes(ranks) + 63) & ~(size_t)63;
+}
+
+/// Maps one POSIX shared-memory segment on every rank (rank 0 names it, the others open
+/// it, then the name is unlinked so nothing outlives the job). Returns agreement.
+static int map_control(weft_ip_state_t *s, MPI_Comm comm) {
+    s->control_bytes = weft_ip_control_barrier_bytes(s->size) + sizeof(weft_ip_slot_t) * (size_t)s->size;
+    char name[64] = {0};
+    int ok = 1, fd = -1;
+    if (s->rank == 0) {
+        snprintf(name, sizeof name, "/weft-mpi-%d-%d", (int)getpid(), created);
+        fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+        ok = fd >= 0 && ftruncate(fd, (off_t)s->control_bytes) == 0;
+    }
+    if (PMPI_Bcast(name, sizeof name, MPI_CHAR, 0, comm) != MPI_SUCCESS) ok = 0;
+    if (s->rank != 0) fd = shm_open(name, O_RDWR, 0600);
+    if (fd < 0) ok = 0;
+    if (ok) {
+        void *p = mmap(NULL, s->control_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED) ok = 0; else s->control = p;
+    }
+    if (fd >= 0) close(fd);
+    ok = agree(ok, comm);
+    if (s->rank == 0 && name[0]) shm_unlink(name);
+    if (!ok && s->control) {
+        munmap(s->control, s->control_bytes);
+        s->control = NULL;
+    }
+    return ok;
+}
+
+/// Whether every rank can read its neighbour's memory with process_vm_readv (the kernel,
+/// a container's seccomp policy or Yama's ptrace scope may forbid it).
+static int probe_cross_memory(weft_ip_state_t *s, MPI_Comm comm) {
+    s->pids = calloc((size_t)s->size, sizeof *s->pids);
+    int ok = s->pids != NULL;
+    int32_t pid = (int32_t)getpid();
+    if (PMPI_Allgather(&pid, 1, MPI_INT32_T, s->pids, 1, MPI_INT32_T, comm) != MPI_SUCCESS || !ok) return agree(0, comm);
+    const char *disabled = getenv("WEFT_CROSS_MEMORY");
+    if (disabled && strcmp(disabled, "0") == 0) return agree(0, comm);
+    weft_ip_slot_t *slots = (weft_ip_slot_t *)(s->control + weft_ip_control_barrier_bytes(s->size));
+    static uint64_t probe_word = 0x77656674;
+    slots[s->rank].data = (uint64_t)(uintptr_t)&probe_word;
+    PMPI_Barrier(comm);
+    int peer = (s->rank + 1) % s->size;
+    ok = weft_cross_memory_probe(s->pids[peer], (const void *)(uintptr_t)slots[peer].data, sizeof probe_word);
+    return agree(ok, comm);
+}
+
+static void print_plan(const weft_ip_state_t *s) {
+    static const char *names[WEFT_IP_COLLECTIVES] = {"allreduce", "reduce-scatter", "allgather", "broadcast",
+                                                     "reduce", "barrier", "alltoall"};
+    char line[4096];
+    int n = snprintf(line, sizeof line, "weft-mpi: communicator %d: %d ranks, %s%s:", s->id, s->size,
+                     s->forward ? "forwarded to MPI" : s->node_local ? "one node" : "several nodes",
+                     s->forward ? "" : s->cross_memory ? ", cross-memory attach" : ", no cross-memory attach");
+    for (int c = 0; c < WEFT_IP_COLLECTIVES && !s->forward; c++) {
+        n += snprintf(line + n, sizeof line - (size_t)n, " %s", names[c]);
+        for (int i = 0; i < s->nrules[c] && n < (int)sizeof line - 64; i++) {
+            char algorithm[32];
+            weft_ip_algorithm_label(s->rules[c][i].algorithm, algorithm, sizeof algorithm);
+            n += snprintf(line + n, sizeof line - (size_t)n, "%s%s", i ? "," : " ", algorithm);
+            if (s->nrules[c] > 1 && s->rules[c][i].max_bytes != INT64_MAX)
+                n += snprintf(line + n, sizeof line - (size_t)n, "<%lld", (long long)s->rules[c][i].max_bytes);
+        }
+        n += snprintf(line + n, sizeof line - (size_t)n, ";");
+    }
+    fprintf(stderr, "%s\n", line);
+}
+
+static weft_ip_state_t *create(MPI_Comm comm) {
+    weft_ip_state_t *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->comm = comm;
+    s->id = created++;
+    PMPI_Comm_rank(comm, &s->rank);
+    PMPI_Comm_size(comm, &s->size);
+    int inter = 0;
+    PMPI_Comm_test_inter(comm, &inter);
+    s->forward = inter || s->size == 1 || weft_ip_forward_all;
+    if (!s->forward) {
+        MPI_Comm internal = MPI_COMM_NULL, node = MPI_COMM_NULL;
+        int ok = PMPI_Comm_split(comm, 0, s->rank, &internal) == MPI_SUCCESS;
+        ok = agree(ok, comm);
+        if (!ok || weft_comm_adopt(&internal, &s->internal) != WEFT_OK) {
+            s->forward = 1;
+        } else {
+            int node_size = 0, compare = MPI_UNEQUAL;
+            if (PMPI_Comm_split_type(internal, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+                PMPI_Comm_size(node, &node_size);
+                PMPI_Comm_free(&node);
+            }
+            s->node_local = agree(node_size == s->size, internal);
+            PMPI_Comm_compare(comm, MPI_COMM_WORLD, &compare);
+            s->world_congruent = compare == MPI_IDENT || compare == MPI_CONGRUENT;
+            if (s->node_local && map_control(s, internal)) s->cross_memory = probe_cross_memory(s, internal);
+            for (int c = 0; c < WEFT_IP_COLLECTIVES; c++)
+                s->nrules[c] = weft_ip_rules(c, s->size, s->node_local, s->cross_memory, s->world_congruent,
+                                             s->rules[c], WEFT_IP_MAX_RULES);
+        }
+    }
+    if (weft_ip_verbose && s->rank == 0) print_plan(s);
+    s->next = states;
+    if (states) states->previous = s;
+    states = s;
+    if (PMPI_Comm_set_attr(comm, keyval, s) != MPI_SUCCESS) {
+        release(s);
+        return NULL;
+    }
+    return s;
+}
+
+weft_ip_state_t *weft_ip_state(MPI_Comm comm) {
+    if (!weft_ip_active || comm == MPI_COMM_NULL || keyval == MPI_KEYVAL_INVALID) return NULL;
+    void *value = NULL;
+    int found = 0;
+    if (PMPI_Comm_get_attr(comm, keyval, &value, &found) != MPI_SUCCESS) return NULL;
+    return found ? value : create(comm);
+}
+
+int weft_ip_choose(const weft_ip_state_t *s, int collective, int64_t bytes) {
+    if (s->forward) return weft_ip_mpi;
+    for (int i = 0; i < s->nrules[collective]; i++)
+        if (bytes >= s->rules[collective][i].min_bytes && bytes < s->rules[collective][i].max_bytes)
+            return s->rules[collective][i].algorithm;
+    return weft_ip_mpi;
+}

@@ -1,0 +1,61 @@
+import WeftTopology
+
+/// The one decision `auto` takes, shared by `Communicator` and the interposition library
+/// (libweft-mpi.so): `WEFT_ALGO`, else the tuning file, else the topology's plan, else the
+/// measured selection table. It reads only values every rank of a communicator shares, so
+/// ranks never disagree on an algorithm.
+public struct AutoChoice {
+    public var forced: Algorithm?
+    public var tuning: Plan?
+    public var network: NetworkContext?
+    public var selector: AlgorithmSelector
+
+    public init(forced: Algorithm? = AlgorithmSelector.environmentOverride, tuning: Plan? = nil,
+                network: NetworkContext? = nil, selector: AlgorithmSelector = .measured) {
+        self.forced = forced
+        self.tuning = tuning
+        self.network = network
+        self.selector = selector
+    }
+
+    /// The algorithm for one request. `registered`: the buffers are in Weft's shared windows
+    /// (or reached single-copy by cross-memory attach), so `direct` needs no staging.
+    public func choose(_ collective: Collective, bytes: Int, ranks: Int, nodeLocal: Bool, registered: Bool) -> Algorithm {
+        if let forced { return forced }
+        for plan in [tuning, network?.plan].compactMap({ $0 }) {
+            guard let chosen = plan.choose(collective, bytes: bytes) else { continue }
+            if chosen.needsTopology && network == nil { continue }
+            if chosen == .direct && !nodeLocal { continue }
+            if !Schedules.collectives(servedBy: chosen).contains(collective) && chosen != .mpi { continue }
+            return chosen
+        }
+        if collective == .barrier && !registered { return .mpi }
+        return selector.choose(collective, ranks: ranks, bytes: bytes, nodeLocal: nodeLocal, registered: registered)
+    }
+
+    /// The same decision as size ranges: every boundary any source names, and the choice
+    /// between two neighbouring boundaries (it is constant there). Lower bounds inclusive.
+    public func ranges(_ collective: Collective, ranks: Int, nodeLocal: Bool, registered: Bool)
+        -> [(bytes: Range<Int>, algorithm: Algorithm)]
+    {
+        var bounds: Set<Int> = [0]
+        for plan in [tuning, network?.plan].compactMap({ $0 }) {
+            for rule in plan.rules where rule.collective == collective { bounds.formUnion([rule.minBytes, rule.maxBytes]) }
+        }
+        for row in selector.rows where row.collective == collective {
+            bounds.formUnion([row.bytes.lowerBound, row.bytes.upperBound])
+        }
+        let sorted = bounds.filter { $0 < Int.max }.sorted()
+        var out: [(bytes: Range<Int>, algorithm: Algorithm)] = []
+        for (i, low) in sorted.enumerated() {
+            let high = i + 1 < sorted.count ? sorted[i + 1] : Int.max
+            let algorithm = choose(collective, bytes: low, ranks: ranks, nodeLocal: nodeLocal, registered: registered)
+            if let last = out.last, last.algorithm == algorithm {
+                out[out.count - 1].bytes = last.bytes.lowerBound..<high
+            } else {
+                out.append((low..<high, algorithm))
+            }
+        }
+        return out
+    }
+}

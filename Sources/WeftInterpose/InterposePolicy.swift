@@ -1,0 +1,117 @@
+import CWeftInterpose
+import Foundation
+import Weft
+import WeftTopology
+
+/// Policy for libweft-mpi.so, called from its C entry points: the configuration read once
+/// at MPI_Init, `auto`'s decision per communicator as size ranges, and compiled schedules.
+/// MPI calls never come through here, so this layer never re-enters the MPI library.
+enum InterposePolicy {
+    /// Set once by `weft_ip_configure` (in MPI_Init, before any collective runs).
+    nonisolated(unsafe) static var choice = AutoChoice(forced: nil)
+    nonisolated(unsafe) static var worldSize = 1
+    nonisolated(unsafe) static var programs: [ProgramKey: Compiled] = [:]
+
+    struct ProgramKey: Hashable {
+        var key: CompiledProgram.Key
+        var rank: Int
+    }
+
+    /// A program lowered for the C executor; its operations live until the process exits.
+    final class Compiled {
+        let operations: UnsafeMutableBufferPointer<weft_schedule_op_t>
+        let program: CompiledProgram
+        init(_ program: CompiledProgram) {
+            self.program = program
+            operations = .allocate(capacity: max(program.operations.count, 1))
+            _ = operations.initialize(from: program.operations)
+        }
+    }
+
+    static let algorithms = Algorithm.allCases
+    static let collectives = Collective.allCases
+
+    static func configure(worldSize: Int) throws {
+        let environment = ProcessInfo.processInfo.environment
+        var forced: Algorithm?
+        if let name = environment["WEFT_ALGO"], !name.isEmpty, name != "auto" {
+            guard let algorithm = Algorithm(rawValue: name) else {
+                let names = algorithms.filter { $0 != .auto }.map(\.rawValue).joined(separator: ", ")
+                throw InterposeError("WEFT_ALGO='\(name)' is not an algorithm; choose from \(names), auto")
+            }
+            forced = algorithm
+        }
+        var tuning: Plan?
+        if let path = environment["WEFT_TUNING"], !path.isEmpty {
+            do { tuning = try Plan.load(path) } catch { throw InterposeError("WEFT_TUNING: \(error)") }
+        }
+        var network: NetworkContext?
+        if let path = environment["WEFT_TOPOLOGY"], !path.isEmpty {
+            do { network = try NetworkContext(path: path, ranks: worldSize) } catch {
+                throw InterposeError("WEFT_TOPOLOGY: \(error)")
+            }
+        }
+        self.worldSize = worldSize
+        choice = AutoChoice(forced: forced, tuning: tuning, network: network, selector: .crossMemory)
+    }
+
+    /// Whether `algorithm` can run `collective` on a communicator of this kind.
+    static func serves(_ collective: Collective, _ algorithm: Algorithm, nodeLocal: Bool, crossMemory: Bool,
+                       worldCongruent: Bool) -> Bool {
+        switch algorithm {
+        case .mpi: return true
+        case .auto: return false
+        case .direct: if !(nodeLocal && crossMemory) { return false }
+        default: if algorithm.needsTopology && !(worldCongruent && choice.network != nil) { return false }
+        }
+        return Schedules.collectives(servedBy: algorithm).contains(collective)
+    }
+
+    static func rules(_ collective: Collective, ranks: Int, nodeLocal: Bool, crossMemory: Bool, worldCongruent: Bool)
+        -> [(bytes: Range<Int>, algorithm: Algorithm)]
+    {
+        var local = choice
+        // A descriptor's plan and placement describe MPI_COMM_WORLD's ranks only.
+        if !worldCongruent { local.network = nil }
+        return local.ranges(collective, ranks: ranks, nodeLocal: nodeLocal, registered: crossMemory).map {
+            let feasible = serves(collective, $0.algorithm, nodeLocal: nodeLocal, crossMemory: crossMemory,
+                                  worldCongruent: worldCongruent)
+            return ($0.bytes, feasible ? $0.algorithm : .mpi)
+        }
+    }
+
+    static func program(_ collective: Collective, _ algorithm: Algorithm, ranks: Int, rank: Int, root: Int, bytes: Int,
+                        worldCongruent: Bool) throws -> Compiled {
+        let segments = Schedules.segments(for: collective, algorithm: algorithm, bytes: bytes, ranks: ranks)
+        let key = CompiledProgram.Key(collective: collective, algorithm: algorithm, ranks: ranks,
+                                      root: collective.isRooted ? root : 0, segments: segments)
+        let programKey = ProgramKey(key: key, rank: rank)
+        if let compiled = programs[programKey] { return compiled }
+        let schedule: Schedule
+        if algorithm.needsTopology {
+            guard let network = choice.network, worldCongruent else {
+                throw InterposeError("algorithm '\(algorithm.rawValue)' needs WEFT_TOPOLOGY and MPI_COMM_WORLD's ranks")
+            }
+            schedule = try network.schedule(collective, algorithm)
+        } else {
+            schedule = try Schedules.make(collective, algorithm: algorithm, ranks: ranks, root: key.root,
+                                          segments: segments)
+        }
+        let compiled = Compiled(CompiledProgram(schedule: schedule, rank: rank, key: key))
+        programs[programKey] = compiled
+        return compiled
+    }
+}
+
+struct InterposeError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Copies `text` into a C buffer of `length` bytes, NUL-terminated.
+func write(_ text: String, to buffer: UnsafeMutablePointer<CChar>?, length: Int32) {
+    guard let buffer, length > 0 else { return }
+    let bytes = Array(text.utf8.prefix(Int(length) - 1))
+    for (i, b) in bytes.enumerated() { buffer[i] = CChar(bitPattern: b) }
+    buffer[bytes.count] = 0
+}
