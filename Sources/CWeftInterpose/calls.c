@@ -14,6 +14,11 @@ static int reduction_type(MPI_Datatype type, weft_dtype_t *out) {
     else if (type == MPI_INT || type == MPI_INT32_T) *out = WEFT_I32;
     else if (type == MPI_INT64_T || type == MPI_LONG_LONG || type == MPI_LONG_LONG_INT) *out = WEFT_I64;
     else if (type == MPI_LONG && sizeof(long) == 8) *out = WEFT_I64;
+    // Fortran's predefined types (Open MPI's gfortran build: INTEGER is 4 bytes).
+    else if (type == MPI_REAL || type == MPI_REAL4) *out = WEFT_F32;
+    else if (type == MPI_DOUBLE_PRECISION || type == MPI_REAL8) *out = WEFT_F64;
+    else if ((type == MPI_INTEGER && sizeof(MPI_Fint) == 4) || type == MPI_INTEGER4) *out = WEFT_I32;
+    else if (type == MPI_INTEGER8) *out = WEFT_I64;
     else return 0;
     return 1;
 }
