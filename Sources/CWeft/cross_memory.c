@@ -124,3 +124,39 @@ int weft_run_cross_memory(const weft_schedule_op_t *o, weft_layout_t layout, wef
     }
     return WEFT_OK;
 }
+
+// MARK: - Control block and execution on peers' own buffers
+
+static int64_t barrier_bytes(int ranks) { return (weft_shared_barrier_bytes(ranks) + 63) & ~(int64_t)63; }
+
+int64_t weft_cross_memory_control_bytes(int ranks) { return barrier_bytes(ranks) + 64 * (int64_t)ranks; }
+
+uint64_t *weft_cross_memory_slot(void *control, int ranks, int rank) {
+    return (uint64_t *)((char *)control + barrier_bytes(ranks) + 64 * (int64_t)rank);
+}
+
+int weft_execute_cross_memory(weft_comm_t comm, const weft_schedule_op_t *ops, int64_t n, weft_layout_t layout,
+                              weft_dtype_t dtype, weft_op_t op, void *control, const int32_t *pids, void *data,
+                              void *output) {
+    int rank = weft_comm_rank(comm), ranks = weft_comm_size(comm);
+    uint64_t *own = weft_cross_memory_slot(control, ranks, rank);
+    own[0] = (uint64_t)(uintptr_t)data;
+    own[1] = (uint64_t)(uintptr_t)output;
+    // The barrier publishes the slots (and checks that every rank passed the same count).
+    int rc = weft_shared_barrier(control, rank, ranks, layout.blocks * layout.block_count);
+    if (rc != WEFT_OK || n == 0) return rc;
+    void **bases = malloc(sizeof(void *) * 2 * (size_t)ranks);
+    if (!bases) return WEFT_ERR_NO_MEMORY;
+    for (int r = 0; r < ranks; r++) {
+        uint64_t *slot = weft_cross_memory_slot(control, ranks, r);
+        bases[r] = (void *)(uintptr_t)slot[0];
+        bases[ranks + r] = (void *)(uintptr_t)slot[1];
+    }
+    weft_buffers_t buffers = {
+        .data = data, .output = output, .shared_data = bases, .shared_output = bases + ranks,
+        .shared_barrier = control, .remote_pids = pids, .entry_synced = 1,
+    };
+    rc = weft_execute(comm, ops, n, layout, dtype, op, &buffers);
+    free(bases);
+    return rc;
+}

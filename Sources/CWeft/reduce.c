@@ -106,6 +106,7 @@ void weft_divide(void *buffer, int64_t count, weft_dtype_t dtype, int divisor) {
         for (int64_t i = 0; i < count; i++) b[i] /= divisor;
         break;
     }
+    case WEFT_BYTE: break;
     case WEFT_I64: {
         int64_t *b = buffer;
         for (int64_t i = 0; i < count; i++) b[i] /= divisor;

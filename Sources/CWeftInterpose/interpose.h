@@ -36,16 +36,6 @@ typedef struct weft_ip_state {
     struct weft_ip_state *next, *previous;
 } weft_ip_state_t;
 
-/// Slot of one rank in the control block: the addresses of its buffers for this call.
-typedef struct {
-    uint64_t data;
-    uint64_t output;
-    char padding[48];
-} weft_ip_slot_t;
-
-/// Bytes of the control block before the slots (the shared barrier, cache-line aligned).
-size_t weft_ip_control_barrier_bytes(int ranks);
-
 /// One collective call, reduced to what Weft's algorithms need.
 typedef struct {
     int collective;

@@ -29,12 +29,13 @@ static int fetch(const weft_ip_state_t *s, const weft_ip_request_t *r, int algor
     return WEFT_OK;
 }
 
-/// Single copy on peers' ordinary buffers. Each rank publishes the addresses of its buffers
-/// (as bases such that chunk c of the schedule's layout is at base + offset(c)), a shared
-/// barrier makes them visible, and the one-step direct schedule reads from every rank's
-/// data and writes every rank's output; its closing barrier keeps buffers alive until all
-/// ranks are done with them.
+/// Single copy on peers' ordinary buffers: each rank publishes bases such that chunk c of
+/// the schedule's layout sits at base + offset(c) (a receive buffer holding one block is
+/// offset back by its block), and the one-step direct schedule reads every rank's input and
+/// writes every rank's receive buffer directly; its closing barrier keeps the buffers alive
+/// until every rank is done with them.
 static int run_direct(weft_ip_state_t *s, const weft_ip_request_t *r, const weft_ip_program_t *p) {
+    if (r->collective == WEFT_IP_BARRIER) return weft_shared_barrier(s->control, s->rank, s->size, 0);
     size_t size = weft_dtype_size(r->dtype);
     uintptr_t block_bytes = (uintptr_t)r->count * size;
     uintptr_t send = (uintptr_t)(r->send ? r->send : r->recv), recv = (uintptr_t)r->recv;
@@ -47,36 +48,17 @@ static int run_direct(weft_ip_state_t *s, const weft_ip_request_t *r, const weft
     case WEFT_IP_ALLTOALL: retarget = 0; break;
     default: break;
     }
-    void *barrier = s->control;
-    weft_ip_slot_t *slots = (weft_ip_slot_t *)(s->control + weft_ip_control_barrier_bytes(s->size));
-    slots[s->rank].data = data;
-    slots[s->rank].output = output;
-    int rc = weft_shared_barrier(barrier, s->rank, s->size, r->count);
-    if (rc != WEFT_OK || r->collective == WEFT_IP_BARRIER) return rc;
-
-    void **bases = malloc(sizeof(void *) * 2 * (size_t)s->size);
-    weft_schedule_op_t *ops = malloc(sizeof *ops * (size_t)(p->count ? p->count : 1));
-    if (!bases || !ops) {
-        free(bases);
-        free(ops);
-        return WEFT_ERR_NO_MEMORY;
-    }
-    for (int i = 0; i < s->size; i++) {
-        bases[i] = (void *)(uintptr_t)slots[i].data;
-        bases[s->size + i] = (void *)(uintptr_t)slots[i].output;
-    }
+    weft_schedule_op_t stack[8];
+    weft_schedule_op_t *ops = p->count <= 8 ? stack : malloc(sizeof *ops * (size_t)p->count);
+    if (!ops) return WEFT_ERR_NO_MEMORY;
     for (int64_t i = 0; i < p->count; i++) {
         ops[i] = p->ops[i];
         if (retarget) ops[i].destination_buffer = 1;
     }
     weft_layout_t layout = {p->blocks, p->chunks_per_block, r->count};
-    weft_buffers_t buffers = {
-        .data = (void *)data, .output = (void *)output, .shared_data = bases, .shared_output = bases + s->size,
-        .shared_barrier = barrier, .remote_pids = s->pids, .entry_synced = 1,
-    };
-    rc = weft_execute(s->internal, ops, p->count, layout, r->dtype, r->op, &buffers);
-    free(bases);
-    free(ops);
+    int rc = weft_execute_cross_memory(s->internal, ops, p->count, layout, r->dtype, r->op, s->control, s->pids,
+                                       (void *)data, (void *)output);
+    if (ops != stack) free(ops);
     return rc;
 }
 

@@ -54,14 +54,10 @@ static int agree(int value, MPI_Comm comm) {
     return all;
 }
 
-size_t weft_ip_control_barrier_bytes(int ranks) {
-    return ((size_t)weft_shared_barrier_bytes(ranks) + 63) & ~(size_t)63;
-}
-
 /// Maps one POSIX shared-memory segment on every rank (rank 0 names it, the others open
 /// it, then the name is unlinked so nothing outlives the job). Returns agreement.
 static int map_control(weft_ip_state_t *s, MPI_Comm comm) {
-    s->control_bytes = weft_ip_control_barrier_bytes(s->size) + sizeof(weft_ip_slot_t) * (size_t)s->size;
+    s->control_bytes = (size_t)weft_cross_memory_control_bytes(s->size);
     char name[64] = {0};
     int ok = 1, fd = -1;
     if (s->rank == 0) {
@@ -95,12 +91,12 @@ static int probe_cross_memory(weft_ip_state_t *s, MPI_Comm comm) {
     if (PMPI_Allgather(&pid, 1, MPI_INT32_T, s->pids, 1, MPI_INT32_T, comm) != MPI_SUCCESS || !ok) return agree(0, comm);
     const char *disabled = getenv("WEFT_CROSS_MEMORY");
     if (disabled && strcmp(disabled, "0") == 0) return agree(0, comm);
-    weft_ip_slot_t *slots = (weft_ip_slot_t *)(s->control + weft_ip_control_barrier_bytes(s->size));
     static uint64_t probe_word = 0x77656674;
-    slots[s->rank].data = (uint64_t)(uintptr_t)&probe_word;
+    weft_cross_memory_slot(s->control, s->size, s->rank)[0] = (uint64_t)(uintptr_t)&probe_word;
     PMPI_Barrier(comm);
     int peer = (s->rank + 1) % s->size;
-    ok = weft_cross_memory_probe(s->pids[peer], (const void *)(uintptr_t)slots[peer].data, sizeof probe_word);
+    uint64_t address = weft_cross_memory_slot(s->control, s->size, peer)[0];
+    ok = weft_cross_memory_probe(s->pids[peer], (const void *)(uintptr_t)address, sizeof probe_word);
     return agree(ok, comm);
 }
 

@@ -189,6 +189,20 @@ typedef struct {
 /// (probes `bytes` at `address` there; 1 yes, 0 no).
 int weft_cross_memory_probe(int32_t pid, const void *address, int64_t bytes);
 
+/// Bytes of a cross-memory control block for `ranks` ranks: a shared barrier, then one slot
+/// per rank where it publishes the addresses of its buffers for the current call. Place it
+/// in memory every rank maps (a shared window or POSIX shared memory), zeroed.
+int64_t weft_cross_memory_control_bytes(int ranks);
+/// Rank `rank`'s slot: [0] its data base, [1] its output base (addresses in its process).
+uint64_t *weft_cross_memory_slot(void *control, int ranks, int rank);
+/// Runs a program of shared operations (direct) single-copy on every rank's own buffers:
+/// publishes `data` and `output` (bases such that chunk c sits at base + offset(c)), waits
+/// for every rank's, then executes with peers' buffers read and written through
+/// process_vm_readv/writev. `pids[r]` is rank r's process id. Collective over `comm`.
+int weft_execute_cross_memory(weft_comm_t comm, const weft_schedule_op_t *ops, int64_t n, weft_layout_t layout,
+                              weft_dtype_t dtype, weft_op_t op, void *control, const int32_t *pids, void *data,
+                              void *output);
+
 /// Scratch bytes the program needs for reduce-receives of one step (the largest step).
 int64_t weft_program_scratch_bytes(const weft_schedule_op_t *ops, int64_t n, weft_layout_t layout, weft_dtype_t dtype);
 /// Runs this rank's operations (sorted by step) on the buffers. Every rank of `comm`
