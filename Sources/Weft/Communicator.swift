@@ -32,6 +32,9 @@ public final class Communicator {
     private var programs: [CompiledProgram.Key: CompiledProgram] = [:]
     private var registered: [WeakSegments] = []
     private var control: SharedSegments?
+    /// Peers' process ids when cross-memory attach works between them (probed once, on the
+    /// first `direct` call on ordinary buffers); empty when it does not.
+    private var crossMemoryPids: [Int32]?
     private var staging: SharedSegments?
     private var scratch: UnsafeMutableRawPointer?
     private var scratchBytes = 0
@@ -319,7 +322,20 @@ public final class Communicator {
                             type: type, op: op, shared: (dataPeers, outputPeers, barrier))
             return
         }
-        // Unregistered: stage through a shared segment (one copy in, one out).
+        // Ordinary buffers: single copy from and to peers' own buffers (cross-memory attach).
+        let pids = try crossMemory()
+        if !pids.isEmpty {
+            let layout = program.cLayout(blockCount: blockCount)
+            let code = program.operations.withUnsafeBufferPointer { ops in
+                weft_execute_cross_memory(handle, ops.baseAddress, Int64(ops.count), layout, type.c,
+                                          (op == .avg ? ReduceOp.sum : op).c, barrier, pids,
+                                          UnsafeMutableRawPointer(data.baseAddress),
+                                          output.flatMap { UnsafeMutableRawPointer($0.baseAddress) })
+            }
+            try check("weft_execute_cross_memory", code)
+            return
+        }
+        // Where the kernel forbids it: stage through a shared segment (one copy in, one out).
         let stage = try stagingSegments(bytes: 2 * bytes)
         let dataPeers = stage.bases.map { Optional($0) }
         let outputPeers = stage.bases.map { Optional($0 + bytes) }
@@ -387,11 +403,35 @@ public final class Communicator {
         return nil
     }
 
+    /// Rank 0's segment of a small shared window: the shared barrier, then one slot per rank
+    /// for cross-memory addresses.
     private func controlBlock() throws -> UnsafeMutableRawPointer {
         if control == nil {
-            control = try SharedSegments(communicator: self, bytes: Int(weft_shared_barrier_bytes(Int32(size))))
+            control = try SharedSegments(communicator: self, bytes: Int(weft_cross_memory_control_bytes(Int32(size))))
         }
         return control!.bases[0]
+    }
+
+    /// Process ids of every rank if each can read its neighbour's memory with
+    /// process_vm_readv (agreed by all ranks), else empty. `WEFT_CROSS_MEMORY=0` turns it off.
+    private func crossMemory() throws -> [Int32] {
+        if let crossMemoryPids { return crossMemoryPids }
+        let control = try controlBlock()
+        var pids = [Int32](repeating: 0, count: size)
+        pids[rank] = getpid()
+        try pids.withUnsafeMutableBufferPointer { try allgather($0, algorithm: .mpi) }
+        let probe = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+        defer { probe.deallocate() }
+        probe.pointee = 0x77656674
+        weft_cross_memory_slot(control, Int32(size), Int32(rank))[0] = UInt64(UInt(bitPattern: probe))
+        try barrier(algorithm: .mpi)
+        let peer = (rank + 1) % size
+        let address = weft_cross_memory_slot(control, Int32(size), Int32(peer))[0]
+        let disabled = ProcessInfo.processInfo.environment["WEFT_CROSS_MEMORY"] == "0"
+        var ok: [Int32] = [!disabled && weft_cross_memory_probe(pids[peer], UnsafeRawPointer(bitPattern: UInt(address)), 8) != 0 ? 1 : 0]
+        try ok.withUnsafeMutableBufferPointer { try allreduce($0, op: .min, algorithm: .mpi) }
+        crossMemoryPids = ok[0] == 1 ? pids : []
+        return crossMemoryPids!
     }
 
     private func stagingSegments(bytes: Int) throws -> SharedSegments {
