@@ -145,7 +145,8 @@ int weft_execute_cross_memory(weft_comm_t comm, const weft_schedule_op_t *ops, i
     // The barrier publishes the slots (and checks that every rank passed the same count).
     int rc = weft_shared_barrier(control, rank, ranks, layout.blocks * layout.block_count);
     if (rc != WEFT_OK || n == 0) return rc;
-    void **bases = malloc(sizeof(void *) * 2 * (size_t)ranks);
+    void *stack[128];
+    void **bases = ranks <= 64 ? stack : malloc(sizeof(void *) * 2 * (size_t)ranks);
     if (!bases) return WEFT_ERR_NO_MEMORY;
     for (int r = 0; r < ranks; r++) {
         uint64_t *slot = weft_cross_memory_slot(control, ranks, r);
@@ -157,6 +158,6 @@ int weft_execute_cross_memory(weft_comm_t comm, const weft_schedule_op_t *ops, i
         .shared_barrier = control, .remote_pids = pids, .entry_synced = 1,
     };
     rc = weft_execute(comm, ops, n, layout, dtype, op, &buffers);
-    free(bases);
+    if (bases != stack) free(bases);
     return rc;
 }

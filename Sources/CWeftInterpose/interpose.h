@@ -33,6 +33,13 @@ typedef struct weft_ip_state {
     size_t temp_bytes;
     void *scratch; // the executor's reduce-receive scratch
     size_t scratch_bytes;
+    /// The last program each collective ran, reused while algorithm, root and size repeat
+    /// (a program loop calls the same collective again and again).
+    struct {
+        int valid, algorithm, root;
+        int64_t bytes;
+        weft_ip_program_t program;
+    } last[WEFT_IP_COLLECTIVES];
     struct weft_ip_state *next, *previous;
 } weft_ip_state_t;
 

@@ -18,7 +18,12 @@ static int reserve(void **buffer, size_t *capacity, size_t bytes) {
     return WEFT_OK;
 }
 
-static int fetch(const weft_ip_state_t *s, const weft_ip_request_t *r, int algorithm, weft_ip_program_t *program) {
+static int fetch(weft_ip_state_t *s, const weft_ip_request_t *r, int algorithm, weft_ip_program_t *program) {
+    __typeof__(s->last[0]) *last = &s->last[r->collective];
+    if (last->valid && last->algorithm == algorithm && last->root == r->root && last->bytes == r->bytes) {
+        *program = last->program;
+        return WEFT_OK;
+    }
     char error[512];
     if (weft_ip_program(r->collective, algorithm, s->size, s->rank, r->root, r->bytes, s->world_congruent, program,
                         error, sizeof error) != 0) {
@@ -26,6 +31,11 @@ static int fetch(const weft_ip_state_t *s, const weft_ip_request_t *r, int algor
         if (weft_ip_verbose && s->rank == 0) fprintf(stderr, "weft-mpi: forwarding to MPI: %s\n", error);
         return WEFT_IP_FORWARD;
     }
+    last->valid = 1;
+    last->algorithm = algorithm;
+    last->root = r->root;
+    last->bytes = r->bytes;
+    last->program = *program;
     return WEFT_OK;
 }
 

@@ -19,11 +19,13 @@ public struct AutoChoice {
     }
 
     /// The algorithm for one request. `registered`: the buffers are in Weft's shared windows
-    /// (or reached single-copy by cross-memory attach), so `direct` needs no staging.
-    public func choose(_ collective: Collective, bytes: Int, ranks: Int, nodeLocal: Bool, registered: Bool) -> Algorithm {
+    /// (or reached single-copy by cross-memory attach), so `direct` needs no staging;
+    /// `buffers` picks a tuning file's rules for this kind of buffer.
+    public func choose(_ collective: Collective, bytes: Int, ranks: Int, nodeLocal: Bool, registered: Bool,
+                       buffers: Plan.BufferKind) -> Algorithm {
         if let forced { return forced }
         for plan in [tuning, network?.plan].compactMap({ $0 }) {
-            guard let chosen = plan.choose(collective, bytes: bytes) else { continue }
+            guard let chosen = plan.choose(collective, bytes: bytes, buffers: buffers) else { continue }
             if chosen.needsTopology && network == nil { continue }
             if chosen == .direct && !nodeLocal { continue }
             if !Schedules.collectives(servedBy: chosen).contains(collective) && chosen != .mpi { continue }
@@ -35,8 +37,8 @@ public struct AutoChoice {
 
     /// The same decision as size ranges: every boundary any source names, and the choice
     /// between two neighbouring boundaries (it is constant there). Lower bounds inclusive.
-    public func ranges(_ collective: Collective, ranks: Int, nodeLocal: Bool, registered: Bool)
-        -> [(bytes: Range<Int>, algorithm: Algorithm)]
+    public func ranges(_ collective: Collective, ranks: Int, nodeLocal: Bool, registered: Bool,
+                       buffers: Plan.BufferKind) -> [(bytes: Range<Int>, algorithm: Algorithm)]
     {
         var bounds: Set<Int> = [0]
         for plan in [tuning, network?.plan].compactMap({ $0 }) {
@@ -49,7 +51,8 @@ public struct AutoChoice {
         var out: [(bytes: Range<Int>, algorithm: Algorithm)] = []
         for (i, low) in sorted.enumerated() {
             let high = i + 1 < sorted.count ? sorted[i + 1] : Int.max
-            let algorithm = choose(collective, bytes: low, ranks: ranks, nodeLocal: nodeLocal, registered: registered)
+            let algorithm = choose(collective, bytes: low, ranks: ranks, nodeLocal: nodeLocal, registered: registered,
+                                   buffers: buffers)
             if let last = out.last, last.algorithm == algorithm {
                 out[out.count - 1].bytes = last.bytes.lowerBound..<high
             } else {

@@ -157,7 +157,8 @@ public final class Communicator {
     public func resolve(_ algorithm: Algorithm, _ collective: Collective, bytes: Int, registered: Bool) -> Algorithm {
         guard algorithm == .auto else { return algorithm }
         let choice = AutoChoice(tuning: tuning, network: network, selector: selector)
-        return choice.choose(collective, bytes: bytes, ranks: size, nodeLocal: isNodeLocal, registered: registered)
+        return choice.choose(collective, bytes: bytes, ranks: size, nodeLocal: isNodeLocal, registered: registered,
+                             buffers: registered ? .registered : .ordinary)
     }
 
     /// Reads the topology and tuning files named by the arguments, else by `WEFT_TOPOLOGY`

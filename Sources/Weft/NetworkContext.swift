@@ -30,8 +30,11 @@ public final class NetworkContext {
 }
 
 extension Plan {
-    /// The algorithm of the first rule covering a request, if any.
-    public func choose(_ collective: Collective, bytes: Int) -> Algorithm? {
-        rules.first { $0.collective == collective && $0.minBytes <= bytes && bytes < $0.maxBytes }?.algorithm
+    /// The algorithm of the first rule covering a request on these buffers, if any.
+    public func choose(_ collective: Collective, bytes: Int, buffers: BufferKind? = nil) -> Algorithm? {
+        rules.first {
+            $0.collective == collective && $0.minBytes <= bytes && bytes < $0.maxBytes
+                && ($0.buffers == nil || buffers == nil || $0.buffers == buffers)
+        }?.algorithm
     }
 }

@@ -73,7 +73,8 @@ enum InterposePolicy {
         var local = choice
         // A descriptor's plan and placement describe MPI_COMM_WORLD's ranks only.
         if !worldCongruent { local.network = nil }
-        return local.ranges(collective, ranks: ranks, nodeLocal: nodeLocal, registered: crossMemory).map {
+        return local.ranges(collective, ranks: ranks, nodeLocal: nodeLocal, registered: crossMemory,
+                            buffers: .ordinary).map {
             let feasible = serves(collective, $0.algorithm, nodeLocal: nodeLocal, crossMemory: crossMemory,
                                   worldCongruent: worldCongruent)
             return ($0.bytes, feasible ? $0.algorithm : .mpi)

@@ -97,6 +97,19 @@ final class BenchRunner<T: WeftScalar & Numeric & Comparable> {
         report.footer()
     }
 
+    /// Median time of every algorithm at every size, for `weft tune`: (bytes, algorithm, seconds).
+    func timings(_ algorithms: [Algorithm]) throws -> [(bytes: Int, algorithm: Algorithm, seconds: Double)] {
+        var out: [(bytes: Int, algorithm: Algorithm, seconds: Double)] = []
+        for bytes in sizes {
+            var count = bytes / MemoryLayout<T>.stride
+            if collective.isBlockwise { count -= count % communicator.size }
+            for algorithm in algorithms {
+                out.append((count * MemoryLayout<T>.stride, algorithm, try measure(algorithm, count: count)))
+            }
+        }
+        return out
+    }
+
     private func invoke(_ algorithm: Algorithm, count: Int) throws {
         let d = UnsafeMutableBufferPointer(rebasing: data[0..<count])
         switch collective {

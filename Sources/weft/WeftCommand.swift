@@ -8,7 +8,7 @@ struct WeftCommand: ParsableCommand {
         commandName: "weft",
         abstract: "Network-aware collectives and distributed training over MPI.",
         discussion: "Run under mpirun or launch/weftrun, e.g. `launch/weftrun -np 4 -- weft bench allreduce`.",
-        subcommands: [Bench.self, Topo.self, Train.self]
+        subcommands: [Bench.self, Topo.self, Train.self, Tune.self]
     )
 }
 

@@ -13,6 +13,33 @@ public struct Plan: Sendable {
         public var maxBytes: Int
         public var algorithm: Algorithm
         public var predictedMicroseconds: Double
+        /// Which buffers the rule is for (`weft tune` measures both); nil: any.
+        public var buffers: BufferKind? = nil
+        /// The time `weft tune` measured for the chosen algorithm (nil for a simulated plan).
+        public var measuredMicroseconds: Double? = nil
+
+        public init(collective: Collective, minBytes: Int, maxBytes: Int, algorithm: Algorithm,
+                    predictedMicroseconds: Double, buffers: BufferKind? = nil, measuredMicroseconds: Double? = nil) {
+            self.collective = collective
+            self.minBytes = minBytes
+            self.maxBytes = maxBytes
+            self.algorithm = algorithm
+            self.predictedMicroseconds = predictedMicroseconds
+            self.buffers = buffers
+            self.measuredMicroseconds = measuredMicroseconds
+        }
+    }
+
+    /// Registered buffers live in Weft's shared windows; ordinary ones are any memory (an
+    /// MPI program's, through libweft-mpi.so).
+    public enum BufferKind: String, Sendable, CaseIterable {
+        case registered, ordinary
+    }
+
+    public init(ranks: Int, source: String, rules: [Rule]) {
+        self.ranks = ranks
+        self.source = source
+        self.rules = rules
     }
 
     public var ranks: Int
@@ -74,15 +101,25 @@ public struct Plan: Sendable {
         return Plan(ranks: ranks, source: descriptor.file, rules: rules)
     }
 
+    /// Whether the rules were measured (`weft tune`) rather than simulated.
+    public var measured: Bool { rules.contains { $0.measuredMicroseconds != nil } }
+
     /// The plan as a tuning file (TOML), readable by `Plan.load`.
     public var toml: String {
-        var out = "# Weft algorithm plan for \(source), \(ranks) ranks (from `weft topo plan`).\n"
+        var out = measured
+            ? "# Weft tuning file: every algorithm measured by `weft tune` on \(source), \(ranks) ranks.\n"
+            : "# Weft algorithm plan for \(source), \(ranks) ranks (from `weft topo plan`).\n"
         out += "# Edit rules or add your own; WEFT_TUNING=FILE or --tuning FILE applies it.\nranks = \(ranks)\n"
         for r in rules {
             out += "\n[[rule]]\ncollective = \"\(r.collective.rawValue)\"\nmin_bytes = \(r.minBytes)\n"
             if r.maxBytes != Int.max { out += "max_bytes = \(r.maxBytes)\n" }
             out += "algorithm = \"\(r.algorithm.rawValue)\"\n"
-            out += String(format: "predicted_us = %.2f\n", r.predictedMicroseconds)
+            if let buffers = r.buffers { out += "buffers = \"\(buffers.rawValue)\"\n" }
+            if let measured = r.measuredMicroseconds {
+                out += String(format: "measured_us = %.2f\n", measured)
+            } else {
+                out += String(format: "predicted_us = %.2f\n", r.predictedMicroseconds)
+            }
         }
         return out
     }
@@ -113,8 +150,16 @@ public struct Plan: Sendable {
             guard low >= 0 && high > low else {
                 throw TopologyError(file: path, key: "\(key).max_bytes", "must be larger than min_bytes")
             }
+            var buffers: BufferKind?
+            if let value = rule["buffers"] {
+                guard let text = value.string, let kind = BufferKind(rawValue: text) else {
+                    throw TopologyError(file: path, key: "\(key).buffers", "must be \"registered\" or \"ordinary\"")
+                }
+                buffers = kind
+            }
             rules.append(Rule(collective: collective, minBytes: low, maxBytes: high, algorithm: algorithm,
-                              predictedMicroseconds: rule["predicted_us"]?.double ?? 0))
+                              predictedMicroseconds: rule["predicted_us"]?.double ?? 0, buffers: buffers,
+                              measuredMicroseconds: rule["measured_us"]?.double))
         }
         return Plan(ranks: ranks, source: path, rules: rules)
     }

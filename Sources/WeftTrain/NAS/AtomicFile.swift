@@ -2,7 +2,7 @@ import Foundation
 
 /// Writes a temporary file beside `path` (creating its folder) and renames it over `path`,
 /// so readers never see half a file and an interrupted run leaves the old one intact.
-func writeAtomically(_ data: Data, to path: String) throws {
+public func writeAtomically(_ data: Data, to path: String) throws {
     let folder = (path as NSString).deletingLastPathComponent
     let temporary = path + ".tmp.\(getpid())"
     do {
