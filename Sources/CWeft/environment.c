@@ -63,7 +63,7 @@ int weft_init(void) {
 int weft_finalize(void) {
     int finalized = 0;
     MPI_Finalized(&finalized);
-    return finalized ? MPI_SUCCESS : PMPI_Finalize();
+    return finalized ? MPI_SUCCESS : WEFT_WATCHED("MPI_Finalize", PMPI_Finalize());
 }
 
 int weft_is_initialized(void) {
@@ -96,13 +96,13 @@ int weft_comm_adopt(const void *mpi_comm, weft_comm_t *out) { return wrap_comm(*
 
 int weft_comm_dup(weft_comm_t comm, weft_comm_t *out) {
     MPI_Comm dup;
-    int rc = MPI_Comm_dup(comm->comm, &dup);
+    int rc = WEFT_WATCHED("MPI_Comm_dup", MPI_Comm_dup(comm->comm, &dup));
     return rc != MPI_SUCCESS ? rc : wrap_comm(dup, 1, out);
 }
 
 int weft_comm_split(weft_comm_t comm, int color, int key, weft_comm_t *out) {
     MPI_Comm split;
-    int rc = MPI_Comm_split(comm->comm, color < 0 ? MPI_UNDEFINED : color, key, &split);
+    int rc = WEFT_WATCHED("MPI_Comm_split", MPI_Comm_split(comm->comm, color < 0 ? MPI_UNDEFINED : color, key, &split));
     if (rc != MPI_SUCCESS) return rc;
     if (split == MPI_COMM_NULL) {
         *out = NULL;
@@ -115,7 +115,7 @@ int weft_comm_split_shared(weft_comm_t comm, weft_comm_t *out) {
     MPI_Comm split;
     int rank;
     MPI_Comm_rank(comm->comm, &rank);
-    int rc = MPI_Comm_split_type(comm->comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &split);
+    int rc = WEFT_WATCHED("MPI_Comm_split_type", MPI_Comm_split_type(comm->comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &split));
     return rc != MPI_SUCCESS ? rc : wrap_comm(split, 1, out);
 }
 
@@ -144,11 +144,11 @@ int weft_comm_is_node_local(weft_comm_t comm) {
     int rank, size, node_size = 0;
     MPI_Comm_rank(comm->comm, &rank);
     MPI_Comm_size(comm->comm, &size);
-    if (MPI_Comm_split_type(comm->comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node) != MPI_SUCCESS) return 0;
+    if (WEFT_WATCHED("MPI_Comm_split_type", MPI_Comm_split_type(comm->comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node)) != MPI_SUCCESS) return 0;
     MPI_Comm_size(node, &node_size);
     PMPI_Comm_free(&node);
     int local = node_size == size, all = 0;
-    PMPI_Allreduce(&local, &all, 1, MPI_INT, MPI_LAND, comm->comm);
+    WEFT_WATCHED("MPI_Allreduce", PMPI_Allreduce(&local, &all, 1, MPI_INT, MPI_LAND, comm->comm));
     return all;
 }
 
@@ -269,13 +269,13 @@ static int wrap_window(MPI_Win win, weft_window_t *out) {
 
 int weft_window_create(weft_comm_t comm, void *base, int64_t bytes, weft_window_t *out) {
     MPI_Win win;
-    int rc = MPI_Win_create(base, (MPI_Aint)bytes, 1, MPI_INFO_NULL, comm->comm, &win);
+    int rc = WEFT_WATCHED("MPI_Win_create", MPI_Win_create(base, (MPI_Aint)bytes, 1, MPI_INFO_NULL, comm->comm, &win));
     return rc != MPI_SUCCESS ? rc : wrap_window(win, out);
 }
 
 int weft_window_allocate(weft_comm_t comm, int64_t bytes, void **base, weft_window_t *out) {
     MPI_Win win;
-    int rc = MPI_Win_allocate((MPI_Aint)bytes, 1, MPI_INFO_NULL, comm->comm, base, &win);
+    int rc = WEFT_WATCHED("MPI_Win_allocate", MPI_Win_allocate((MPI_Aint)bytes, 1, MPI_INFO_NULL, comm->comm, base, &win));
     return rc != MPI_SUCCESS ? rc : wrap_window(win, out);
 }
 
@@ -286,7 +286,7 @@ int weft_window_allocate_shared(weft_comm_t comm, int64_t bytes, void **base, we
     MPI_Info_create(&info);
     // Each segment page-aligned on its own: avoids false sharing between ranks.
     MPI_Info_set(info, "alloc_shared_noncontig", "true");
-    int rc = MPI_Win_allocate_shared((MPI_Aint)bytes, 1, info, comm->comm, base, &win);
+    int rc = WEFT_WATCHED("MPI_Win_allocate_shared", MPI_Win_allocate_shared((MPI_Aint)bytes, 1, info, comm->comm, base, &win));
     MPI_Info_free(&info);
     return rc != MPI_SUCCESS ? rc : wrap_window(win, out);
 }
@@ -334,7 +334,7 @@ int weft_window_free(weft_window_t window) {
     int rc = MPI_SUCCESS;
     if (!weft_is_finalized()) {
         MPI_Win_unlock_all(window->win);
-        rc = MPI_Win_free(&window->win);
+        rc = WEFT_WATCHED("MPI_Win_free", MPI_Win_free(&window->win));
     }
     free(window);
     return rc;

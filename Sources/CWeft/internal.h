@@ -32,6 +32,14 @@ double weft_deadline(void);
 /// `expected` (when not NULL, -1 entries skipped).
 int weft_wait_all(int n, MPI_Request *requests, const int64_t *expected);
 
+/// Arms the watchdog (watchdog.c) around a blocking MPI call that has no timed form: past
+/// the timeout the process prints one line naming `what` and exits, ending the job.
+void weft_watch_begin(const char *what);
+void weft_watch_end(void);
+/// Runs one blocking MPI call under the watchdog and yields its return code.
+#define WEFT_WATCHED(what, call) (weft_watch_begin(what), weft_watched_result = (call), weft_watch_end(), weft_watched_result)
+static _Thread_local int weft_watched_result;
+
 /// Chunk c of a layout starts at this element (see weft_layout_t).
 static inline int64_t chunk_offset(weft_layout_t layout, int64_t chunk) {
     int64_t block = chunk / layout.chunks_per_block, sub = chunk % layout.chunks_per_block;

@@ -38,8 +38,8 @@ int weft_native_allreduce(weft_comm_t comm, void *buffer, int64_t count, weft_dt
     int piece = piece_elements(dtype);
     for (int64_t start = 0; start < count || (start == 0 && count == 0); start += piece) {
         int n = (int)(count - start < piece ? count - start : piece);
-        int rc = PMPI_Allreduce(MPI_IN_PLACE, (char *)buffer + (size_t)start * size, n, mpi_type(dtype), mpi_op(op),
-                               comm->comm);
+        int rc = WEFT_WATCHED("MPI_Allreduce", PMPI_Allreduce(MPI_IN_PLACE, (char *)buffer + (size_t)start * size, n, mpi_type(dtype), mpi_op(op),
+                               comm->comm));
         if (rc != MPI_SUCCESS) return rc;
         if (count == 0) break;
     }
@@ -54,8 +54,8 @@ int weft_native_reduce(weft_comm_t comm, void *buffer, int64_t count, weft_dtype
     for (int64_t start = 0; start < count || (start == 0 && count == 0); start += piece) {
         int n = (int)(count - start < piece ? count - start : piece);
         char *b = (char *)buffer + (size_t)start * size;
-        int rc = rank == root ? PMPI_Reduce(MPI_IN_PLACE, b, n, mpi_type(dtype), mpi_op(op), root, comm->comm)
-                              : PMPI_Reduce(b, NULL, n, mpi_type(dtype), mpi_op(op), root, comm->comm);
+        int rc = rank == root ? WEFT_WATCHED("MPI_Reduce", PMPI_Reduce(MPI_IN_PLACE, b, n, mpi_type(dtype), mpi_op(op), root, comm->comm))
+                              : WEFT_WATCHED("MPI_Reduce", PMPI_Reduce(b, NULL, n, mpi_type(dtype), mpi_op(op), root, comm->comm));
         if (rc != MPI_SUCCESS) return rc;
         if (count == 0) break;
     }
@@ -68,7 +68,7 @@ int weft_native_broadcast(weft_comm_t comm, void *buffer, int64_t count, weft_dt
     int piece = piece_elements(dtype);
     for (int64_t start = 0; start < count || (start == 0 && count == 0); start += piece) {
         int n = (int)(count - start < piece ? count - start : piece);
-        int rc = PMPI_Bcast((char *)buffer + (size_t)start * size, n, mpi_type(dtype), root, comm->comm);
+        int rc = WEFT_WATCHED("MPI_Bcast", PMPI_Bcast((char *)buffer + (size_t)start * size, n, mpi_type(dtype), root, comm->comm));
         if (rc != MPI_SUCCESS) return rc;
         if (count == 0) break;
     }
@@ -80,7 +80,7 @@ int weft_native_reduce_scatter(weft_comm_t comm, void *buffer, int64_t block, we
     int rank = weft_comm_rank(comm);
     size_t size = weft_dtype_size(dtype);
     // In place: the reduced block lands at the start of the buffer; move it to slot `rank`.
-    int rc = PMPI_Reduce_scatter_block(MPI_IN_PLACE, buffer, (int)block, mpi_type(dtype), mpi_op(op), comm->comm);
+    int rc = WEFT_WATCHED("MPI_Reduce_scatter_block", PMPI_Reduce_scatter_block(MPI_IN_PLACE, buffer, (int)block, mpi_type(dtype), mpi_op(op), comm->comm));
     if (rc != MPI_SUCCESS) return rc;
     char *mine = (char *)buffer + (size_t)rank * (size_t)block * size;
     if (rank != 0) memmove(mine, buffer, (size_t)block * size);
@@ -90,10 +90,10 @@ int weft_native_reduce_scatter(weft_comm_t comm, void *buffer, int64_t block, we
 
 int weft_native_allgather(weft_comm_t comm, void *buffer, int64_t block, weft_dtype_t dtype) {
     if (block > INT_MAX) return WEFT_ERR_TOO_LARGE;
-    return PMPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buffer, (int)block, mpi_type(dtype), comm->comm);
+    return WEFT_WATCHED("MPI_Allgather", PMPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buffer, (int)block, mpi_type(dtype), comm->comm));
 }
 
 int weft_native_alltoall(weft_comm_t comm, const void *input, void *output, int64_t block, weft_dtype_t dtype) {
     if (block > INT_MAX) return WEFT_ERR_TOO_LARGE;
-    return PMPI_Alltoall(input, (int)block, mpi_type(dtype), output, (int)block, mpi_type(dtype), comm->comm);
+    return WEFT_WATCHED("MPI_Alltoall", PMPI_Alltoall(input, (int)block, mpi_type(dtype), output, (int)block, mpi_type(dtype), comm->comm));
 }

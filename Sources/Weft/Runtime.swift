@@ -10,7 +10,12 @@ public enum Runtime {
         if weft_is_initialized() != 0 { return }
         try check("MPI_Init_thread", weft_init())
         let environment = ProcessInfo.processInfo.environment
-        if let text = environment["WEFT_TIMEOUT"], let seconds = Double(text) { timeout = seconds }
+        if let text = environment["WEFT_TIMEOUT"], !text.isEmpty {
+            guard let seconds = Double(text), seconds.isFinite, seconds >= 0 else {
+                throw WeftError(function: "WEFT_TIMEOUT", reason: "'\(text)' is not a number of seconds >= 0 (0: wait forever)")
+            }
+            timeout = seconds
+        }
         if let text = environment["WEFT_YIELD"] {
             weft_set_yield(text == "1" ? 1 : 0)
         } else {

@@ -148,7 +148,6 @@ struct Bench: ParsableCommand {
         }
         if let iters, iters < 1 { failEverywhere("--iters must be at least 1, got \(iters)") }
         if warmup < 0 { failEverywhere("--warmup must not be negative, got \(warmup)") }
-        if timeout < 0 { failEverywhere("--timeout must not be negative, got \(timeout)") }
         return Request(collective: collective, algorithms: unique, explicit: explicit, type: type, op: op,
                        format: format)
     }

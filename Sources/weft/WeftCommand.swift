@@ -49,6 +49,10 @@ func failEverywhere(_ message: String, code: Int32 = 2) -> Never {
 /// MPI's world communicator with the timeout, topology and tuning file applied (each
 /// falling back to its environment variable); a failure ends the job with one line.
 func startWorld(timeout: Double, topology: String?, tuning: String?) -> Communicator {
+    // NaN would compare false with everything and silently disable every wait's bound.
+    if !timeout.isFinite || timeout < 0 {
+        failEverywhere("--timeout must be a number of seconds >= 0 (0: wait forever), got \(timeout)")
+    }
     Runtime.timeout = timeout
     let communicator: Communicator
     do {
