@@ -152,6 +152,19 @@ int weft_comm_is_node_local(weft_comm_t comm) {
     return all;
 }
 
+int weft_comm_node_keys(weft_comm_t comm, int32_t *keys) {
+    MPI_Comm node;
+    int rank = 0, rc;
+    MPI_Comm_rank(comm->comm, &rank);
+    rc = WEFT_WATCHED("MPI_Comm_split_type", MPI_Comm_split_type(comm->comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node));
+    if (rc != MPI_SUCCESS) return rc;
+    int32_t mine = rank, leader = rank;
+    rc = WEFT_WATCHED("MPI_Allreduce", PMPI_Allreduce(&mine, &leader, 1, MPI_INT32_T, MPI_MIN, node));
+    PMPI_Comm_free(&node);
+    if (rc != MPI_SUCCESS) return rc;
+    return WEFT_WATCHED("MPI_Allgather", PMPI_Allgather(&leader, 1, MPI_INT32_T, keys, 1, MPI_INT32_T, comm->comm));
+}
+
 int weft_barrier(weft_comm_t comm) {
     MPI_Request request;
     int rc = MPI_Ibarrier(comm->comm, &request);

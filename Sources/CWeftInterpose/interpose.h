@@ -27,6 +27,7 @@ typedef struct weft_ip_state {
     char *control;        // shared control block: barrier, then one slot per rank
     size_t control_bytes;
     int32_t *pids;
+    int32_t *node_keys; // lowest rank on each rank's node
     weft_ip_rule_t rules[WEFT_IP_COLLECTIVES][WEFT_IP_MAX_RULES];
     int nrules[WEFT_IP_COLLECTIVES];
     void *temp; // private copies for schedules that need a writable whole buffer

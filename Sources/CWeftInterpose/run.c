@@ -25,8 +25,8 @@ static int fetch(weft_ip_state_t *s, const weft_ip_request_t *r, int algorithm, 
         return WEFT_OK;
     }
     char error[512];
-    if (weft_ip_program(r->collective, algorithm, s->size, s->rank, r->root, r->bytes, s->world_congruent, program,
-                        error, sizeof error) != 0) {
+    if (weft_ip_program(r->collective, algorithm, s->size, s->rank, r->root, r->bytes, s->world_congruent,
+                        s->node_keys, program, error, sizeof error) != 0) {
         // Deterministic on every rank (same inputs), so every rank forwards together.
         if (weft_ip_verbose && s->rank == 0) fprintf(stderr, "weft-mpi: forwarding to MPI: %s\n", error);
         return WEFT_IP_FORWARD;

@@ -23,6 +23,7 @@ static void release(weft_ip_state_t *s) {
     if (s->internal) weft_comm_free(s->internal);
     if (s->control) munmap(s->control, s->control_bytes);
     free(s->pids);
+    free(s->node_keys);
     free(s->temp);
     free(s->scratch);
     free(s);
@@ -144,6 +145,11 @@ static weft_ip_state_t *create(MPI_Comm comm) {
                 PMPI_Comm_free(&node);
             }
             s->node_local = agree(node_size == s->size, internal);
+            s->node_keys = calloc((size_t)s->size, sizeof *s->node_keys);
+            if (!s->node_keys || weft_comm_node_keys(s->internal, s->node_keys) != WEFT_OK) {
+                free(s->node_keys);
+                s->node_keys = NULL;
+            }
             PMPI_Comm_compare(comm, MPI_COMM_WORLD, &compare);
             s->world_congruent = compare == MPI_IDENT || compare == MPI_CONGRUENT;
             if (s->node_local && map_control(s, internal)) s->cross_memory = probe_cross_memory(s, internal);

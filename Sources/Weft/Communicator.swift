@@ -35,6 +35,7 @@ public final class Communicator {
     /// Peers' process ids when cross-memory attach works between them (probed once, on the
     /// first `direct` call on ordinary buffers); empty when it does not.
     private var crossMemoryPids: [Int32]?
+    private var nodeLayout: [[Int]]?
     private var staging: SharedSegments?
     private var scratch: UnsafeMutableRawPointer?
     private var scratchBytes = 0
@@ -83,6 +84,15 @@ public final class Communicator {
         var out: weft_comm_t?
         try check("MPI_Comm_split_type", weft_comm_split_shared(handle, &out))
         return Communicator(handle: out!)
+    }
+
+    /// Which ranks share a node (asked of MPI once; collective on first use).
+    public func nodes() throws -> [[Int]] {
+        if let nodeLayout { return nodeLayout }
+        var keys = [Int32](repeating: 0, count: size)
+        try check("MPI_Comm_split_type", weft_comm_node_keys(handle, &keys))
+        nodeLayout = TwoLevel.nodes(fromKeys: keys.map(Int.init))
+        return nodeLayout!
     }
 
     /// A buffer of `count` elements in registered shared memory (collective; node-local only).
@@ -230,7 +240,9 @@ public final class Communicator {
         if let program = programs[key] { return program }
         let schedule: Schedule
         do {
-            if algorithm.needsTopology {
+            if algorithm.needsNodeLayout {
+                schedule = try TwoLevel.make(collective, nodes: try nodes())
+            } else if algorithm.needsTopology {
                 guard let network else {
                     throw WeftError(function: collective.rawValue,
                                     reason: "algorithm '\(algorithm.rawValue)' needs a topology descriptor (--topology FILE or WEFT_TOPOLOGY)")

@@ -63,12 +63,15 @@ func weftIPRules(_ collective: Int32, _ ranks: Int32, _ nodeLocal: Int32, _ cros
 
 @_cdecl("weft_ip_program")
 func weftIPProgram(_ collective: Int32, _ algorithm: Int32, _ ranks: Int32, _ rank: Int32, _ root: Int32,
-                   _ bytes: Int64, _ worldCongruent: Int32, _ out: UnsafeMutablePointer<weft_ip_program_t>?,
+                   _ bytes: Int64, _ worldCongruent: Int32, _ nodeKeys: UnsafePointer<Int32>?,
+                   _ out: UnsafeMutablePointer<weft_ip_program_t>?,
                    _ message: UnsafeMutablePointer<CChar>?, _ length: Int32) -> Int32 {
     guard let c = collectiveAt(collective), let a = algorithmAt(algorithm), let out else { return 1 }
     do {
+        let keys = nodeKeys.map { Array(UnsafeBufferPointer(start: $0, count: Int(ranks))).map(Int.init) }
         let compiled = try InterposePolicy.program(c, a, ranks: Int(ranks), rank: Int(rank), root: Int(root),
-                                                   bytes: Int(bytes), worldCongruent: worldCongruent != 0)
+                                                   bytes: Int(bytes), worldCongruent: worldCongruent != 0,
+                                                   nodeKeys: keys)
         out.pointee = weft_ip_program_t(
             ops: UnsafePointer(compiled.operations.baseAddress), count: Int64(compiled.program.operations.count),
             blocks: Int64(compiled.program.layout.blocks), chunks_per_block: Int64(compiled.program.layout.chunksPerBlock),

@@ -21,8 +21,12 @@ enum InterposePolicy {
     final class Compiled {
         let operations: UnsafeMutableBufferPointer<weft_schedule_op_t>
         let program: CompiledProgram
-        init(_ program: CompiledProgram) {
+        /// The node layout a node-aware program was built for (communicators of one size
+        /// can lie across nodes differently).
+        let nodes: [[Int]]?
+        init(_ program: CompiledProgram, nodes: [[Int]]?) {
             self.program = program
+            self.nodes = nodes
             operations = .allocate(capacity: max(program.operations.count, 1))
             _ = operations.initialize(from: program.operations)
         }
@@ -82,14 +86,18 @@ enum InterposePolicy {
     }
 
     static func program(_ collective: Collective, _ algorithm: Algorithm, ranks: Int, rank: Int, root: Int, bytes: Int,
-                        worldCongruent: Bool) throws -> Compiled {
+                        worldCongruent: Bool, nodeKeys: [Int]?) throws -> Compiled {
         let segments = Schedules.segments(for: collective, algorithm: algorithm, bytes: bytes, ranks: ranks)
         let key = CompiledProgram.Key(collective: collective, algorithm: algorithm, ranks: ranks,
                                       root: collective.isRooted ? root : 0, segments: segments)
         let programKey = ProgramKey(key: key, rank: rank)
-        if let compiled = programs[programKey] { return compiled }
+        let nodes = nodeKeys.map(TwoLevel.nodes(fromKeys:))
+        if let compiled = programs[programKey], !algorithm.needsNodeLayout || compiled.nodes == nodes { return compiled }
         let schedule: Schedule
-        if algorithm.needsTopology {
+        if algorithm.needsNodeLayout {
+            guard let nodes else { throw InterposeError("algorithm '\(algorithm.rawValue)' needs the node layout") }
+            schedule = try TwoLevel.make(collective, nodes: nodes)
+        } else if algorithm.needsTopology {
             guard let network = choice.network, worldCongruent else {
                 throw InterposeError("algorithm '\(algorithm.rawValue)' needs WEFT_TOPOLOGY and MPI_COMM_WORLD's ranks")
             }
@@ -98,7 +106,7 @@ enum InterposePolicy {
             schedule = try Schedules.make(collective, algorithm: algorithm, ranks: ranks, root: key.root,
                                           segments: segments)
         }
-        let compiled = Compiled(CompiledProgram(schedule: schedule, rank: rank, key: key))
+        let compiled = Compiled(CompiledProgram(schedule: schedule, rank: rank, key: key), nodes: nodes)
         programs[programKey] = compiled
         return compiled
     }

@@ -70,6 +70,9 @@ int weft_comm_size(weft_comm_t comm);
 /// Non-zero when every rank of `comm` is on this node, so shared windows span it.
 int weft_comm_is_node_local(weft_comm_t comm);
 int weft_barrier(weft_comm_t comm);
+/// keys[r] = the lowest rank of `comm` on rank r's node (MPI_COMM_TYPE_SHARED): which
+/// ranks share a node, for node-aware schedules. Collective; `keys` holds size entries.
+int weft_comm_node_keys(weft_comm_t comm, int32_t *keys);
 
 // MARK: - Point-to-point (non-blocking)
 

@@ -9,6 +9,9 @@ public enum Algorithm: String, CaseIterable, Sendable, Codable {
     case recursiveDoubling = "recursive-doubling"
     case rabenseifner
     case direct
+    /// Node-aware: inside each node, across nodes per shard, inside again (needs only the
+    /// node layout, which a communicator learns from MPI).
+    case twoLevel = "two-level"
     case mpi
     case auto
     /// Topology-aware (need a topology descriptor): a ring in network order; a ring per
@@ -20,7 +23,8 @@ public enum Algorithm: String, CaseIterable, Sendable, Codable {
     case dragonfly
 
     /// Algorithms that `--algorithm all` runs: every concrete one.
-    public static let concrete: [Algorithm] = [.ring, .tree, .doubleTree, .recursiveDoubling, .rabenseifner, .direct, .mpi]
+    public static let concrete: [Algorithm] = [.ring, .tree, .doubleTree, .recursiveDoubling, .rabenseifner, .direct,
+                                               .twoLevel, .mpi]
 
     /// Whether this algorithm is produced as a `Schedule`.
     public var isScheduled: Bool { self != .mpi && self != .auto }
@@ -28,4 +32,6 @@ public enum Algorithm: String, CaseIterable, Sendable, Codable {
     /// Algorithms whose schedule depends on the network (`TopologySchedules`).
     public static let topologyAware: [Algorithm] = [.topoRing, .hierarchical, .torus, .dragonfly]
     public var needsTopology: Bool { Algorithm.topologyAware.contains(self) }
+    /// Algorithms whose schedule depends on which ranks share a node.
+    public var needsNodeLayout: Bool { self == .twoLevel }
 }

@@ -6,6 +6,7 @@ public enum ScheduleError: Error, Equatable, CustomStringConvertible {
     case invalidRoot(root: Int, ranks: Int)
     case needsTopology(Algorithm)
     case irregular(Algorithm, String)
+    case needsNodeLayout(Algorithm)
 
     public var description: String {
         switch self {
@@ -18,6 +19,8 @@ public enum ScheduleError: Error, Equatable, CustomStringConvertible {
             return "a schedule needs at least 1 rank, got \(ranks)"
         case .needsTopology(let algorithm):
             return "algorithm '\(algorithm.rawValue)' needs a topology: pass --topology FILE (or set WEFT_TOPOLOGY)"
+        case .needsNodeLayout(let algorithm):
+            return "algorithm '\(algorithm.rawValue)' is built from the node layout a communicator learns from MPI"
         case .irregular(let algorithm, let why):
             return "algorithm '\(algorithm.rawValue)' cannot run on this placement: \(why)"
         case .invalidRoot(let root, let ranks):

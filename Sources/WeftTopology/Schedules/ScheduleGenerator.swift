@@ -17,13 +17,14 @@ public enum Schedules {
         case .recursiveDoubling: return RecursiveDoubling.self
         case .rabenseifner: return Rabenseifner.self
         case .direct: return Direct.self
-        case .mpi, .auto, .topoRing, .hierarchical, .torus, .dragonfly: return nil
+        case .mpi, .auto, .topoRing, .hierarchical, .torus, .dragonfly, .twoLevel: return nil
         }
     }
 
     /// The collectives `algorithm` can run (every collective for `mpi` and `auto`).
     public static func collectives(servedBy algorithm: Algorithm) -> [Collective] {
         if algorithm.needsTopology { return algorithm == .topoRing ? [.allreduce, .reduceScatter, .allgather] : [.allreduce] }
+        if algorithm == .twoLevel { return TwoLevel.collectives }
         return generator(for: algorithm)?.collectives ?? Collective.allCases
     }
 
@@ -31,6 +32,7 @@ public enum Schedules {
     public static func make(_ collective: Collective, algorithm: Algorithm, ranks: Int, root: Int = 0,
                             segments: Int = 1) throws -> Schedule {
         if algorithm.needsTopology { throw ScheduleError.needsTopology(algorithm) }
+        if algorithm.needsNodeLayout { throw ScheduleError.needsNodeLayout(algorithm) }
         guard let generator = generator(for: algorithm) else { throw ScheduleError.notScheduled(algorithm) }
         guard ranks >= 1 else { throw ScheduleError.invalidRanks(ranks) }
         guard root >= 0 && root < ranks else { throw ScheduleError.invalidRoot(root: root, ranks: ranks) }

@@ -1,0 +1,80 @@
+/// Node-aware two-level allreduce, built from which ranks share a node (MPI tells, via
+/// MPI_Comm_split_type) — no topology descriptor. The buffer is cut into S shards, S the
+/// largest node's rank count; on a node of k ranks, local rank i owns shards s ≡ i (mod k).
+///
+/// 1. Inside each node (one step): every rank sends each shard it does not own to the
+///    shard's owner, which reduces them (a direct reduce-scatter).
+/// 2. Across nodes: for every shard, a ring allreduce among its owners (one per node), all
+///    shards at once — each NIC-facing process carries 1/k of the message, as in Open MPI's
+///    coll/han, MPICH's multi-leader collectives and NCCL's rings across nodes.
+/// 3. Inside each node (one step): owners send their reduced shards to their node's ranks.
+///
+/// Uneven nodes work (a lone rank owns every shard of its node); on one node only steps 1
+/// and 3 remain, on one rank per node only step 2.
+public enum TwoLevel {
+    public static let algorithm = Algorithm.twoLevel
+    public static let collectives: [Collective] = [.allreduce]
+
+    /// `nodes[n]`: the ranks on node n; together every rank 0..<ranks exactly once.
+    public static func make(_ collective: Collective, nodes: [[Int]]) throws -> Schedule {
+        guard collectives.contains(collective) else {
+            throw ScheduleError.unsupported(algorithm: algorithm, collective: collective, supported: collectives)
+        }
+        let ranks = nodes.reduce(0) { $0 + $1.count }
+        guard ranks >= 1, nodes.allSatisfy({ !$0.isEmpty }),
+              Set(nodes.joined()) == Set(0..<ranks)
+        else {
+            throw ScheduleError.irregular(algorithm, "the node layout \(nodes) does not list every rank once")
+        }
+        let shards = nodes.map(\.count).max()!, count = nodes.count
+        /// Shard s, whole (all pieces), or one of its `count` ring pieces.
+        func shard(_ s: Int) -> ChunkRange { ChunkRange(s * count, count: count) }
+        func piece(_ s: Int, _ p: Int) -> ChunkRange { ChunkRange(s * count + p, count: 1) }
+        func owner(_ node: [Int], _ s: Int) -> Int { node[s % node.count] }
+
+        var steps: [[ScheduleOperation]] = []
+        var gather: [ScheduleOperation] = []
+        var scatter: [ScheduleOperation] = []
+        for node in nodes {
+            for s in 0..<shards {
+                let o = owner(node, s)
+                for r in node where r != o {
+                    scatter.append(.transfer(from: r, to: o, source: shard(s), destination: shard(s), reduce: true))
+                    gather.append(.transfer(from: o, to: r, source: shard(s), destination: shard(s), reduce: false))
+                }
+            }
+        }
+        if !scatter.isEmpty { steps.append(scatter) }
+        // Ring across nodes per shard: reduce-scatter then allgather of its pieces.
+        if count > 1 {
+            for phase in [true, false] {
+                for t in 0..<(count - 1) {
+                    var step: [ScheduleOperation] = []
+                    for s in 0..<shards {
+                        for n in 0..<count {
+                            let part = phase ? ((n - t - 1) % count + count) % count : ((n - t) % count + count) % count
+                            step.append(.transfer(from: owner(nodes[n], s), to: owner(nodes[(n + 1) % count], s),
+                                                  source: piece(s, part), destination: piece(s, part), reduce: phase))
+                        }
+                    }
+                    steps.append(step)
+                }
+            }
+        }
+        if !gather.isEmpty { steps.append(gather) }
+        return Schedule(collective: collective, algorithm: algorithm, ranks: ranks,
+                        layout: ChunkLayout(blocks: 1, chunksPerBlock: shards * count), steps: steps)
+    }
+
+    /// Nodes from each rank's node key (e.g. the lowest rank sharing its node), in order of
+    /// first appearance; ranks within a node in rank order.
+    public static func nodes(fromKeys keys: [Int]) -> [[Int]] {
+        var order: [Int] = []
+        var members: [Int: [Int]] = [:]
+        for (rank, key) in keys.enumerated() {
+            if members[key] == nil { order.append(key) }
+            members[key, default: []].append(rank)
+        }
+        return order.map { members[$0]! }
+    }
+}
