@@ -67,15 +67,15 @@ public struct AlgorithmSelector: Sendable {
     ])
 
     /// Ordinary buffers of an MPI program reached single-copy by cross-memory attach
-    /// (libweft-mpi.so): `direct` reads peers' buffers in place, so it pays one system call
-    /// per 128 KiB block and two shared-memory barriers instead of a staging copy. Measured
-    /// beside native Open MPI with benchmarks/interpose.sh (docs/BENCHMARKS.md).
+    /// (libweft-mpi.so): `direct` reads peers' buffers in place, paying ~2.5 µs of system
+    /// calls and barriers per call instead of a staging copy. Measured with
+    /// `WEFT_ALGO=direct benchmarks/interpose.sh` beside native Open MPI at 2 and 4 ranks
+    /// (docs/BENCHMARKS.md); a row only where direct won at both. Broadcast, alltoall and
+    /// 2-rank allgather stay native: direct only tied there.
     public static let crossMemory = AlgorithmSelector(rows: [
-        Row(.allreduce, ranks: 2...64, bytes: (64 << 10)..<Int.max, .direct, needsRegistered: true),
-        Row(.reduceScatter, ranks: 2...64, bytes: (64 << 10)..<Int.max, .direct, needsRegistered: true),
-        Row(.allgather, ranks: 2...64, bytes: (64 << 10)..<Int.max, .direct, needsRegistered: true),
-        Row(.broadcast, ranks: 2...64, bytes: (64 << 10)..<Int.max, .direct, needsRegistered: true),
-        Row(.reduce, ranks: 2...64, bytes: (64 << 10)..<Int.max, .direct, needsRegistered: true),
-        Row(.alltoall, ranks: 2...64, bytes: (64 << 10)..<Int.max, .direct, needsRegistered: true),
+        Row(.allreduce, ranks: 2...64, bytes: (8 << 10)..<Int.max, .direct, needsRegistered: true),
+        Row(.reduceScatter, ranks: 2...64, bytes: (8 << 10)..<Int.max, .direct, needsRegistered: true),
+        Row(.reduce, ranks: 2...64, bytes: (256 << 10)..<Int.max, .direct, needsRegistered: true),
+        Row(.allgather, ranks: 3...64, bytes: (16 << 10)..<Int.max, .direct, needsRegistered: true),
     ])
 }
