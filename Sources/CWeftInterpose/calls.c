@@ -119,7 +119,7 @@ int MPI_Allreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype da
         int rc = dispatch(comm, &r, "MPI_Allreduce");
         if (rc != WEFT_IP_FORWARD) return rc;
     }
-    native(WEFT_IP_ALLREDUCE, bytes_of(count, datatype));
+    native(WEFT_IP_ALLREDUCE, r.bytes ? r.bytes : bytes_of(count, datatype));
     return PMPI_Allreduce(sendbuf, recvbuf, count, datatype, op, comm);
 }
 
@@ -131,7 +131,7 @@ int MPI_Reduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datat
         int rc = dispatch(comm, &r, "MPI_Reduce");
         if (rc != WEFT_IP_FORWARD) return rc;
     }
-    native(WEFT_IP_REDUCE, bytes_of(count, datatype));
+    native(WEFT_IP_REDUCE, r.bytes ? r.bytes : bytes_of(count, datatype));
     return PMPI_Reduce(sendbuf, recvbuf, count, datatype, op, root, comm);
 }
 
@@ -143,7 +143,7 @@ int MPI_Bcast(void *buffer, int count, MPI_Datatype datatype, int root, MPI_Comm
         int rc = dispatch(comm, &r, "MPI_Bcast");
         if (rc != WEFT_IP_FORWARD) return rc;
     }
-    native(WEFT_IP_BROADCAST, bytes_of(count, datatype));
+    native(WEFT_IP_BROADCAST, r.bytes ? r.bytes : bytes_of(count, datatype));
     return PMPI_Bcast(buffer, count, datatype, root, comm);
 }
 

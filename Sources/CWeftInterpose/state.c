@@ -17,7 +17,18 @@ static int keyval = MPI_KEYVAL_INVALID;
 static weft_ip_state_t *states; // every live state, for release at MPI_Finalize
 static int created;
 
+// The last communicator looked up and its state: a program calls collectives on one
+// communicator again and again, and an attribute lookup costs more than the forwarding it
+// decides. Cleared when that state is released, so a freed handle reused for a new
+// communicator never finds the old state.
+static MPI_Comm cached_comm = MPI_COMM_NULL;
+static weft_ip_state_t *cached_state;
+
 static void release(weft_ip_state_t *s) {
+    if (cached_state == s) {
+        cached_state = NULL;
+        cached_comm = MPI_COMM_NULL;
+    }
     if (s->previous) s->previous->next = s->next; else if (states == s) states = s->next;
     if (s->next) s->next->previous = s->previous;
     if (s->internal) weft_comm_free(s->internal);
@@ -170,11 +181,15 @@ static weft_ip_state_t *create(MPI_Comm comm) {
 }
 
 weft_ip_state_t *weft_ip_state(MPI_Comm comm) {
+    if (comm == cached_comm && cached_state) return cached_state;
     if (!weft_ip_active || comm == MPI_COMM_NULL || keyval == MPI_KEYVAL_INVALID) return NULL;
     void *value = NULL;
     int found = 0;
     if (PMPI_Comm_get_attr(comm, keyval, &value, &found) != MPI_SUCCESS) return NULL;
-    return found ? value : create(comm);
+    weft_ip_state_t *s = found ? value : create(comm);
+    cached_comm = s ? comm : MPI_COMM_NULL;
+    cached_state = s;
+    return s;
 }
 
 int weft_ip_choose(const weft_ip_state_t *s, int collective, int64_t bytes) {
