@@ -38,11 +38,22 @@ public struct AlgorithmSelector: Sendable {
         return .mpi
     }
 
-    /// `WEFT_ALGO=name`, as NCCL_ALGO: forces one algorithm wherever `auto` is asked.
+    /// `WEFT_ALGO=name`, as NCCL_ALGO: forces one algorithm wherever `auto` is asked
+    /// (`auto` or unset: no override). `Runtime.initialize` refuses a name that is not an
+    /// algorithm, so nothing falls back silently.
     public static let environmentOverride: Algorithm? = {
-        guard let name = ProcessInfo.processInfo.environment["WEFT_ALGO"], !name.isEmpty else { return nil }
+        guard let name = ProcessInfo.processInfo.environment["WEFT_ALGO"], !name.isEmpty, name != "auto" else { return nil }
         return Algorithm(rawValue: name)
     }()
+
+    /// The error line for a `WEFT_ALGO` that names no algorithm, or nil when it is fine.
+    public static var environmentError: String? {
+        guard let name = ProcessInfo.processInfo.environment["WEFT_ALGO"], !name.isEmpty, name != "auto",
+              Algorithm(rawValue: name) == nil
+        else { return nil }
+        let names = Algorithm.allCases.filter { $0 != .auto }.map(\.rawValue).joined(separator: ", ")
+        return "WEFT_ALGO='\(name)' is not an algorithm; choose from \(names), auto"
+    }
 
     /// Measured on one node (2 cores, Open MPI 4.1.4 over shared memory, 2 and 4 ranks;
     /// docs/BENCHMARKS.md). A row is kept only where it beat native MPI by a clear margin

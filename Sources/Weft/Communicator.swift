@@ -179,7 +179,11 @@ public final class Communicator {
             network = try NetworkContext(path: path, ranks: size)
         }
         if let path = tuningFile ?? environment["WEFT_TUNING"].flatMap({ $0.isEmpty ? nil : $0 }) {
-            tuning = try Plan.load(path)
+            let plan = try Plan.load(path)
+            if network == nil, let rule = plan.rules.first(where: { $0.algorithm.needsTopology }) {
+                throw TopologyError(file: path, key: "rule", "a \(rule.collective.rawValue) rule names '\(rule.algorithm.rawValue)', which needs a topology (--topology FILE or WEFT_TOPOLOGY)")
+            }
+            tuning = plan
         }
     }
 

@@ -8,6 +8,7 @@ public enum Runtime {
     /// the environment: `WEFT_TIMEOUT` (seconds) and `WEFT_YIELD` (0/1).
     public static func initialize() throws {
         if weft_is_initialized() != 0 { return }
+        if let error = AlgorithmSelector.environmentError { throw WeftError(function: "WEFT_ALGO", reason: error) }
         try check("MPI_Init_thread", weft_init())
         let environment = ProcessInfo.processInfo.environment
         if let text = environment["WEFT_TIMEOUT"], !text.isEmpty {

@@ -37,14 +37,8 @@ enum InterposePolicy {
 
     static func configure(worldSize: Int) throws {
         let environment = ProcessInfo.processInfo.environment
-        var forced: Algorithm?
-        if let name = environment["WEFT_ALGO"], !name.isEmpty, name != "auto" {
-            guard let algorithm = Algorithm(rawValue: name) else {
-                let names = algorithms.filter { $0 != .auto }.map(\.rawValue).joined(separator: ", ")
-                throw InterposeError("WEFT_ALGO='\(name)' is not an algorithm; choose from \(names), auto")
-            }
-            forced = algorithm
-        }
+        if let error = AlgorithmSelector.environmentError { throw InterposeError(error) }
+        let forced = AlgorithmSelector.environmentOverride
         var tuning: Plan?
         if let path = environment["WEFT_TUNING"], !path.isEmpty {
             do { tuning = try Plan.load(path) } catch { throw InterposeError("WEFT_TUNING: \(error)") }
@@ -54,6 +48,9 @@ enum InterposePolicy {
             do { network = try NetworkContext(path: path, ranks: worldSize) } catch {
                 throw InterposeError("WEFT_TOPOLOGY: \(error)")
             }
+        }
+        if let tuning, network == nil, let rule = tuning.rules.first(where: { $0.algorithm.needsTopology }) {
+            throw InterposeError("WEFT_TUNING: \(tuning.source): a \(rule.collective.rawValue) rule names '\(rule.algorithm.rawValue)', which needs WEFT_TOPOLOGY")
         }
         self.worldSize = worldSize
         choice = AutoChoice(forced: forced, tuning: tuning, network: network, selector: .crossMemory)

@@ -70,12 +70,16 @@ public struct Checkpoint: Equatable {
         }
         func floats() throws -> [Float] {
             let n = Int(try take(Int64.self))
-            guard n >= 0, at + 4 * n <= body else { throw fail("is truncated; it was not loaded") }
+            // Compared by division: a damaged count (2^61) must not overflow the check itself.
+            guard n >= 0, n <= (body - at) / 4 else { throw fail("is truncated; it was not loaded") }
             return try (0..<n).map { _ in Float(bitPattern: try take(UInt32.self)) }
         }
         guard try take(UInt32.self) == version else { throw fail("has an unknown format version") }
         let signature = try take(UInt64.self)
         let epoch = Int(try take(Int64.self)), batch = Int(try take(Int64.self)), step = Int(try take(Int64.self))
+        guard epoch >= 0, batch >= 0, step >= 0 else {
+            throw fail("is damaged (epoch \(epoch), batch \(batch), step \(step)); it was not loaded")
+        }
         let parameters = try floats(), state = try floats(), optimizer = try floats()
         let n = Int(try take(Int64.self))
         guard n >= 0 && n < 1 << 20 else { throw fail("is damaged") }

@@ -105,6 +105,10 @@ public struct ModelSpec: Sendable {
         func int(_ key: String, default value: Int? = nil) throws -> Int {
             if let v = spec[key] {
                 guard let i = v.integer else { throw fail("'\(key)' must be an integer") }
+                // Bounds far above any Fashion-MNIST model, far below what exhausts memory
+                // (a dense layer of 1e9 outputs would try to allocate gigabytes per input).
+                let range = key == "padding" ? 0...256 : key == "out" || key == "groups" ? 1...65536 : 1...256
+                guard range.contains(i) else { throw fail("'\(key)' must be \(range.lowerBound)…\(range.upperBound), got \(i)") }
                 return i
             }
             guard let value else { throw fail("\(type) needs '\(key)'") }

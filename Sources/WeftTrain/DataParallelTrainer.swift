@@ -58,6 +58,7 @@ public final class DataParallelTrainer {
         let start = Date()
         var epoch = 0, batch = 0, step = 0
         if options.resume, let path = checkpointPath, FileManager.default.fileExists(atPath: path) {
+            try options.checkResumeSettings(in: options.checkpointDirectory!)
             (epoch, batch, step) = try restore(from: path)
             progress.note("resuming from \(path) at epoch \(epoch + 1), batch \(batch + 1) (step \(step))")
         } else {
@@ -184,6 +185,7 @@ public final class DataParallelTrainer {
                                         optimizer: optimizer.state,
                                         randomStates: [UInt64(communicator.size)] + all.map { UInt64(bitPattern: $0) })
             try checkpoint.write(to: path)
+            try options.writeResumeSettings(in: options.checkpointDirectory!)
         }
         try communicator.barrier(algorithm: .mpi)
     }

@@ -1,3 +1,4 @@
+import Foundation
 import WeftNN
 
 /// Settings shared by the training jobs (`weft train dp` and later methods).
@@ -27,6 +28,39 @@ public struct TrainingOptions: Sendable {
     public var stopAfterSteps: Int?
 
     public init() {}
+
+    /// The settings a resumed run must share with the run that wrote the checkpoint, as
+    /// option name → value: any other value would change the data order, the step count or
+    /// the learning-rate curve, and the resumed run would not continue the original.
+    public var resumeSettings: [String: String] {
+        [
+            "--epochs": "\(epochs)", "--batch-size": "\(batchSize)", "--lr": "\(learningRate)",
+            "--momentum": "\(momentum)", "--weight-decay": "\(weightDecay)", "--optimizer": optimizer,
+            "--schedule": schedule, "--warmup": "\(warmupSteps)", "--seed": "\(seed)",
+            "--train-limit": trainLimit.map { "\($0)" } ?? "none", "--augment": "\(augment)", "--nesterov": "\(nesterov)",
+        ]
+    }
+
+    /// Refuses to resume from `directory` when its recorded settings differ from these.
+    public func checkResumeSettings(in directory: String) throws {
+        let path = "\(directory)/settings.json"
+        guard let data = FileManager.default.contents(atPath: path) else { return }
+        guard let recorded = try? JSONDecoder().decode([String: String].self, from: data) else {
+            throw TrainingError("\(path) is damaged; it records the settings of the run that wrote the checkpoint")
+        }
+        let current = resumeSettings
+        let differing = current.keys.sorted().filter { recorded[$0] != nil && recorded[$0] != current[$0] }
+        guard differing.isEmpty else {
+            let list = differing.map { "\($0) \(current[$0]!) (checkpoint: \(recorded[$0]!))" }.joined(separator: ", ")
+            throw TrainingError("--resume with settings that contradict the checkpoint in \(directory): \(list); "
+                + "resume with the checkpoint's settings or start a new --checkpoint folder")
+        }
+    }
+
+    /// Records these settings beside the checkpoint (rank 0, at every checkpoint).
+    public func writeResumeSettings(in directory: String) throws {
+        try writeJSONAtomically(resumeSettings, to: "\(directory)/settings.json")
+    }
 }
 
 /// The final line of a training job, printed as JSON on stdout.

@@ -27,10 +27,10 @@ struct Bench: ParsableCommand {
     @Option(help: "Largest message; sizes double from --min-bytes.")
     var maxBytes = ByteCount(bytes: 64 << 20)
 
-    @Option(help: "Timed iterations per size and algorithm (default: 200 up to 64 KiB, 20 above, as OSU does).")
+    @Option(parsing: .unconditional, help: "Timed iterations per size and algorithm (default: 200 up to 64 KiB, 20 above, as OSU does).")
     var iters: Int?
 
-    @Option(help: "Untimed iterations before timing.")
+    @Option(parsing: .unconditional, help: "Untimed iterations before timing.")
     var warmup = 5
 
     @Option(help: "Element type: f32, f64, i32, i64.")
@@ -39,7 +39,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Reduction: sum, prod, max, min, avg.")
     var op = "sum"
 
-    @Option(help: "Root rank of broadcast and reduce.")
+    @Option(parsing: .unconditional, help: "Root rank of broadcast and reduce.")
     var root = 0
 
     @Flag(help: "Compare every result with native MPI's (integers bitwise, floats within 1e-5 / 1e-12 relative).")
@@ -51,7 +51,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Output: table, csv or json (one object per row).")
     var format = "table"
 
-    @Option(help: "Seconds any rank may wait for a peer before the run fails.")
+    @Option(parsing: .unconditional, help: "Seconds any rank may wait for a peer before the run fails.")
     var timeout = 60.0
 
     @Option(help: "Topology descriptor (default: WEFT_TOPOLOGY): adds the topology-aware algorithms; auto follows its plan.")
@@ -63,7 +63,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "Run on the emulated fabric of --topology: every step held for its simulated time × --slowdown; times are reported divided by --slowdown.")
     var emulate = false
 
-    @Option(help: "How much slower than the descriptor the emulated network runs (so host copies hide in the holds).")
+    @Option(parsing: .unconditional, help: "How much slower than the descriptor the emulated network runs (so host copies hide in the holds).")
     var slowdown = 100.0
 
     func run() throws {
@@ -146,7 +146,15 @@ struct Bench: ParsableCommand {
         if minBytes.bytes > maxBytes.bytes {
             failEverywhere("--min-bytes \(minBytes) is larger than --max-bytes \(maxBytes)")
         }
-        if let iters, iters < 1 { failEverywhere("--iters must be at least 1, got \(iters)") }
+        if let iters, !(1...10_000_000).contains(iters) { failEverywhere("--iters must be 1…10000000, got \(iters)") }
+        // Buffers are allocated once at the largest size (twice for alltoall, plus a staging
+        // copy on ordinary memory): refuse what this machine's memory cannot hold.
+        let copies = (collective == .alltoall ? 2 : 1) * (unregistered ? 3 : 1)
+        let ranksHere = Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? "") ?? 1
+        let available = Int(min(ProcessInfo.processInfo.physicalMemory, UInt64(Int.max))) / max(1, ranksHere)
+        if maxBytes.bytes > available / (2 * copies) {
+            failEverywhere("--max-bytes \(maxBytes) needs \(copies)× that per rank; this machine has \(ByteCount(bytes: available)) per rank (limit: \(ByteCount(bytes: available / (2 * copies))))")
+        }
         if warmup < 0 { failEverywhere("--warmup must not be negative, got \(warmup)") }
         return Request(collective: collective, algorithms: unique, explicit: explicit, type: type, op: op,
                        format: format)

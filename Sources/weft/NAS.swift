@@ -17,11 +17,21 @@ extension Train {
 
 /// Loads a search space or ends the job with its one-line error.
 func loadSpace(_ path: String) -> SearchSpace {
+    let space: SearchSpace
     do {
-        return try SearchSpace.load(path)
+        space = try SearchSpace.load(path)
     } catch {
         failEverywhere("\(error)")
     }
+    // Every NAS job trains on Fashion-MNIST: a space for other images or classes would
+    // fail deep inside training (a label past the logits, a shape that never fits).
+    if space.classes != 10 {
+        failEverywhere("search space \(path): 'classes' is \(space.classes), but Fashion-MNIST has 10 classes")
+    }
+    if space.input != [1, 28, 28] {
+        failEverywhere("search space \(path): 'input' is \(space.input), but Fashion-MNIST images are [1, 28, 28]")
+    }
+    return space
 }
 
 extension Train.NAS {
@@ -75,23 +85,35 @@ extension Train.NAS {
         @Option(help: "Supernet checkpoint (DIR/supernet.weft from weft train nas supernet).") var supernet: String
         @Option(name: .shortAndLong, help: "Output folder.") var output = "nas-out"
         @Option(help: "Per-op latency table (measured and written here if missing).") var latencyTable: String?
-        @Option(help: "Architectures in the population.") var population = 24
-        @Option(help: "Evolution cycles (each makes one child per rank).") var cycles = 20
-        @Option(help: "Tournament size.") var tournament = 6
-        @Option(help: "Choices changed per mutation.") var mutations = 1
-        @Option(help: "Probability of a crossover before mutating.") var crossover = 0.25
-        @Option(help: "Batches of 128 training images for batch-norm recalibration.") var calibrationBatches = 8
-        @Option(help: "Held-out training images scored (after the 55,000 the supernet saw).") var validationImages = 2000
-        @Option(help: "Most parameters allowed.") var maxParams: Int?
-        @Option(help: "Most FLOPs (multiply-accumulates per image) allowed.") var maxFlops: Int?
-        @Option(help: "Most inference latency (ms per image on this machine) allowed.") var maxLatencyMs: Double?
-        @Option(help: "Most simulated gradient allreduce time per step (µs) on --topology with --ranks.") var maxCommUs: Double?
-        @Option(help: "Ranks of the data-parallel training the comm cost is for (default: every endpoint).") var ranks: Int?
+        @Option(parsing: .unconditional, help: "Architectures in the population.") var population = 24
+        @Option(parsing: .unconditional, help: "Evolution cycles (each makes one child per rank).") var cycles = 20
+        @Option(parsing: .unconditional, help: "Tournament size.") var tournament = 6
+        @Option(parsing: .unconditional, help: "Choices changed per mutation.") var mutations = 1
+        @Option(parsing: .unconditional, help: "Probability of a crossover before mutating.") var crossover = 0.25
+        @Option(parsing: .unconditional, help: "Batches of 128 training images for batch-norm recalibration.") var calibrationBatches = 8
+        @Option(parsing: .unconditional, help: "Held-out training images scored (after the 55,000 the supernet saw).") var validationImages = 2000
+        @Option(parsing: .unconditional, help: "Most parameters allowed.") var maxParams: Int?
+        @Option(parsing: .unconditional, help: "Most FLOPs (multiply-accumulates per image) allowed.") var maxFlops: Int?
+        @Option(parsing: .unconditional, help: "Most inference latency (ms per image on this machine) allowed.") var maxLatencyMs: Double?
+        @Option(parsing: .unconditional, help: "Most simulated gradient allreduce time per step (µs) on --topology with --ranks.") var maxCommUs: Double?
+        @Option(parsing: .unconditional, help: "Ranks of the data-parallel training the comm cost is for (default: every endpoint).") var ranks: Int?
 
         func run() throws {
             _ = loadSpace(space)
             guard population >= 2, cycles >= 0, tournament >= 1, mutations >= 1, (0...1).contains(crossover) else {
                 failEverywhere("--population must be ≥ 2, --tournament and --mutations ≥ 1, --crossover in 0…1")
+            }
+            guard tournament <= population else {
+                failEverywhere("--tournament \(tournament) is larger than --population \(population); use 1…\(population)")
+            }
+            guard validationImages >= 1, calibrationBatches >= 0 else {
+                failEverywhere("--validation-images must be at least 1 and --calibration-batches 0 or more, got \(validationImages) and \(calibrationBatches)")
+            }
+            for (name, value) in [("--max-latency-ms", maxLatencyMs), ("--max-comm-us", maxCommUs)] {
+                if let value, !(value.isFinite && value > 0) { failEverywhere("\(name) must be a positive number, got \(value)") }
+            }
+            for (name, value) in [("--max-params", maxParams), ("--max-flops", maxFlops), ("--ranks", ranks)] {
+                if let value, value < 1 { failEverywhere("\(name) must be at least 1, got \(value)") }
             }
             if maxCommUs != nil && arguments.topology == nil {
                 failEverywhere("--max-comm-us needs --topology FILE (and --ranks N): the network the allreduce runs on")
@@ -140,14 +162,14 @@ extension Train.NAS {
         @OptionGroup var arguments: TrainingArguments
         @Option(help: "Search space file (JSON).") var space: String
         @Option(help: "Supernet checkpoint.") var supernet: String
-        @Option(help: "Architectures to sample and train (at least 10 for a meaningful tau).") var architectures = 10
+        @Option(parsing: .unconditional, help: "Architectures to sample and train (at least 10 for a meaningful tau).") var architectures = 10
         @Option(help: "uniform (random architectures) or spread (evenly over the space's range of sizes).")
         var sample = "uniform"
-        @Option(help: "Stand-alone runs per architecture, from seeds --seed, --seed+1, …; accuracies are averaged.")
+        @Option(parsing: .unconditional, help: "Stand-alone runs per architecture, from seeds --seed, --seed+1, …; accuracies are averaged.")
         var seeds = 1
         @Option(help: ArgumentHelp("Take the stand-alone accuracies from an earlier rank-check's output (same --space, --architectures, --sample and --seed) instead of training: compares another supernet with the same ground truth.", valueName: "file"))
         var standalone: String?
-        @Option(help: "Batches of 128 training images for batch-norm recalibration.") var calibrationBatches = 8
+        @Option(parsing: .unconditional, help: "Batches of 128 training images for batch-norm recalibration.") var calibrationBatches = 8
         @Option(help: "Per-op latency table (measured and written here if missing).") var latencyTable = "nas-latency.json"
 
         func run() throws {

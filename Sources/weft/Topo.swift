@@ -86,7 +86,7 @@ struct Topo: ParsableCommand {
         @Option var collective = "allreduce"
         @Option var algorithm = "ring"
         @Option(help: "Message size (K/M/G suffixes).") var bytes = ByteCount(bytes: 1 << 20)
-        @Option(help: "Ranks (default: every endpoint).") var ranks: Int?
+        @Option(parsing: .unconditional, help: "Ranks (default: every endpoint).") var ranks: Int?
         @Flag var json = false
 
         func run() {
@@ -120,7 +120,7 @@ struct Topo: ParsableCommand {
     struct PlanCommand: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "plan", abstract: "Write the algorithm plan (a tuning file).")
         @Argument var file: String
-        @Option var ranks: Int?
+        @Option(parsing: .unconditional) var ranks: Int?
         @Option(name: .short, help: "Output file (default: stdout).") var output: String?
 
         func run() {
@@ -141,7 +141,7 @@ struct Topo: ParsableCommand {
     struct Rankfile: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Write an Open MPI rankfile for the descriptor's placement.")
         @Argument var file: String
-        @Option var ranks: Int
+        @Option(parsing: .unconditional) var ranks: Int
 
         func run() {
             let (d, n) = Topo.open(file)
@@ -162,19 +162,19 @@ struct Topo: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write a descriptor from parameters, e.g. `weft topo generate dragonfly --p 4 --a 8 --h 4`.")
         @Argument(help: "single-node, fat-tree, torus, dragonfly, dragonfly-plus, hyperx or express-mesh.") var kind: String
-        @Option var p: Int?
-        @Option var a: Int?
-        @Option var h: Int?
-        @Option var g: Int?
-        @Option var k: Int?
-        @Option var levels: Int?
-        @Option var oversubscription: Double?
+        @Option(parsing: .unconditional) var p: Int?
+        @Option(parsing: .unconditional) var a: Int?
+        @Option(parsing: .unconditional) var h: Int?
+        @Option(parsing: .unconditional) var g: Int?
+        @Option(parsing: .unconditional) var k: Int?
+        @Option(parsing: .unconditional) var levels: Int?
+        @Option(parsing: .unconditional) var oversubscription: Double?
         @Option var dims: String?
         @Option var wrap: Bool?
-        @Option var leaves: Int?
-        @Option var spines: Int?
-        @Option var endpoints: Int?
-        @Option var express: Int?
+        @Option(parsing: .unconditional) var leaves: Int?
+        @Option(parsing: .unconditional) var spines: Int?
+        @Option(parsing: .unconditional) var endpoints: Int?
+        @Option(parsing: .unconditional) var express: Int?
         @Option var routing: String?
 
         func run() {

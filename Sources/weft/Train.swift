@@ -17,28 +17,28 @@ struct Train: ParsableCommand {
 struct TrainingArguments: ParsableArguments {
     @Option(help: "mlp, cnn, or a model spec JSON file.")
     var model = "mlp"
-    @Option var epochs = 10
-    @Option(help: "Samples per rank per step.")
+    @Option(parsing: .unconditional) var epochs = 10
+    @Option(parsing: .unconditional, help: "Samples per rank per step.")
     var batchSize = 128
-    @Option(name: .customLong("lr"), help: "Base learning rate.")
+    @Option(name: .customLong("lr"), parsing: .unconditional, help: "Base learning rate.")
     var learningRate: Float = 0.05
-    @Option var momentum: Float = 0.9
+    @Option(parsing: .unconditional) var momentum: Float = 0.9
     @Flag var nesterov = false
-    @Option var weightDecay: Float = 5e-4
+    @Option(parsing: .unconditional) var weightDecay: Float = 5e-4
     @Option(help: "sgd or adamw.")
     var optimizer = "sgd"
     @Option(help: "constant, step (×0.1 at 1/3 and 2/3) or cosine.")
     var schedule = "cosine"
-    @Option(help: "Linear warm-up steps before the schedule.")
+    @Option(parsing: .unconditional, help: "Linear warm-up steps before the schedule.")
     var warmup = 0
-    @Option var seed: UInt64 = 1
-    @Option(help: "Use only the first N training images.")
+    @Option(parsing: .unconditional) var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Use only the first N training images.")
     var trainLimit: Int?
     @Option(help: "Folder with the Fashion-MNIST IDX files.")
     var data = FashionMNIST.defaultDirectory
     @Option(help: "Folder for checkpoints (written atomically at each epoch end).")
     var checkpoint: String?
-    @Option(help: "Also checkpoint every N steps.")
+    @Option(parsing: .unconditional, help: "Also checkpoint every N steps.")
     var checkpointEvery = 0
     @Flag(help: "Continue from the checkpoint in --checkpoint if there is one.")
     var resume = false
@@ -46,13 +46,13 @@ struct TrainingArguments: ParsableArguments {
     var augment = false
     @Option(help: "Gradient bucket size for the allreduce (bytes; K/M suffixes).")
     var bucketBytes = ByteCount(bytes: 4 << 20)
-    @Option(help: "Seconds any rank may wait for a peer.")
+    @Option(parsing: .unconditional, help: "Seconds any rank may wait for a peer.")
     var timeout = 120.0
     @Option(help: "Topology descriptor (default: WEFT_TOPOLOGY): collectives follow its plan.")
     var topology: String?
     @Option(help: "Tuning file of algorithm rules (default: WEFT_TUNING).")
     var tuning: String?
-    @Option(help: .hidden)
+    @Option(parsing: .unconditional, help: .hidden)
     var stopAfterSteps: Int?
 
     /// MPI's world communicator with the topology and tuning applied; failures end the job.
@@ -76,6 +76,18 @@ struct TrainingArguments: ParsableArguments {
         }
         if let trainLimit, trainLimit < 1 { failEverywhere("--train-limit must be at least 1, got \(trainLimit)") }
         if resume && checkpoint == nil { failEverywhere("--resume needs --checkpoint DIR") }
+        guard warmup >= 0 else { failEverywhere("--warmup must be 0 or more steps, got \(warmup)") }
+        guard checkpointEvery >= 0 else { failEverywhere("--checkpoint-every must be 0 (epoch ends only) or more steps, got \(checkpointEvery)") }
+        guard momentum.isFinite && momentum >= 0 && momentum < 1 else { failEverywhere("--momentum must be in [0, 1), got \(momentum)") }
+        guard weightDecay.isFinite && weightDecay >= 0 else { failEverywhere("--weight-decay must be 0 or more, got \(weightDecay)") }
+        guard bucketBytes.bytes >= 4 else { failEverywhere("--bucket-bytes must be at least 4, got \(bucketBytes)") }
+        if let stopAfterSteps, stopAfterSteps < 1 { failEverywhere("--stop-after-steps must be at least 1, got \(stopAfterSteps)") }
+        if let checkpoint {
+            var folder: ObjCBool = false
+            if FileManager.default.fileExists(atPath: checkpoint, isDirectory: &folder), !folder.boolValue {
+                failEverywhere("--checkpoint \(checkpoint) is a file; name a folder (it is created if missing)")
+            }
+        }
         o.epochs = epochs
         o.batchSize = batchSize
         o.learningRate = learningRate
@@ -122,12 +134,18 @@ extension Train {
 struct GroupArguments: ParsableArguments {
     @Option(help: "Comma-separated models, one per peer/group (mlp, cnn or spec files); default: --model for all.")
     var models: String?
-    @Option(help: "Softmax temperature of the distillation term (T² scaled).")
+    @Option(parsing: .unconditional, help: "Softmax temperature of the distillation term (T² scaled).")
     var temperature: Float = 1
     @Flag(help: "Print the simulator's predicted communication per step of dp, dml and codistill on --topology, then exit.")
     var dryRun = false
-    @Option(help: "Ranks for --dry-run (default: the job's).")
+    @Option(parsing: .unconditional, help: "Ranks for --dry-run (default: the job's).")
     var ranks: Int?
+
+    /// Range checks before MPI starts (NaN would otherwise surface later as a divergence).
+    func validate() {
+        guard temperature.isFinite && temperature > 0 else { failEverywhere("--temperature must be positive, got \(temperature)") }
+        if let ranks, ranks < 1 { failEverywhere("--ranks must be at least 1, got \(ranks)") }
+    }
 
     func specs(count: Int, fallback: ModelSpec) -> [ModelSpec] {
         guard let models else { return Array(repeating: fallback, count: count) }
@@ -218,11 +236,13 @@ extension Train {
         )
         @OptionGroup var arguments: TrainingArguments
         @OptionGroup var group: GroupArguments
-        @Option(help: "Number of peer models.") var peers = 2
-        @Option(help: "Weight of the mean KL term towards the other peers.") var klWeight: Float = 1
+        @Option(parsing: .unconditional, help: "Number of peer models.") var peers = 2
+        @Option(parsing: .unconditional, help: "Weight of the mean KL term towards the other peers.") var klWeight: Float = 1
 
         func run() throws {
             guard peers >= 1 else { failEverywhere("--peers must be at least 1, got \(peers)") }
+            guard klWeight.isFinite && klWeight >= 0 else { failEverywhere("--kl-weight must be 0 or more, got \(klWeight)") }
+            group.validate()
             let base = try arguments.options().model
             let specs = group.specs(count: peers, fallback: base)
             // The co-distillation line of the forecast uses codistill's default period.
@@ -243,16 +263,20 @@ extension Train {
         )
         @OptionGroup var arguments: TrainingArguments
         @OptionGroup var group: GroupArguments
-        @Option(help: "Number of groups (each a data-parallel replica of its model).") var groups = 2
-        @Option(help: "Steps between exchanges.") var exchangeEvery = 50
-        @Option(help: "Steps before the distillation term starts.") var burnIn = 100
+        @Option(parsing: .unconditional, help: "Number of groups (each a data-parallel replica of its model).") var groups = 2
+        @Option(parsing: .unconditional, help: "Steps between exchanges.") var exchangeEvery = 50
+        @Option(parsing: .unconditional, help: "Steps before the distillation term starts.") var burnIn = 100
         @Option(help: "What travels: weights (stale teachers) or predictions (on a shared batch).") var exchange = "weights"
-        @Option(help: "Weight of the distillation term.") var distillWeight: Float = 1
+        @Option(parsing: .unconditional, help: "Weight of the distillation term.") var distillWeight: Float = 1
 
         func run() throws {
             guard groups >= 1 else { failEverywhere("--groups must be at least 1, got \(groups)") }
             guard exchangeEvery >= 1 else { failEverywhere("--exchange-every must be at least 1 step, got \(exchangeEvery)") }
             guard burnIn >= 0 else { failEverywhere("--burn-in must not be negative, got \(burnIn)") }
+            guard distillWeight.isFinite && distillWeight >= 0 else {
+                failEverywhere("--distill-weight must be 0 or more, got \(distillWeight)")
+            }
+            group.validate()
             guard ["weights", "predictions"].contains(exchange) else {
                 failEverywhere("unknown --exchange '\(exchange)' (choose from weights, predictions)")
             }

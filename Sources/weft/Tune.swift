@@ -21,10 +21,10 @@ struct Tune: ParsableCommand {
     @Option(help: "Largest message; sizes double from --min-bytes.")
     var maxBytes = ByteCount(bytes: 16 << 20)
 
-    @Option(help: "Timed iterations per size and algorithm (default: 200 up to 64 KiB, 20 above).")
+    @Option(parsing: .unconditional, help: "Timed iterations per size and algorithm (default: 200 up to 64 KiB, 20 above).")
     var iters: Int?
 
-    @Option(help: "Untimed iterations before timing.")
+    @Option(parsing: .unconditional, help: "Untimed iterations before timing.")
     var warmup = 5
 
     @Option(help: "Buffers to tune for: registered, ordinary or both (comma-separated).")
@@ -33,7 +33,7 @@ struct Tune: ParsableCommand {
     @Option(help: "Topology descriptor (default: WEFT_TOPOLOGY): its topology-aware algorithms are measured too.")
     var topology: String?
 
-    @Option(help: "Seconds any rank may wait for a peer before the run fails.")
+    @Option(parsing: .unconditional, help: "Seconds any rank may wait for a peer before the run fails.")
     var timeout = 60.0
 
     @Option(name: [.short, .customLong("output")], help: "The tuning file to write.")

@@ -53,6 +53,7 @@ func startWorld(timeout: Double, topology: String?, tuning: String?) -> Communic
     if !timeout.isFinite || timeout < 0 {
         failEverywhere("--timeout must be a number of seconds >= 0 (0: wait forever), got \(timeout)")
     }
+    if let error = AlgorithmSelector.environmentError { failEverywhere(error) }
     Runtime.timeout = timeout
     let communicator: Communicator
     do {

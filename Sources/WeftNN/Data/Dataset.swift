@@ -30,9 +30,18 @@ public enum FashionMNIST {
         else {
             throw DataError.corrupt(directory, "images \(images.dimensions) and labels \(labels.dimensions) disagree")
         }
+        guard images.dimensions[0] > 0 else {
+            throw DataError.corrupt(directory, "\(prefix) set holds no images")
+        }
+        let classes = 10
+        // A label outside the classes would index past the logits (and, split across ranks,
+        // silently train on garbage): refuse the file.
+        if let index = labels.bytes.firstIndex(where: { Int($0) >= classes }) {
+            throw DataError.corrupt(directory, "\(prefix) label \(index) is \(labels.bytes[index]); Fashion-MNIST labels are 0…\(classes - 1)")
+        }
         let scale = 1 / (255 * std), shift = mean / std
         return Dataset(images: images.bytes.map { Float($0) * scale - shift }, labels: labels.bytes.map { Int32($0) },
-                       sampleShape: [1, images.dimensions[1], images.dimensions[2]], classes: 10)
+                       sampleShape: [1, images.dimensions[1], images.dimensions[2]], classes: classes)
     }
 
     /// The gzip file if present, else an uncompressed one; the missing-file error names the gzip one.

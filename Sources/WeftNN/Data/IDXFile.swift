@@ -29,7 +29,16 @@ public enum IDXFile {
         let dimensions = (0..<rank).map { d in
             (0..<4).reduce(0) { $0 << 8 | Int(raw[4 + 4 * d + $1]) }
         }
-        let start = 4 + 4 * rank, count = dimensions.reduce(1, *)
+        let start = 4 + 4 * rank
+        // A damaged header can promise more values than an Int holds: count with overflow checks.
+        var count = 1
+        for d in dimensions {
+            let (product, overflow) = count.multipliedReportingOverflow(by: d)
+            guard !overflow, product <= raw.count else {
+                throw DataError.corrupt(path, "header dimensions \(dimensions) promise more values than the file holds (\(raw.count - start))")
+            }
+            count = product
+        }
         guard raw.count == start + count else {
             throw DataError.corrupt(path, "holds \(raw.count - start) values, its header promises \(count)")
         }

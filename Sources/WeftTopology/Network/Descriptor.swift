@@ -249,7 +249,9 @@ public struct Descriptor: Sendable {
             guard let a = t["a"]?.string, let b = t["b"]?.string else { throw fail("link[\(i)]", "needs a and b (switch names)") }
             guard let c = t["class"]?.string else { throw fail("link[\(i)].class", "missing: name a link class of [links]") }
             let count = t["count"]?.int ?? 1
-            guard count >= 1 else { throw fail("link[\(i)].count", "must be at least 1") }
+            // Each parallel cable is a link of the graph: a count far beyond any switch's
+            // ports would only exhaust memory.
+            guard (1...4096).contains(count) else { throw fail("link[\(i)].count", "must be 1…4096 parallel cables, got \(count)") }
             return (a, b, c, count)
         }
     }

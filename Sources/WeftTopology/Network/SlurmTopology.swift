@@ -36,7 +36,12 @@ public enum SlurmTopology {
         return d
     }
 
+    /// Most hosts one topology file may name: far beyond any cluster (the largest have
+    /// ~10^5 nodes), small enough that expanding them cannot exhaust memory.
+    public static let maxHosts = 1 << 20
+
     /// Expands Slurm host lists: "tux[0-3,7],io1" → tux0 tux1 tux2 tux3 tux7 io1.
+    /// Ranges are counted before they are expanded, so a typo cannot exhaust memory.
     public static func expand(_ list: String, file: String = "", line: Int? = nil) throws -> [String] {
         var names: [String] = []
         var depth = 0, current = ""
@@ -64,6 +69,11 @@ public enum SlurmTopology {
                 let bounds = range.split(separator: "-").map(String.init)
                 guard let low = Int(bounds[0]), let high = Int(bounds.last!), low <= high, bounds.count <= 2 else {
                     throw TopologyError(file: file, line: line, "bad range '\(range)' in '\(item)'")
+                }
+                let (span, overflow) = high.subtractingReportingOverflow(low)
+                guard !overflow, span < maxHosts - names.count else {
+                    throw TopologyError(file: file, line: line,
+                                        "range '\(range)' in '\(item)' names more than \(maxHosts) hosts; check the bounds")
                 }
                 let width = bounds[0].count
                 for i in low...high {

@@ -129,22 +129,36 @@ public struct Plan: Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw TopologyError(file: path, "cannot read the tuning file")
         }
+        if let index = data.firstIndex(of: 0) {
+            throw TopologyError(file: path, "holds a NUL byte at offset \(index); a tuning file is TOML text")
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: String(decoding: data, as: UTF8.self))
         } catch let error as TOMLParseError {
             throw TopologyError(file: path, line: error.source.begin.line, "malformed TOML: \(error.description)")
         }
+        for key in table.keys where !["ranks", "rule"].contains(key) {
+            throw TopologyError(file: path, key: key, "unknown key (a tuning file has ranks and [[rule]] tables)")
+        }
         let ranks = table["ranks"]?.int ?? 0
         var rules: [Rule] = []
+        let ruleKeys = ["collective", "min_bytes", "max_bytes", "algorithm", "buffers", "predicted_us", "measured_us"]
         for (i, value) in (table["rule"]?.array.map(Array.init) ?? []).enumerated() {
             let key = "rule[\(i)]"
             guard let rule = value.table else { throw TopologyError(file: path, key: key, "must be a table") }
+            for name in rule.keys where !ruleKeys.contains(name) {
+                throw TopologyError(file: path, key: "\(key).\(name)", "unknown key (use \(ruleKeys.joined(separator: ", ")))")
+            }
             guard let c = rule["collective"]?.string, let collective = Collective(rawValue: c) else {
                 throw TopologyError(file: path, key: "\(key).collective", "must name a collective (\(Collective.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
             guard let a = rule["algorithm"]?.string, let algorithm = Algorithm(rawValue: a), algorithm != .auto else {
                 throw TopologyError(file: path, key: "\(key).algorithm", "must name an algorithm (\(Algorithm.allCases.filter { $0 != .auto }.map(\.rawValue).joined(separator: ", ")))")
+            }
+            guard Schedules.collectives(servedBy: algorithm).contains(collective) else {
+                let served = Schedules.collectives(servedBy: algorithm).map(\.rawValue).joined(separator: ", ")
+                throw TopologyError(file: path, key: "\(key).algorithm", "'\(algorithm.rawValue)' cannot run \(collective.rawValue); it serves: \(served)")
             }
             let low = rule["min_bytes"]?.int ?? 0, high = rule["max_bytes"]?.int ?? Int.max
             guard low >= 0 && high > low else {

@@ -17,12 +17,14 @@ public struct LatencyTable: Codable, Sendable {
         fixed + zip(blocks, architecture).reduce(0) { $0 + $1.0[$1.1] }
     }
 
-    /// Reads `path` if it was measured for this space, else measures and writes it.
+    /// Reads `path` if it was measured for this space, else measures and writes it. A file
+    /// there that is not a latency table (someone's notes) is refused, never overwritten.
     public static func loadOrMeasure(_ path: String, space: SearchSpace) throws -> LatencyTable {
-        if let data = FileManager.default.contents(atPath: path),
-           let table = try? JSONDecoder().decode(LatencyTable.self, from: data),
-           table.space == space.name, table.blocks.map(\.count) == space.choiceCounts {
-            return table
+        if let data = FileManager.default.contents(atPath: path) {
+            guard let table = try? JSONDecoder().decode(LatencyTable.self, from: data) else {
+                throw TrainingError("--latency-table \(path) exists and is not a Weft latency table; name a new file (it is measured and written there) or move that one")
+            }
+            if table.space == space.name, table.blocks.map(\.count) == space.choiceCounts { return table }
         }
         let table = try measure(space)
         try writeJSONAtomically(table, to: path)

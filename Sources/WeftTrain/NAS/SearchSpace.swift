@@ -65,41 +65,54 @@ public struct SearchSpace: Sendable {
         for key in top.keys where !["name", "input", "classes", "stem", "widths", "stages", "head"].contains(key) {
             throw fail(key, "unknown (allowed: name, input, classes, stem, widths, stages, head)")
         }
-        head = top["head"] as? String ?? "flatten"
+        /// A present key of the wrong type is an error, never a silent default.
+        func typed<T>(_ dict: [String: Any], _ key: String, _ fallback: T, _ what: String,
+                      _ failure: (String, String) -> TrainingError) throws -> T {
+            guard let raw = dict[key] else { return fallback }
+            guard let value = raw as? T, type(of: raw) != Bool.self || T.self == Bool.self else {
+                throw failure(key, "must be \(what), got \(raw is String ? "\"\(raw)\"" : "\(raw)")")
+            }
+            return value
+        }
+        head = try typed(top, "head", "flatten", "\"flatten\" or \"gap\"", fail)
         guard ["flatten", "gap"].contains(head) else { throw fail("head", "must be \"flatten\" or \"gap\", got \"\(head)\"") }
-        name = top["name"] as? String ?? (source as NSString).lastPathComponent
+        name = try typed(top, "name", (source as NSString).lastPathComponent, "a string", fail)
         guard let input = top["input"] as? [Int], input.count == 3, input.allSatisfy({ $0 > 0 }) else {
             throw fail("input", "must be [channels, height, width], e.g. [1, 28, 28]")
         }
         self.input = input
         guard let classes = top["classes"] as? Int, classes >= 2 else { throw fail("classes", "must be an integer ≥ 2") }
         self.classes = classes
-        let stem = top["stem"] as? [String: Any] ?? [:]
-        stemOut = stem["out"] as? Int ?? 16
-        stemKernel = stem["kernel"] as? Int ?? 3
+        let stem: [String: Any] = try typed(top, "stem", [:], "an object", fail)
+        func stemFail(_ key: String, _ message: String) -> TrainingError { fail("stem.\(key)", message) }
+        stemOut = try typed(stem, "out", 16, "an integer", stemFail)
+        stemKernel = try typed(stem, "kernel", 3, "an integer", stemFail)
         guard stemOut > 0, stemKernel > 0, stemKernel % 2 == 1 else {
             throw fail("stem", "needs a positive 'out' and an odd 'kernel'")
         }
-        let defaultWidths = top["widths"] as? [Double] ?? [1.0]
+        let defaultWidths: [Double] = try typed(top, "widths", [1.0], "a list of numbers", fail)
         guard let stageList = top["stages"] as? [[String: Any]], !stageList.isEmpty else {
             throw fail("stages", "must be a non-empty list of stages")
         }
         stages = []
         var channels = stemOut, size = input[1]
         for (i, s) in stageList.enumerated() {
-            let stageName = s["name"] as? String ?? "stage\(i + 1)"
+            let stageName = (s["name"] as? String) ?? "stage\(i + 1)"
             func stageFail(_ key: String, _ message: String) -> TrainingError {
                 TrainingError("search space \(source): stage '\(stageName)' key '\(key)': \(message)")
             }
             for key in s.keys where !["name", "out", "stride", "layers", "ops", "widths"].contains(key) {
                 throw stageFail(key, "unknown (allowed: name, out, stride, layers, ops, widths)")
             }
-            guard let out = s["out"] as? Int, out > 0 else { throw stageFail("out", "must be a positive channel count") }
-            let stride = s["stride"] as? Int ?? 1
+            guard let raw = s["out"], type(of: raw) != Bool.self, let out = raw as? Int, (1...4096).contains(out) else {
+                throw stageFail("out", "must be a channel count 1…4096")
+            }
+            if let raw = s["name"], !(raw is String) { throw stageFail("name", "must be a string, got \(raw)") }
+            let stride: Int = try typed(s, "stride", 1, "1 or 2", stageFail)
             guard stride == 1 || stride == 2 else { throw stageFail("stride", "must be 1 or 2, got \(stride)") }
             guard size / stride >= 1 else { throw stageFail("stride", "the \(size)×\(size) input cannot be halved again") }
-            let layers = s["layers"] as? Int ?? 1
-            guard layers >= 1 else { throw stageFail("layers", "must be at least 1, got \(layers)") }
+            let layers: Int = try typed(s, "layers", 1, "an integer", stageFail)
+            guard (1...64).contains(layers) else { throw stageFail("layers", "must be 1…64, got \(layers)") }
             guard let ops = s["ops"] as? [String] else { throw stageFail("ops", "missing: list the candidate ops") }
             guard !ops.isEmpty else { throw stageFail("ops", "is empty: a choice needs at least one candidate op") }
             for op in ops where !SearchSpace.ops.contains(op) {
@@ -113,7 +126,7 @@ public struct SearchSpace: Sendable {
                 throw stageFail("ops", "zero is added to the optional layers of a stage by itself (set layers > 1); "
                     + "in the first layer it would cut the network")
             }
-            let widths = s["widths"] as? [Double] ?? defaultWidths
+            let widths: [Double] = try typed(s, "widths", defaultWidths, "a list of numbers", stageFail)
             guard !widths.isEmpty, widths.allSatisfy({ $0 > 0 && Int(($0 * Double(out)).rounded()) >= 1 }) else {
                 throw stageFail("widths", "must be positive multipliers giving at least one channel of \(out)")
             }
