@@ -58,8 +58,8 @@ public final class DataParallelTrainer {
         let start = Date()
         var epoch = 0, batch = 0, step = 0
         if options.resume, let path = checkpointPath, FileManager.default.fileExists(atPath: path) {
-            try options.checkResumeSettings(in: options.checkpointDirectory!)
             (epoch, batch, step) = try restore(from: path)
+            for note in try options.checkResumeSettings(in: options.checkpointDirectory!) { progress.note(note) }
             progress.note("resuming from \(path) at epoch \(epoch + 1), batch \(batch + 1) (step \(step))")
         } else {
             try synchronizeInitialWeights()

@@ -29,9 +29,7 @@ public struct TrainingOptions: Sendable {
 
     public init() {}
 
-    /// The settings a resumed run must share with the run that wrote the checkpoint, as
-    /// option name → value: any other value would change the data order, the step count or
-    /// the learning-rate curve, and the resumed run would not continue the original.
+    /// The settings recorded beside a checkpoint, as option name → value.
     public var resumeSettings: [String: String] {
         [
             "--epochs": "\(epochs)", "--batch-size": "\(batchSize)", "--lr": "\(learningRate)",
@@ -41,20 +39,29 @@ public struct TrainingOptions: Sendable {
         ]
     }
 
-    /// Refuses to resume from `directory` when its recorded settings differ from these.
-    public func checkResumeSettings(in directory: String) throws {
+    /// Settings that define the data order and what the checkpoint's position means: a
+    /// resumed run with others would not continue the original (its batch index could lie
+    /// past a shorter epoch and train nothing), so they are refused.
+    public static let fixedOnResume: Set<String> = ["--batch-size", "--train-limit", "--seed", "--augment"]
+
+    /// Refuses to resume from `directory` when a fixed setting differs from the recorded one;
+    /// returns one note per other setting that changes from the resume on (e.g. more epochs).
+    public func checkResumeSettings(in directory: String) throws -> [String] {
         let path = "\(directory)/settings.json"
-        guard let data = FileManager.default.contents(atPath: path) else { return }
+        guard let data = FileManager.default.contents(atPath: path) else { return [] }
         guard let recorded = try? JSONDecoder().decode([String: String].self, from: data) else {
             throw TrainingError("\(path) is damaged; it records the settings of the run that wrote the checkpoint")
         }
         let current = resumeSettings
         let differing = current.keys.sorted().filter { recorded[$0] != nil && recorded[$0] != current[$0] }
-        guard differing.isEmpty else {
-            let list = differing.map { "\($0) \(current[$0]!) (checkpoint: \(recorded[$0]!))" }.joined(separator: ", ")
-            throw TrainingError("--resume with settings that contradict the checkpoint in \(directory): \(list); "
-                + "resume with the checkpoint's settings or start a new --checkpoint folder")
+        let describe = { (key: String) in "\(key) \(current[key]!) (checkpoint: \(recorded[key]!))" }
+        let refused = differing.filter { TrainingOptions.fixedOnResume.contains($0) }
+        guard refused.isEmpty else {
+            throw TrainingError("--resume with settings that contradict the checkpoint in \(directory): "
+                + refused.map(describe).joined(separator: ", ")
+                + "; resume with the checkpoint's settings or start a new --checkpoint folder")
         }
+        return differing.map { "resuming with \(describe($0)); it applies from the checkpoint's step on" }
     }
 
     /// Records these settings beside the checkpoint (rank 0, at every checkpoint).

@@ -51,7 +51,9 @@ public struct Plan: Sendable {
     /// Algorithms the planner weighs for a collective on a network.
     public static func candidates(_ collective: Collective, network: Network) -> [Algorithm] {
         var list = Algorithm.concrete.filter {
-            $0.isScheduled && Schedules.collectives(servedBy: $0).contains(collective) && ($0 != .direct || network.kind == "single-node")
+            // two-level is built from MPI's node layout, which a descriptor does not give.
+            $0.isScheduled && !$0.needsNodeLayout && Schedules.collectives(servedBy: $0).contains(collective)
+                && ($0 != .direct || network.kind == "single-node")
         }
         for a in Algorithm.topologyAware where Schedules.collectives(servedBy: a).contains(collective) {
             if a == .dragonfly && !network.kind.hasPrefix("dragonfly") { continue }
