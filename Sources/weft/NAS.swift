@@ -87,7 +87,8 @@ extension Train.NAS {
         @Option(help: "Per-op latency table (measured and written here if missing).") var latencyTable: String?
         @Option(parsing: .unconditional, help: "Architectures in the population.") var population = 24
         @Option(parsing: .unconditional, help: "Evolution cycles (each makes one child per rank).") var cycles = 20
-        @Option(parsing: .unconditional, help: "Tournament size.") var tournament = 6
+        @Option(parsing: .unconditional, help: "Tournament size (default: 6, or the population if smaller).")
+        var tournament: Int?
         @Option(parsing: .unconditional, help: "Choices changed per mutation.") var mutations = 1
         @Option(parsing: .unconditional, help: "Probability of a crossover before mutating.") var crossover = 0.25
         @Option(parsing: .unconditional, help: "Batches of 128 training images for batch-norm recalibration.") var calibrationBatches = 8
@@ -100,6 +101,7 @@ extension Train.NAS {
 
         func run() throws {
             _ = loadSpace(space)
+            let tournament = self.tournament ?? min(6, population)
             guard population >= 2, cycles >= 0, tournament >= 1, mutations >= 1, (0...1).contains(crossover) else {
                 failEverywhere("--population must be ≥ 2, --tournament and --mutations ≥ 1, --crossover in 0…1")
             }
@@ -138,7 +140,7 @@ extension Train.NAS {
             s.constraints.maxComm = maxCommUs
             s.evolution.population = population
             s.evolution.cycles = cycles
-            s.evolution.tournament = tournament
+            s.evolution.tournament = self.tournament ?? min(6, population)
             s.evolution.mutations = mutations
             s.evolution.crossover = crossover
             s.evolution.seed = arguments.seed
