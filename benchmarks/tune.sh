@@ -23,7 +23,7 @@ for collective in "${collectives[@]}"; do
         flag=()
         [ "$kind" = ordinary ] && flag=(--unregistered)
         ./launch/weftrun -np "$ranks" -- weft bench "$collective" --algorithm all,auto --tuning "$out/tuning.toml" \
-            --min-bytes 1K --max-bytes "$max" "${flag[@]}" --format csv >"$out/$collective-$kind.csv"
+            --min-bytes 1K --max-bytes "$max" --iters 100 "${flag[@]}" --format csv >"$out/$collective-$kind.csv"
         python3 - "$collective" "$kind" "$out/$collective-$kind.csv" <<'PY'
 import sys
 name, kind, path = sys.argv[1:]

@@ -15,12 +15,12 @@ public final class Communicator {
     /// Whether every rank shares this node (so `direct` and registered buffers work).
     public let isNodeLocal: Bool
     /// Chooses the algorithm for `.auto` where no tuning file or plan rule applies.
-    public var selector = AlgorithmSelector.measured
+    public var selector = AlgorithmSelector.measured { didSet { autoChoices = [:] } }
     /// The network the ranks run on (`--topology`, `WEFT_TOPOLOGY`): enables the
     /// topology-aware algorithms, and `auto` follows its plan.
-    public var network: NetworkContext?
+    public var network: NetworkContext? { didSet { autoChoices = [:] } }
     /// A tuning file's rules (`--tuning`, `WEFT_TUNING`): `auto` follows them first.
-    public var tuning: Plan?
+    public var tuning: Plan? { didSet { autoChoices = [:] } }
     /// When set, scheduled algorithms run on the emulated fabric (`--emulate`); Open MPI's
     /// own collectives (`mpi`) are not held — their inner steps are not Weft's to see.
     public var fabric: EmulatedFabric?
@@ -166,9 +166,23 @@ public final class Communicator {
     /// else the topology's plan, else the measured table.
     public func resolve(_ algorithm: Algorithm, _ collective: Collective, bytes: Int, registered: Bool) -> Algorithm {
         guard algorithm == .auto else { return algorithm }
+        let key = AutoKey(collective: collective, bytes: bytes, registered: registered)
+        if let known = autoChoices[key] { return known }
         let choice = AutoChoice(tuning: tuning, network: network, selector: selector)
-        return choice.choose(collective, bytes: bytes, ranks: size, nodeLocal: isNodeLocal, registered: registered,
-                             buffers: registered ? .registered : .ordinary)
+        let chosen = choice.choose(collective, bytes: bytes, ranks: size, nodeLocal: isNodeLocal, registered: registered,
+                                   buffers: registered ? .registered : .ordinary)
+        autoChoices[key] = chosen
+        return chosen
+    }
+
+    /// `auto`'s answers so far: a training loop asks the same question every step, and the
+    /// full decision (tuning rules, plan, table) costs more than a small collective.
+    private var autoChoices: [AutoKey: Algorithm] = [:]
+
+    private struct AutoKey: Hashable {
+        var collective: Collective
+        var bytes: Int
+        var registered: Bool
     }
 
     /// Reads the topology and tuning files named by the arguments, else by `WEFT_TOPOLOGY`
