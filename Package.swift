@@ -80,7 +80,7 @@ let package = Package(
         .testTarget(name: "WeftTrainTests", dependencies: ["WeftTrain", "WeftNN"]),
         .testTarget(
             name: "WeftTests",
-            dependencies: ["Weft", .product(name: "Numerics", package: "swift-numerics")]
+            dependencies: ["Weft", "WeftTopology", .product(name: "Numerics", package: "swift-numerics")]
         ),
     ]
 )

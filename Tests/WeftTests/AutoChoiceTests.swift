@@ -1,0 +1,91 @@
+import Foundation
+import XCTest
+
+@testable import Weft
+import WeftTopology
+
+/// `auto`'s precedence — WEFT_ALGO, then a tuning file, then the topology's plan, then the
+/// measured table — and its size ranges, which libweft-mpi.so caches per communicator.
+final class AutoChoiceTests: XCTestCase {
+    static let topologies = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("topologies")
+
+    let table = AlgorithmSelector(rows: [
+        .init(.allreduce, ranks: 2...64, bytes: 0..<(1 << 20), .tree),
+        .init(.allreduce, ranks: 2...64, bytes: (1 << 20)..<Int.max, .ring),
+    ])
+
+    func rule(_ algorithm: Algorithm, _ low: Int, _ high: Int, _ buffers: Plan.BufferKind? = nil) -> Plan.Rule {
+        Plan.Rule(collective: .allreduce, minBytes: low, maxBytes: high, algorithm: algorithm, predictedMicroseconds: 0,
+                  buffers: buffers)
+    }
+
+    func testForcedBeatsTuningBeatsPlanBeatsTable() throws {
+        let network = try NetworkContext(path: Self.topologies.appendingPathComponent("fat-tree-k4.toml").path, ranks: 16)
+        let planned = network.plan.choose(.allreduce, bytes: 1 << 10)!
+        let tuning = Plan(ranks: 16, source: "test", rules: [rule(.rabenseifner, 0, 4096)])
+        func choose(_ c: AutoChoice, _ bytes: Int) -> Algorithm {
+            c.choose(.allreduce, bytes: bytes, ranks: 16, nodeLocal: false, registered: false, buffers: .ordinary)
+        }
+        XCTAssertEqual(choose(AutoChoice(forced: .doubleTree, tuning: tuning, network: network, selector: table), 1024),
+                       .doubleTree)
+        XCTAssertEqual(choose(AutoChoice(forced: nil, tuning: tuning, network: network, selector: table), 1024), .rabenseifner)
+        // Outside the tuning file's rules the plan decides; without a plan, the table.
+        XCTAssertEqual(choose(AutoChoice(forced: nil, tuning: tuning, network: network, selector: table), 1 << 10 + 4096),
+                       network.plan.choose(.allreduce, bytes: 1 << 10 + 4096))
+        XCTAssertEqual(choose(AutoChoice(forced: nil, tuning: nil, network: network, selector: table), 1024), planned)
+        XCTAssertEqual(choose(AutoChoice(forced: nil, tuning: nil, network: nil, selector: table), 1024), .tree)
+        XCTAssertEqual(choose(AutoChoice(forced: nil, tuning: nil, network: nil, selector: table), 2 << 20), .ring)
+    }
+
+    func testTuningRulesApplyToTheirBuffers() {
+        let tuning = Plan(ranks: 2, source: "test", rules: [rule(.direct, 0, 1 << 20, .registered), rule(.ring, 0, 1 << 20, .ordinary)])
+        let choice = AutoChoice(forced: nil, tuning: tuning, network: nil, selector: table)
+        XCTAssertEqual(choice.choose(.allreduce, bytes: 64, ranks: 2, nodeLocal: true, registered: true, buffers: .registered), .direct)
+        XCTAssertEqual(choice.choose(.allreduce, bytes: 64, ranks: 2, nodeLocal: true, registered: false, buffers: .ordinary), .ring)
+        // direct is skipped where ranks share no node: the table decides instead.
+        XCTAssertEqual(choice.choose(.allreduce, bytes: 64, ranks: 2, nodeLocal: false, registered: true, buffers: .registered), .tree)
+    }
+
+    func testRangesAgreeWithChooseAtEverySize() {
+        let tuning = Plan(ranks: 4, source: "test", rules: [rule(.rabenseifner, 4096, 65536), rule(.ring, 1 << 22, Int.max)])
+        let choice = AutoChoice(forced: nil, tuning: tuning, network: nil, selector: table)
+        let ranges = choice.ranges(.allreduce, ranks: 4, nodeLocal: true, registered: false, buffers: .ordinary)
+        XCTAssertEqual(ranges.first?.bytes.lowerBound, 0)
+        XCTAssertEqual(ranges.last?.bytes.upperBound, Int.max)
+        for (a, b) in zip(ranges, ranges.dropFirst()) {
+            XCTAssertEqual(a.bytes.upperBound, b.bytes.lowerBound)
+            XCTAssertNotEqual(a.algorithm, b.algorithm, "neighbouring ranges with one algorithm should merge")
+        }
+        for shift in 0..<40 {
+            for bytes in [1 << shift, (1 << shift) + 1, (1 << shift) - 1] where bytes >= 0 {
+                let expected = choice.choose(.allreduce, bytes: bytes, ranks: 4, nodeLocal: true, registered: false,
+                                             buffers: .ordinary)
+                let ranged = ranges.first { $0.bytes.contains(bytes) }?.algorithm
+                XCTAssertEqual(ranged, expected, "at \(bytes) bytes")
+            }
+        }
+    }
+
+    func testPlanPicksTheCheapestCandidateAtEveryProbedSize() throws {
+        let path = Self.topologies.appendingPathComponent("fat-tree-k4.toml").path
+        let descriptor = try Descriptor.load(path)
+        let network = try descriptor.build()
+        let placement = try Placement.endpoints(ranks: 16, network: network, descriptor: descriptor)
+        let simulator = Simulator(network: network, router: Router(network: network, policy: descriptor.routing),
+                                  placement: placement)
+        let plan = try Plan.make(network: network, descriptor: descriptor, ranks: 16, collectives: [.allreduce])
+        for bytes in Plan.sizes {
+            var times: [Algorithm: Double] = [:]
+            for algorithm in Plan.candidates(.allreduce, network: network) {
+                let segments = Schedules.segments(for: .allreduce, algorithm: algorithm, bytes: bytes, ranks: 16)
+                let schedule = algorithm.needsTopology
+                    ? try? TopologySchedules.make(.allreduce, algorithm: algorithm, network: network, placement: placement)
+                    : try Schedules.make(.allreduce, algorithm: algorithm, ranks: 16, segments: segments)
+                if let schedule { times[algorithm] = simulator.simulate(schedule, bytes: bytes).time_us }
+            }
+            let chosen = try XCTUnwrap(plan.choose(.allreduce, bytes: bytes))
+            XCTAssertEqual(times[chosen], times.values.min(), "at \(bytes) bytes the plan chose \(chosen): \(times)")
+        }
+    }
+}
