@@ -68,6 +68,8 @@ static int fail(MPI_Comm comm, int code, const char *function) {
 
 /// Runs `r` with Weft where the plan says so; WEFT_IP_FORWARD when PMPI_* should run it.
 static int dispatch(MPI_Comm comm, const weft_ip_request_t *r, const char *function) {
+    // Under MPI_THREAD_MULTIPLE nothing of Weft's is touched: threads may call concurrently.
+    if (weft_ip_forward_all) return WEFT_IP_FORWARD;
     weft_ip_state_t *s = weft_ip_state(comm);
     if (!s) return WEFT_IP_FORWARD;
     int algorithm = weft_ip_choose(s, r->collective, r->bytes);
