@@ -76,7 +76,8 @@ struct Topo: ParsableCommand {
             let router = Router(network: n, policy: policy)
             let hops = router.describe(from: endpoint(from, "from"), to: endpoint(to, "to"))
             print(hops.joined(separator: " -> "))
-            print("\(hops.count - 1) links (\(policy))")
+            // Up/down routing is computed as shortest paths, which on a tree are up/down paths.
+            print("\(hops.count - 1) links (\(routing == "updown" ? "updown" : policy))")
         }
     }
 

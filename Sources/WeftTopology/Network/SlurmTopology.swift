@@ -33,7 +33,30 @@ public enum SlurmTopology {
             }
         }
         guard !d.customSwitches.isEmpty else { throw TopologyError(file: file, "no SwitchName= lines found") }
+        try checkTree(d, file: file)
         return d
+    }
+
+    /// Slurm's tree plugin describes a tree: every switch under at most one parent and no
+    /// switch its own ancestor. A cycle would make routes loop; refuse it by name.
+    static func checkTree(_ d: Descriptor, file: String) throws {
+        var parent: [String: String] = [:]
+        for link in d.customLinks {
+            if let other = parent[link.b], other != link.a {
+                throw TopologyError(file: file, key: "Switches", "switch \(link.b) is listed under both \(other) and \(link.a); the tree plugin needs one parent per switch")
+            }
+            parent[link.b] = link.a
+        }
+        for start in d.customSwitches {
+            var path = [start], seen: Set<String> = [start], current = start
+            while let up = parent[current] {
+                path.append(up)
+                guard seen.insert(up).inserted else {
+                    throw TopologyError(file: file, key: "Switches", "switches form a cycle: \(path.joined(separator: " -> ")); a topology.conf tree has none")
+                }
+                current = up
+            }
+        }
     }
 
     /// Most hosts one topology file may name: far beyond any cluster (the largest have
