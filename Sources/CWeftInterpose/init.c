@@ -16,7 +16,6 @@ int weft_ip_forward_all;
 int weft_ip_verbose;
 int weft_ip_world_rank;
 int weft_ip_mpi;
-int weft_ip_direct;
 
 /// Stops every rank (they all read the same environment) after rank 0 printed the reason.
 static void refuse(const char *reason) {
@@ -66,7 +65,6 @@ static void setup(void) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     weft_set_yield(local && atol(local) > cores);
     weft_ip_mpi = weft_ip_algorithm_mpi();
-    weft_ip_direct = weft_ip_algorithm_direct();
     if (weft_ip_state_keyval_create() != MPI_SUCCESS) refuse("cannot create the communicator attribute key");
     weft_ip_active = 1;
 }

@@ -62,7 +62,6 @@ extern int weft_ip_forward_all;  // MPI_THREAD_MULTIPLE: every call native
 extern int weft_ip_verbose;
 extern int weft_ip_world_rank;
 extern int weft_ip_mpi;          // index of `mpi` in the algorithm list
-extern int weft_ip_direct;
 
 // state.c
 /// The state of `comm`, created on first use (collective: every rank of `comm` is in the

@@ -29,9 +29,6 @@ func weftIPAlgorithmName(_ algorithm: Int32, _ name: UnsafeMutablePointer<CChar>
 @_cdecl("weft_ip_algorithm_mpi")
 func weftIPAlgorithmMPI() -> Int32 { Int32(InterposePolicy.algorithms.firstIndex(of: .mpi)!) }
 
-@_cdecl("weft_ip_algorithm_direct")
-func weftIPAlgorithmDirect() -> Int32 { Int32(InterposePolicy.algorithms.firstIndex(of: .direct)!) }
-
 @_cdecl("weft_ip_serves")
 func weftIPServes(_ collective: Int32, _ algorithm: Int32, _ nodeLocal: Int32, _ crossMemory: Int32,
                   _ worldCongruent: Int32) -> Int32 {

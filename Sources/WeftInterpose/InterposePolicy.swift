@@ -9,7 +9,6 @@ import WeftTopology
 enum InterposePolicy {
     /// Set once by `weft_ip_configure` (in MPI_Init, before any collective runs).
     nonisolated(unsafe) static var choice = AutoChoice(forced: nil)
-    nonisolated(unsafe) static var worldSize = 1
     nonisolated(unsafe) static var programs: [ProgramKey: Compiled] = [:]
 
     struct ProgramKey: Hashable {
@@ -52,7 +51,6 @@ enum InterposePolicy {
         if let tuning, network == nil, let rule = tuning.rules.first(where: { $0.algorithm.needsTopology }) {
             throw InterposeError("WEFT_TUNING: \(tuning.source): a \(rule.collective.rawValue) rule names '\(rule.algorithm.rawValue)', which needs WEFT_TOPOLOGY")
         }
-        self.worldSize = worldSize
         choice = AutoChoice(forced: forced, tuning: tuning, network: network, selector: .crossMemory)
     }
 

@@ -79,10 +79,16 @@ final class AutoChoiceTests: XCTestCase {
             var times: [Algorithm: Double] = [:]
             for algorithm in Plan.candidates(.allreduce, network: network) {
                 let segments = Schedules.segments(for: .allreduce, algorithm: algorithm, bytes: bytes, ranks: 16)
-                let schedule = algorithm.needsTopology
-                    ? try? TopologySchedules.make(.allreduce, algorithm: algorithm, network: network, placement: placement)
-                    : try Schedules.make(.allreduce, algorithm: algorithm, ranks: 16, segments: segments)
-                if let schedule { times[algorithm] = simulator.simulate(schedule, bytes: bytes).time_us }
+                // Only a placement the algorithm cannot use may leave it out (as the planner does).
+                let schedule: Schedule
+                do {
+                    schedule = algorithm.needsTopology
+                        ? try TopologySchedules.make(.allreduce, algorithm: algorithm, network: network, placement: placement)
+                        : try Schedules.make(.allreduce, algorithm: algorithm, ranks: 16, segments: segments)
+                } catch ScheduleError.irregular(_, _) {
+                    continue
+                }
+                times[algorithm] = simulator.simulate(schedule, bytes: bytes).time_us
             }
             let chosen = try XCTUnwrap(plan.choose(.allreduce, bytes: bytes))
             XCTAssertEqual(times[chosen], times.values.min(), "at \(bytes) bytes the plan chose \(chosen): \(times)")

@@ -459,6 +459,23 @@ static void t_alltoall(const CommInfo *ci, const DType *d, int n, int inplace)
     free(out[1]);
 }
 
+/* Buffers of a reduce-scatter: in place, the whole input sits in the receive buffer;
+   otherwise a filled send buffer of `total` elements and a sentinel receive buffer of
+   `mine` bytes. Returns the send buffer (NULL in place). */
+static unsigned char *scatter_buffers(const DType *d, size_t total, size_t mine, int inplace, int tag, int prod,
+                                      unsigned char **out)
+{
+    unsigned char *send = NULL;
+    if (inplace) {
+        *out = sentinel_alloc(total * d->extent + GUARD);
+        fill(*out, d, total, g_rank, tag, prod);
+    } else {
+        *out = sentinel_alloc(mine + GUARD);
+        fill(send = xmalloc(total * d->extent), d, total, g_rank, tag, prod);
+    }
+    return send;
+}
+
 /* In place the input is the whole receive buffer and only the first recvcount
    elements are defined afterwards, so only they are compared. */
 static void t_reduce_scatter_block(const CommInfo *ci, const DType *d, const OpInfo *op, int n, int inplace)
@@ -467,14 +484,7 @@ static void t_reduce_scatter_block(const CommInfo *ci, const DType *d, const OpI
     size_t total = (size_t)n * p, mine = (size_t)n * d->extent;
     unsigned char *out[2];
     for (int v = 0; v < 2; v++) {
-        unsigned char *send = NULL;
-        if (inplace) {
-            out[v] = sentinel_alloc(total * d->extent + GUARD);
-            fill(out[v], d, total, g_rank, 4, prod);
-        } else {
-            out[v] = sentinel_alloc(mine + GUARD);
-            fill(send = xmalloc(total * d->extent), d, total, g_rank, 4, prod);
-        }
+        unsigned char *send = scatter_buffers(d, total, mine, inplace, 4, prod, &out[v]);
         const void *sb = inplace ? MPI_IN_PLACE : send;
         rc[v] = v == 0 ? MPI_Reduce_scatter_block(sb, out[v], n, d->type, op->op, ci->comm)
                        : PMPI_Reduce_scatter_block(sb, out[v], n, d->type, op->op, ci->comm);
@@ -503,14 +513,7 @@ static void t_reduce_scatter(const CommInfo *ci, const DType *d, const OpInfo *o
     size_t mine = (size_t)counts[rank] * d->extent;
     unsigned char *out[2];
     for (int v = 0; v < 2; v++) {
-        unsigned char *send = NULL;
-        if (inplace) {
-            out[v] = sentinel_alloc(total * d->extent + GUARD);
-            fill(out[v], d, total, g_rank, 5, prod);
-        } else {
-            out[v] = sentinel_alloc(mine + GUARD);
-            fill(send = xmalloc(total * d->extent), d, total, g_rank, 5, prod);
-        }
+        unsigned char *send = scatter_buffers(d, total, mine, inplace, 5, prod, &out[v]);
         const void *sb = inplace ? MPI_IN_PLACE : send;
         rc[v] = v == 0 ? MPI_Reduce_scatter(sb, out[v], counts, d->type, op->op, ci->comm)
                        : PMPI_Reduce_scatter(sb, out[v], counts, d->type, op->op, ci->comm);

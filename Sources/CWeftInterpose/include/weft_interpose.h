@@ -48,9 +48,8 @@ int weft_ip_configure(int32_t world_size, char *error, int32_t length);
 /// Number of algorithms and the name of one (for the report and WEFT_VERBOSE).
 int32_t weft_ip_algorithm_count(void);
 void weft_ip_algorithm_name(int32_t algorithm, char *name, int32_t length);
-/// Index of the native algorithm (`mpi`) and of `direct`.
+/// Index of the native algorithm (`mpi`).
 int32_t weft_ip_algorithm_mpi(void);
-int32_t weft_ip_algorithm_direct(void);
 /// `auto`'s decision for a communicator as size ranges; returns how many were written.
 int32_t weft_ip_rules(int32_t collective, int32_t ranks, int32_t node_local, int32_t cross_memory,
                       int32_t world_congruent, weft_ip_rule_t *rules, int32_t capacity);
