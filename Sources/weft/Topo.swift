@@ -60,7 +60,7 @@ struct Topo: ParsableCommand {
         @Argument var file: String
         @Option(help: "Source endpoint (name or index).") var from: String
         @Option(help: "Destination endpoint (name or index).") var to: String
-        @Option(help: "minimal, valiant, ugal, dor or updown (default: the descriptor's).") var routing: String?
+        @Option(help: "minimal, valiant, ugal, dor, updown or dmodk (default: the descriptor's).") var routing: String?
 
         func run() {
             let (d, n) = Topo.open(file)
@@ -70,8 +70,8 @@ struct Topo: ParsableCommand {
                 failEverywhere("--\(flag) '\(text)' is not an endpoint of \(file) (use a name like \(n.endpointNames[0]) or 0…\(n.endpoints - 1))")
             }
             let policy = routing == "updown" ? "minimal" : (routing ?? d.routing)
-            guard ["minimal", "valiant", "ugal", "dor"].contains(policy) else {
-                failEverywhere("unknown --routing '\(policy)' (choose from minimal, valiant, ugal, dor, updown)")
+            guard ["minimal", "valiant", "ugal", "dor", "dmodk"].contains(policy) else {
+                failEverywhere("unknown --routing '\(policy)' (choose from minimal, valiant, ugal, dor, updown, dmodk)")
             }
             let router = Router(network: n, policy: policy)
             let hops = router.describe(from: endpoint(from, "from"), to: endpoint(to, "to"))
@@ -89,6 +89,7 @@ struct Topo: ParsableCommand {
         @Option(help: "Message size (K/M/G suffixes).") var bytes = ByteCount(bytes: 1 << 20)
         @Option(parsing: .unconditional, help: "Ranks (default: every endpoint).") var ranks: Int?
         @Flag var json = false
+        @Flag(help: "Also print every step's predicted time (distinct runs of equal steps merged).") var steps = false
 
         func run() {
             let (d, n) = Topo.open(file)
@@ -105,6 +106,7 @@ struct Topo: ParsableCommand {
                 let simulator = Simulator(network: n, router: Router(network: n, policy: d.routing), placement: placement)
                 let started = Date()
                 let result = simulator.simulate(schedule, bytes: bytes.bytes)
+                if steps { printSteps(simulator.stepTimes(schedule, bytes: bytes.bytes)) }
                 if json {
                     printJSONLine(result)
                 } else {
@@ -115,6 +117,18 @@ struct Topo: ParsableCommand {
             } catch {
                 failEverywhere("\(error)")
             }
+        }
+    }
+
+    /// Step times, runs of equal times folded into one line.
+    static func printSteps(_ times: [Double]) {
+        var i = 0
+        while i < times.count {
+            var j = i
+            while j + 1 < times.count && abs(times[j + 1] - times[i]) <= 1e-3 * times[i] { j += 1 }
+            let label = i == j ? "step \(i)" : "steps \(i)…\(j)"
+            print(String(format: "  %@: %.2f us%@", label, times[i] * 1e6, i == j ? "" : String(format: " each, %.2f us in all", Double(j - i + 1) * times[i] * 1e6)))
+            i = j + 1
         }
     }
 

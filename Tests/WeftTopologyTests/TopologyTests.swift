@@ -259,7 +259,7 @@ final class TopologyTests: XCTestCase {
     func testTopologySchedulesPassTheChecker() throws {
         for (name, ranks) in [("fat-tree-k4.toml", 16), ("fat-tree-k4.toml", 8), ("torus-4x4x4.toml", 64),
                               ("dragonfly-small.toml", 72), ("dragonfly-small.toml", 16), ("hyperx.toml", 16),
-                              ("dragonfly-plus.toml", 32)] {
+                              ("dragonfly-plus.toml", 32), ("hyperx.toml", 64), ("express-mesh.toml", 128)] {
             let (d, n) = try load(name)
             let placement = try Placement.endpoints(ranks: ranks, network: n, descriptor: d)
             var checked: Set<Algorithm> = []
@@ -279,7 +279,7 @@ final class TopologyTests: XCTestCase {
             // The algorithm made for each network kind must have been generated and proved.
             let expected: Set<Algorithm> = switch n.kind {
             case "dragonfly", "dragonfly-plus": [.topoRing, .dragonfly]
-            case "torus", "hyperx": [.topoRing, .torus]
+            case "torus", "hyperx", "express-mesh": [.topoRing, .torus]
             default: [.topoRing, .hierarchical]
             }
             XCTAssertTrue(expected.isSubset(of: checked), "\(name), \(ranks) ranks: proved only \(checked)")

@@ -52,8 +52,8 @@ public struct Descriptor: Sendable {
     ]
 
     static let routings: [String: [String]] = [
-        "single-node": ["minimal"], "fat-tree": ["minimal", "updown"], "torus": ["minimal", "dor"],
-        "dragonfly": ["minimal", "valiant", "ugal"], "dragonfly-plus": ["minimal", "valiant", "ugal"],
+        "single-node": ["minimal"], "fat-tree": ["minimal", "updown", "dmodk"], "torus": ["minimal", "dor"],
+        "dragonfly": ["minimal", "valiant", "ugal"], "dragonfly-plus": ["minimal", "valiant", "ugal", "dmodk"],
         "hyperx": ["minimal", "dor"], "express-mesh": ["minimal"], "custom": ["minimal"],
     ]
 

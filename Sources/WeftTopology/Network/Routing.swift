@@ -1,6 +1,10 @@
 /// Routes between endpoints as lists of directed channels. Minimal routing follows
 /// shortest paths (ECMP: equal next hops chosen by a hash of the flow), which on a fat
-/// tree is up/down routing and on a dragonfly is local–global–local; `dor` corrects torus
+/// tree is up/down routing and on a dragonfly is local–global–local; `dmodk` follows the
+/// same shortest paths but picks among equal next hops by destination (D-mod-K: the
+/// destination index modulo the choices, then divided by them for the next level up), as
+/// InfiniBand subnet managers route fat trees, so flows to distinct destinations under
+/// one switch never share an uplink; `dor` corrects torus
 /// and HyperX coordinates one dimension at a time; `valiant` goes through a random
 /// intermediate group; `ugal` picks, per flow, minimal or Valiant by estimated queueing.
 public final class Router {
@@ -33,18 +37,25 @@ public final class Router {
     }
 
     /// Shortest switch path from switch s to switch t, next hops picked by `hash`.
-    private func minimalSwitchPath(from s: Int, to t: Int, hash: UInt64) -> [Int] {
+    /// `destination` (an endpoint) steers `dmodk`; the others hash.
+    private func minimalSwitchPath(from s: Int, to t: Int, hash: UInt64, destination: Int = 0) -> [Int] {
         let n = network
         if policy == "dor" && !n.coordinates.isEmpty { return dimensionOrder(from: s, to: t) }
         let distance = distances(to: t)
         var path: [Int] = []
-        var v = s, h = hash
+        var v = s, h = hash, d = destination
         while v != t {
             let candidates = n.adjacency[n.node(ofSwitch: v)].filter {
                 $0.node >= n.endpoints && distance[$0.node - n.endpoints] == distance[v] - 1
             }
-            h = h &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            let pick = candidates[Int((h >> 33) % UInt64(candidates.count))]
+            let pick: (node: Int, link: Int)
+            if policy == "dmodk" {
+                pick = candidates[d % candidates.count]
+                d /= candidates.count
+            } else {
+                h = h &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                pick = candidates[Int((h >> 33) % UInt64(candidates.count))]
+            }
             path.append(pick.link)
             v = pick.node - n.endpoints
         }
@@ -106,7 +117,7 @@ public final class Router {
                 switchLinks = (q(minimal) + 1) * minimal.count <= (q(valiant) + 1) * valiant.count ? minimal : valiant
             }
         default:
-            switchLinks = minimalSwitchPath(from: sa, to: sb, hash: hash)
+            switchLinks = minimalSwitchPath(from: sa, to: sb, hash: hash, destination: b)
         }
         let first = n.adjacency[a].first { $0.node == n.node(ofSwitch: sa) }!.link
         let last = n.adjacency[b].first { $0.node == n.node(ofSwitch: sb) }!.link

@@ -22,7 +22,7 @@ public enum TopologySchedules {
         case .hierarchical:
             // Level 0: ranks on one switch (ring); level 1: across switches.
             let grid = try grid(keys: placement.map { [n.switchOf[$0]] }, algorithm: algorithm, modes: [.ring, .ring])
-            return MultiLevel.allreduce(grid, algorithm: algorithm)
+            return MultiLevel.overlapped(grid, algorithm: algorithm)
         case .dragonfly:
             guard n.kind == "dragonfly" || n.kind == "dragonfly-plus" else {
                 throw ScheduleError.irregular(algorithm, "the network is a \(n.kind), not a dragonfly")
@@ -32,7 +32,7 @@ public enum TopologySchedules {
                 let s = n.switchOf[e]
                 return [n.coordinates[s][1], n.coordinates[s][0]]
             }
-            return MultiLevel.allreduce(try grid(keys: keys, algorithm: algorithm, modes: [.ring, .ring, .pairwise]),
+            return MultiLevel.overlapped(try grid(keys: keys, algorithm: algorithm, modes: [.ring, .pairwise, .pairwise]),
                                         algorithm: algorithm)
         case .torus:
             guard ["torus", "hyperx", "express-mesh"].contains(n.kind) else {
@@ -40,11 +40,56 @@ public enum TopologySchedules {
             }
             let keys = placement.map { n.coordinates[n.switchOf[$0]] }
             let dims = keys.first?.count ?? 0
-            return MultiLevel.allreduce(try grid(keys: keys, algorithm: algorithm, modes: [.ring] + Array(repeating: .ring, count: dims)),
-                                        algorithm: algorithm)
+            // HyperX: every router of a dimension is one hop away, so exchange pairwise;
+            // torus and mesh: rings along each dimension in an order its links close.
+            var levels = try grid(keys: keys, algorithm: algorithm,
+                                  modes: [.ring] + Array(repeating: n.kind == "hyperx" ? .pairwise : .ring, count: dims))
+            levels.ringOrders = [[]] + (0..<dims).map { d in ringOrder(network: n, dimension: d, values: keys.map { $0[d] }) }
+            return MultiLevel.overlapped(levels, algorithm: algorithm)
         default:
             throw ScheduleError.notScheduled(algorithm)
         }
+    }
+
+    /// The distinct values of a dimension's coordinate in an order whose consecutive
+    /// routers (and last to first) are linked when the links allow it — a Hamiltonian
+    /// cycle of the dimension, found by depth-first search (dimensions are small) —
+    /// else folded (0, 2, 4, …, 5, 3, 1: every hop spans at most two routers).
+    static func ringOrder(network n: Network, dimension d: Int, values: [Int]) -> [Int] {
+        let positions = Array(Set(values)).sorted()
+        let count = positions.count
+        guard count > 2 else { return Array(0..<count) }
+        // Links between positions along d, read from the routers of the first line.
+        let line = n.coordinates.indices.filter { s in
+            n.coordinates[s].indices.allSatisfy { $0 == d || n.coordinates[s][$0] == n.coordinates[0][$0] }
+        }
+        var linked = Set<[Int]>()
+        for s in line {
+            for (neighbour, _) in n.adjacency[n.node(ofSwitch: s)] where neighbour >= n.endpoints {
+                let t = neighbour - n.endpoints
+                guard line.contains(t), let a = positions.firstIndex(of: n.coordinates[s][d]),
+                      let b = positions.firstIndex(of: n.coordinates[t][d]) else { continue }
+                linked.insert([a, b])
+            }
+        }
+        var path = [0], used = [Bool](repeating: false, count: count)
+        used[0] = true
+        var budget = 100_000
+        func extend() -> Bool {
+            budget -= 1
+            if budget < 0 { return false }
+            if path.count == count { return linked.contains([path.last!, 0]) }
+            for next in 0..<count where !used[next] && linked.contains([path.last!, next]) {
+                used[next] = true
+                path.append(next)
+                if extend() { return true }
+                path.removeLast()
+                used[next] = false
+            }
+            return false
+        }
+        if extend() { return path }
+        return Array(stride(from: 0, to: count, by: 2)) + Array(stride(from: count % 2 == 0 ? count - 1 : count - 2, through: 1, by: -2))
     }
 
     /// Grid coordinates from per-rank keys (outer levels): level 0 is the position among
