@@ -258,18 +258,13 @@ public final class Communicator {
         if let program = programs[key] { return program }
         let schedule: Schedule
         do {
-            if algorithm.needsNodeLayout {
-                schedule = try TwoLevel.make(collective, nodes: try nodes())
-            } else if algorithm.needsTopology {
-                guard let network else {
-                    throw WeftError(function: collective.rawValue,
-                                    reason: "algorithm '\(algorithm.rawValue)' needs a topology descriptor (--topology FILE or WEFT_TOPOLOGY)")
-                }
-                schedule = try network.schedule(collective, algorithm)
-            } else {
-                schedule = try Schedules.make(collective, algorithm: algorithm, ranks: size, root: key.root,
-                                              segments: segments)
+            if algorithm.needsTopology && network == nil {
+                throw WeftError(function: collective.rawValue,
+                                reason: "algorithm '\(algorithm.rawValue)' needs a topology descriptor (--topology FILE or WEFT_TOPOLOGY)")
             }
+            schedule = try Schedules.make(collective, algorithm: algorithm, ranks: size, root: key.root, segments: segments,
+                                          network: network?.network, placement: network?.placement,
+                                          nodes: algorithm.needsNodeLayout ? try nodes() : nil)
         } catch let error as ScheduleError {
             throw WeftError(function: collective.rawValue, reason: error.description)
         }

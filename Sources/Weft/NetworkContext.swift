@@ -25,7 +25,7 @@ public final class NetworkContext {
 
     /// The schedule of a topology-aware algorithm for these ranks.
     package func schedule(_ collective: Collective, _ algorithm: Algorithm) throws -> Schedule {
-        try TopologySchedules.make(collective, algorithm: algorithm, network: network, placement: placement)
+        try Schedules.make(collective, algorithm: algorithm, ranks: placement.count, network: network, placement: placement)
     }
 }
 

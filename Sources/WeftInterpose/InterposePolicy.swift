@@ -88,19 +88,16 @@ enum InterposePolicy {
         let programKey = ProgramKey(key: key, rank: rank)
         let nodes = nodeKeys.map(TwoLevel.nodes(fromKeys:))
         if let compiled = programs[programKey], !algorithm.needsNodeLayout || compiled.nodes == nodes { return compiled }
-        let schedule: Schedule
-        if algorithm.needsNodeLayout {
-            guard let nodes else { throw InterposeError("algorithm '\(algorithm.rawValue)' needs the node layout") }
-            schedule = try TwoLevel.make(collective, nodes: nodes)
-        } else if algorithm.needsTopology {
-            guard let network = choice.network, worldCongruent else {
-                throw InterposeError("algorithm '\(algorithm.rawValue)' needs WEFT_TOPOLOGY and MPI_COMM_WORLD's ranks")
-            }
-            schedule = try network.schedule(collective, algorithm)
-        } else {
-            schedule = try Schedules.make(collective, algorithm: algorithm, ranks: ranks, root: key.root,
-                                          segments: segments)
+        if algorithm.needsNodeLayout && nodes == nil {
+            throw InterposeError("algorithm '\(algorithm.rawValue)' needs the node layout")
         }
+        if algorithm.needsTopology && !(choice.network != nil && worldCongruent) {
+            throw InterposeError("algorithm '\(algorithm.rawValue)' needs WEFT_TOPOLOGY and MPI_COMM_WORLD's ranks")
+        }
+        let network = algorithm.needsTopology ? choice.network : nil
+        let schedule = try Schedules.make(collective, algorithm: algorithm, ranks: ranks, root: key.root,
+                                          segments: segments, network: network?.network,
+                                          placement: network?.placement, nodes: nodes)
         let compiled = Compiled(CompiledProgram(schedule: schedule, rank: rank, key: key), nodes: nodes)
         programs[programKey] = compiled
         return compiled

@@ -68,7 +68,7 @@ final class BenchRunner<T: WeftScalar & Numeric & Comparable> {
             if request.explicit { return true }
             if algorithm == .direct { return communicator.isNodeLocal }
             if algorithm.needsTopology, let network = communicator.network {
-                return (try? TopologySchedules.make(collective, algorithm: algorithm, network: network.network,
+                return (try? Schedules.make(collective, algorithm: algorithm, ranks: network.placement.count, network: network.network,
                                                     placement: network.placement)) != nil
             }
             return true

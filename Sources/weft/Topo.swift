@@ -43,7 +43,7 @@ struct Topo: ParsableCommand {
             }
             let classes = m.links_by_class.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             let rows: [(String, String)] = [
-                ("kind", d.kind), ("endpoints", "\(m.endpoints)"), ("switches", "\(m.switches)"),
+                ("kind", d.kind.rawValue), ("endpoints", "\(m.endpoints)"), ("switches", "\(m.switches)"),
                 ("links", "\(m.links) (\(classes))"), ("radix", "\(m.radix)"),
                 ("diameter_links", "\(m.diameter_links)"), ("average_links", String(format: "%.3f", m.average_links)),
                 ("bisection_links", "\(m.bisection_links) (\(m.bisection_method))"),
@@ -99,10 +99,9 @@ struct Topo: ParsableCommand {
             }
             do {
                 let placement = try Placement.endpoints(ranks: ranks ?? n.endpoints, network: n, descriptor: d)
-                let schedule = a.needsTopology
-                    ? try TopologySchedules.make(c, algorithm: a, network: n, placement: placement)
-                    : try Schedules.make(c, algorithm: a, ranks: placement.count,
-                                         segments: Schedules.segments(for: c, algorithm: a, bytes: bytes.bytes, ranks: placement.count))
+                let schedule = try Schedules.make(c, algorithm: a, ranks: placement.count,
+                                                  segments: Schedules.segments(for: c, algorithm: a, bytes: bytes.bytes, ranks: placement.count),
+                                                  network: n, placement: placement)
                 let simulator = Simulator(network: n, router: Router(network: n, policy: d.routing), placement: placement)
                 let started = Date()
                 let result = simulator.simulate(schedule, bytes: bytes.bytes)

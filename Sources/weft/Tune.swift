@@ -94,7 +94,7 @@ struct Tune: ParsableCommand {
             guard Schedules.collectives(servedBy: algorithm).contains(collective) else { return false }
             if algorithm == .direct { return communicator.isNodeLocal }
             if algorithm.needsTopology, let network = communicator.network {
-                return (try? TopologySchedules.make(collective, algorithm: algorithm, network: network.network,
+                return (try? Schedules.make(collective, algorithm: algorithm, ranks: network.placement.count, network: network.network,
                                                     placement: network.placement)) != nil
             }
             return true

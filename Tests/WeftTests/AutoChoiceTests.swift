@@ -82,9 +82,8 @@ final class AutoChoiceTests: XCTestCase {
                 // Only a placement the algorithm cannot use may leave it out (as the planner does).
                 let schedule: Schedule
                 do {
-                    schedule = algorithm.needsTopology
-                        ? try TopologySchedules.make(.allreduce, algorithm: algorithm, network: network, placement: placement)
-                        : try Schedules.make(.allreduce, algorithm: algorithm, ranks: 16, segments: segments)
+                    schedule = try Schedules.make(.allreduce, algorithm: algorithm, ranks: 16, segments: segments,
+                                                  network: network, placement: placement)
                 } catch ScheduleError.irregular(_, _) {
                     continue
                 }

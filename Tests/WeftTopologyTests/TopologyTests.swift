@@ -76,7 +76,7 @@ final class TopologyTests: XCTestCase {
         XCTAssertEqual(try SlurmTopology.expand("tux[0-3,7]"), ["tux0", "tux1", "tux2", "tux3", "tux7"])
         XCTAssertEqual(try SlurmTopology.expand("a[08-10],b"), ["a08", "a09", "a10", "b"])
         let (d, n) = try load("slurm-topology.conf")
-        XCTAssertEqual(d.kind, "custom")
+        XCTAssertEqual(d.kind, .custom)
         XCTAssertEqual(n.endpoints, 8)
         XCTAssertEqual(n.switches, 3)
     }
@@ -224,10 +224,13 @@ final class TopologyTests: XCTestCase {
             let (sim, n) = try simulator(name, ranks: ranks)
             let bandwidth = sim.placement.map { e in n.adjacency[e].map { n.classes[n.links[$0.link].linkClass].bandwidth }.max()! }.max()!
             for algorithm in Plan.candidates(.allreduce, network: n) {
-                let schedule = algorithm.needsTopology
-                    ? try? TopologySchedules.make(.allreduce, algorithm: algorithm, network: n, placement: sim.placement)
-                    : try Schedules.make(.allreduce, algorithm: algorithm, ranks: ranks)
-                guard let schedule else { continue }
+                let schedule: Schedule
+                do {
+                    schedule = try Schedules.make(.allreduce, algorithm: algorithm, ranks: ranks, network: n,
+                                                  placement: sim.placement)
+                } catch ScheduleError.irregular(_, _) {
+                    continue
+                }
                 for bytes in [4 << 10, 1 << 20, 64 << 20] {
                     let bound = 2 * Double(ranks - 1) / Double(ranks) * Double(bytes) / bandwidth * 1e6
                     let t = sim.simulate(schedule, bytes: bytes).time_us
@@ -249,8 +252,8 @@ final class TopologyTests: XCTestCase {
         let placement = try Placement.endpoints(ranks: n.endpoints, network: n, descriptor: d)
         let sim = Simulator(network: n, router: Router(network: n, policy: d.routing), placement: placement)
         let ring = sim.simulate(try Schedules.make(.allreduce, algorithm: .ring, ranks: placement.count), bytes: 16 << 20)
-        let hier = sim.simulate(try TopologySchedules.make(.allreduce, algorithm: .hierarchical, network: n,
-                                                           placement: placement), bytes: 16 << 20)
+        let hier = sim.simulate(try Schedules.make(.allreduce, algorithm: .hierarchical, ranks: placement.count,
+                                                   network: n, placement: placement), bytes: 16 << 20)
         XCTAssertLessThan(hier.time_us, ring.time_us)
     }
 
@@ -268,7 +271,8 @@ final class TopologyTests: XCTestCase {
                     // Only a placement the algorithm cannot use may skip it; any other error fails.
                     let s: Schedule
                     do {
-                        s = try TopologySchedules.make(collective, algorithm: algorithm, network: n, placement: placement)
+                        s = try Schedules.make(collective, algorithm: algorithm, ranks: placement.count, network: n,
+                                               placement: placement)
                     } catch ScheduleError.irregular(_, _) {
                         continue
                     }
@@ -278,8 +282,8 @@ final class TopologyTests: XCTestCase {
             }
             // The algorithm made for each network kind must have been generated and proved.
             let expected: Set<Algorithm> = switch n.kind {
-            case "dragonfly", "dragonfly-plus": [.topoRing, .dragonfly]
-            case "torus", "hyperx", "express-mesh": [.topoRing, .torus]
+            case .dragonfly, .dragonflyPlus: [.topoRing, .dragonfly]
+            case .torus, .hyperx, .expressMesh: [.topoRing, .torus]
             default: [.topoRing, .hierarchical]
             }
             XCTAssertTrue(expected.isSubset(of: checked), "\(name), \(ranks) ranks: proved only \(checked)")
@@ -291,7 +295,7 @@ final class TopologyTests: XCTestCase {
         var descriptor = d
         descriptor.placement = "round-robin"
         let placement = try Placement.endpoints(ranks: 72, network: n, descriptor: descriptor)
-        let s = try TopologySchedules.make(.allreduce, algorithm: .topoRing, network: n, placement: placement)
+        let s = try Schedules.make(.allreduce, algorithm: .topoRing, ranks: placement.count, network: n, placement: placement)
         let crossings = s.step(0).filter {
             guard case .transfer(let a, let b, _, _, _) = $0 else { return false }
             return n.groupOf[placement[a]] != n.groupOf[placement[b]]

@@ -5,7 +5,7 @@ import TOMLKit
 /// classes, routing and placement. `build()` turns it into a `Network`.
 public struct Descriptor: Sendable {
     public var file: String
-    public var kind: String
+    public var kind: NetworkKind
     public var name: String
     /// Integer parameters (p, a, h, g, k, levels, leaves, spines, endpoints, seed…).
     public var integers: [String: Int] = [:]
@@ -24,37 +24,36 @@ public struct Descriptor: Sendable {
     public var customEndpoints: [(name: String, switch: String)] = []
     public var customLinks: [(a: String, b: String, linkClass: String, count: Int)] = []
 
-    public static let kinds = ["single-node", "fat-tree", "torus", "dragonfly", "dragonfly-plus", "hyperx", "express-mesh",
-                               "custom"]
+    public static let kinds = NetworkKind.allCases.map(\.rawValue)
 
     /// Parameter keys each kind accepts at the top level (besides kind and name).
-    static let parameterKeys: [String: [String]] = [
-        "single-node": ["endpoints"],
-        "fat-tree": ["k", "levels", "oversubscription"],
-        "torus": ["dims", "wrap", "p"],
-        "dragonfly": ["p", "a", "h", "g", "arrangement"],
-        "dragonfly-plus": ["p", "leaves", "spines", "h", "g"],
-        "hyperx": ["dims", "p"],
-        "express-mesh": ["dims", "p", "express"],
-        "custom": ["switch", "endpoint", "link"],
+    static let parameterKeys: [NetworkKind: [String]] = [
+        .singleNode: ["endpoints"],
+        .fatTree: ["k", "levels", "oversubscription"],
+        .torus: ["dims", "wrap", "p"],
+        .dragonfly: ["p", "a", "h", "g", "arrangement"],
+        .dragonflyPlus: ["p", "leaves", "spines", "h", "g"],
+        .hyperx: ["dims", "p"],
+        .expressMesh: ["dims", "p", "express"],
+        .custom: ["switch", "endpoint", "link"],
     ]
 
     /// Link classes each kind uses, with defaults for any the file leaves out.
-    static let classDefaults: [String: [(String, Double, Double, Bool)]] = [
-        "single-node": [("memory", 10e9, 100e-9, false)],
-        "fat-tree": [("host", 25e9, 100e-9, false), ("fabric", 25e9, 200e-9, true)],
-        "torus": [("terminal", 25e9, 100e-9, false), ("network", 25e9, 100e-9, false)],
-        "dragonfly": [("terminal", 25e9, 100e-9, false), ("local", 25e9, 100e-9, false), ("global", 25e9, 1e-6, true)],
-        "dragonfly-plus": [("terminal", 25e9, 100e-9, false), ("local", 25e9, 100e-9, false), ("global", 25e9, 1e-6, true)],
-        "hyperx": [("terminal", 25e9, 100e-9, false), ("network", 25e9, 200e-9, true)],
-        "express-mesh": [("terminal", 25e9, 100e-9, false), ("network", 25e9, 100e-9, false), ("express", 25e9, 300e-9, true)],
-        "custom": [],
+    static let classDefaults: [NetworkKind: [(String, Double, Double, Bool)]] = [
+        .singleNode: [("memory", 10e9, 100e-9, false)],
+        .fatTree: [("host", 25e9, 100e-9, false), ("fabric", 25e9, 200e-9, true)],
+        .torus: [("terminal", 25e9, 100e-9, false), ("network", 25e9, 100e-9, false)],
+        .dragonfly: [("terminal", 25e9, 100e-9, false), ("local", 25e9, 100e-9, false), ("global", 25e9, 1e-6, true)],
+        .dragonflyPlus: [("terminal", 25e9, 100e-9, false), ("local", 25e9, 100e-9, false), ("global", 25e9, 1e-6, true)],
+        .hyperx: [("terminal", 25e9, 100e-9, false), ("network", 25e9, 200e-9, true)],
+        .expressMesh: [("terminal", 25e9, 100e-9, false), ("network", 25e9, 100e-9, false), ("express", 25e9, 300e-9, true)],
+        .custom: [],
     ]
 
-    static let routings: [String: [String]] = [
-        "single-node": ["minimal"], "fat-tree": ["minimal", "updown", "dmodk"], "torus": ["minimal", "dor"],
-        "dragonfly": ["minimal", "valiant", "ugal"], "dragonfly-plus": ["minimal", "valiant", "ugal", "dmodk"],
-        "hyperx": ["minimal", "dor"], "express-mesh": ["minimal"], "custom": ["minimal"],
+    static let routings: [NetworkKind: [String]] = [
+        .singleNode: ["minimal"], .fatTree: ["minimal", "updown", "dmodk"], .torus: ["minimal", "dor"],
+        .dragonfly: ["minimal", "valiant", "ugal"], .dragonflyPlus: ["minimal", "valiant", "ugal", "dmodk"],
+        .hyperx: ["minimal", "dor"], .expressMesh: ["minimal"], .custom: ["minimal"],
     ]
 
     public static func load(_ path: String) throws -> Descriptor {
@@ -78,7 +77,7 @@ public struct Descriptor: Sendable {
         return try Descriptor(table: table, file: file)
     }
 
-    init(file: String, kind: String, name: String) {
+    init(file: String, kind: NetworkKind, name: String) {
         self.file = file
         self.kind = kind
         self.name = name
@@ -87,13 +86,13 @@ public struct Descriptor: Sendable {
     private init(table: TOMLTable, file: String) throws {
         self.file = file
         func fail(_ key: String?, _ message: String) -> TopologyError { TopologyError(file: file, key: key, message) }
-        guard let kind = table["kind"]?.string else {
+        guard let kindName = table["kind"]?.string else {
             throw fail("kind", "missing; set kind to one of \(Descriptor.kinds.joined(separator: ", "))")
         }
-        guard let allowed = Descriptor.parameterKeys[kind] else {
-            throw fail("kind", "unknown kind '\(kind)'; use one of \(Descriptor.kinds.joined(separator: ", "))")
+        guard let known = NetworkKind(rawValue: kindName), let allowed = Descriptor.parameterKeys[known] else {
+            throw fail("kind", "unknown kind '\(kindName)'; use one of \(Descriptor.kinds.joined(separator: ", "))")
         }
-        self.kind = kind
+        self.kind = known
         name = table["name"]?.string ?? (file as NSString).lastPathComponent
         let sections = ["kind", "name", "links", "routing", "placement", "cost"]
         for key in table.keys where !sections.contains(key) && !allowed.contains(key) {
@@ -159,7 +158,7 @@ public struct Descriptor: Sendable {
                 }
                 var linkClass = classes[className]
                     ?? Network.LinkClass(name: className, bandwidth: 0, latency: 0, price: 30, optical: false)
-                if kind != "custom" && classes[className] == nil {
+                if kind != .custom && classes[className] == nil {
                     let known = (Descriptor.classDefaults[kind] ?? []).map(\.0).joined(separator: ", ")
                     throw fail(key, "kind \(kind) has no link class '\(className)' (its classes: \(known))")
                 }
@@ -223,7 +222,7 @@ public struct Descriptor: Sendable {
             }
             portPrice = p
         }
-        if kind == "custom" { try parseCustom(table) }
+        if kind == .custom { try parseCustom(table) }
     }
 
     private mutating func parseCustom(_ table: TOMLTable) throws {

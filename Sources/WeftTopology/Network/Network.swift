@@ -19,7 +19,7 @@ public struct Network: Sendable {
         public var linkClass: Int
     }
 
-    public var kind: String
+    public var kind: NetworkKind
     public var endpointNames: [String]
     public var switchNames: [String]
     public var classes: [LinkClass]
@@ -39,7 +39,7 @@ public struct Network: Sendable {
     public var switches: Int { switchNames.count }
     public var nodes: Int { endpoints + switches }
 
-    public init(kind: String, endpoints: [String], switches: [String], classes: [LinkClass]) {
+    public init(kind: NetworkKind, endpoints: [String], switches: [String], classes: [LinkClass]) {
         self.kind = kind
         endpointNames = endpoints
         switchNames = switches

@@ -9,7 +9,7 @@ extension Descriptor {
             return value
         }
         var classNames = Array(classes.keys).sorted()
-        if kind == "custom" && classes["terminal"] == nil {
+        if kind == .custom && classes["terminal"] == nil {
             classNames.append("terminal")
         }
         var classList = classNames.map {
@@ -19,36 +19,36 @@ extension Descriptor {
         try checkSize()
         var network: Network
         switch kind {
-        case "single-node":
+        case .singleNode:
             let n = try int("endpoints", default: 2)
             network = Network(kind: kind, endpoints: (0..<n).map { "core\($0)" }, switches: ["node"], classes: classList)
             for e in 0..<n { network.connect(e, network.node(ofSwitch: 0), linkClass: cls("memory")) }
-        case "fat-tree":
+        case .fatTree:
             network = try buildFatTree(k: int("k"), levels: int("levels", default: 3), classList: &classList, cls: cls)
-        case "torus", "hyperx", "express-mesh":
+        case .torus, .hyperx, .expressMesh:
             guard !dimensions.isEmpty else { throw fail("dims", "missing; e.g. dims = \"4x4x4\"") }
             let p = try int("p", default: 1)
-            if kind == "torus" && !wrap.isEmpty && wrap.count != dimensions.count && wrap.count != 1 {
+            if kind == .torus && !wrap.isEmpty && wrap.count != dimensions.count && wrap.count != 1 {
                 throw fail("wrap", "has \(wrap.count) entries for \(dimensions.count) dimensions")
             }
-            if kind == "express-mesh", let e = integers["express"], e < 2 {
+            if kind == .expressMesh, let e = integers["express"], e < 2 {
                 throw fail("express", "must be at least 2 (an express link skips ahead that many routers), got \(e)")
             }
             network = buildGrid(p: p, cls: cls, classList: classList)
-        case "dragonfly":
+        case .dragonfly:
             let p = try int("p"), a = try int("a"), h = try int("h")
             let g = try int("g", default: a * h + 1)
             guard g <= a * h + 1 else { throw fail("g", "g = \(g) exceeds a·h+1 = \(a * h + 1); use g ≤ \(a * h + 1)") }
             guard g >= 2 else { throw fail("g", "a dragonfly needs at least 2 groups") }
             network = buildDragonfly(p: p, a: a, h: h, g: g, cls: cls, classList: classList)
-        case "dragonfly-plus":
+        case .dragonflyPlus:
             let p = try int("p"), leaves = try int("leaves"), spines = try int("spines"), h = try int("h")
             let g = try int("g", default: spines * h + 1)
             guard g <= spines * h + 1 else {
                 throw fail("g", "g = \(g) exceeds spines·h+1 = \(spines * h + 1); use g ≤ \(spines * h + 1)")
             }
             network = buildDragonflyPlus(p: p, leaves: leaves, spines: spines, h: h, g: g, cls: cls, classList: classList)
-        default:
+        case .custom:
             network = try buildCustom(cls: cls, classList: classList)
         }
         network.portPrice = portPrice
@@ -69,18 +69,18 @@ extension Descriptor {
         }
         let n: Int
         switch kind {
-        case "single-node": n = integers["endpoints"] ?? 2
-        case "fat-tree":
+        case .singleNode: n = integers["endpoints"] ?? 2
+        case .fatTree:
             let k = integers["k"] ?? 0
             n = (integers["levels"] ?? 3) == 2 ? product([k, k]) / 2 : product([k, k, k]) / 4
-        case "torus", "hyperx", "express-mesh": n = product([integers["p"] ?? 1] + dimensions)
-        case "dragonfly":
+        case .torus, .hyperx, .expressMesh: n = product([integers["p"] ?? 1] + dimensions)
+        case .dragonfly:
             let a = integers["a"] ?? 0, h = integers["h"] ?? 0
             n = product([integers["p"] ?? 0, a, integers["g"] ?? product([a, h]) &+ 1])
-        case "dragonfly-plus":
+        case .dragonflyPlus:
             let spines = integers["spines"] ?? 0, h = integers["h"] ?? 0
             n = product([integers["p"] ?? 0, integers["leaves"] ?? 0, integers["g"] ?? product([spines, h]) &+ 1])
-        default: n = customEndpoints.count
+        case .custom: n = customEndpoints.count
         }
         if n > Descriptor.maximumEndpoints {
             throw TopologyError(file: file, "describes \(n == Int.max ? "more than 2^63" : String(n)) endpoints; "
@@ -155,7 +155,7 @@ extension Descriptor {
         for s in 0..<count {
             let c = coordinates(s)
             for (d, size) in dims.enumerated() where size > 1 {
-                if kind == "express-mesh" {
+                if kind == .expressMesh {
                     // A mesh, plus a link skipping ahead `express` routers along the dimension.
                     let e = integers["express"] ?? 4
                     for (step, linkClass) in [(1, "network"), (e, "express")] where step >= 1 && c[d] + step < size {
@@ -163,7 +163,7 @@ extension Descriptor {
                         t[d] = c[d] + step
                         n.connect(n.node(ofSwitch: s), n.node(ofSwitch: index(t)), linkClass: cls(linkClass))
                     }
-                } else if kind == "hyperx" {
+                } else if kind == .hyperx {
                     for other in (c[d] + 1)..<size {
                         var t = c
                         t[d] = other

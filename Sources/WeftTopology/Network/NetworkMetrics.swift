@@ -77,14 +77,14 @@ public struct NetworkMetrics: Codable, Sendable {
         guard let d else { return heuristicBisection(n) }
         let i = d.integers
         switch n.kind {
-        case "single-node":
+        case .singleNode:
             return (n.endpoints / 2, Double(n.endpoints / 2) * bw("memory") / 1e9, "closed form")
-        case "fat-tree":
+        case .fatTree:
             let k = i["k"] ?? 2, levels = i["levels"] ?? 3
             // Full bisection at 1:1: half the hosts' links cross the middle, thinned by r.
             let crossing = levels == 2 ? (k / 2) * (k / 2) : (k * k * k / 4) / 2
             return (crossing, Double(crossing) * bw("fabric") / 1e9, "closed form")
-        case "torus":
+        case .torus:
             let dims = d.dimensions
             guard let largest = dims.indices.max(by: { dims[$0] < dims[$1] }), dims[largest] > 1 else {
                 return (0, 0, "closed form")
@@ -93,7 +93,7 @@ public struct NetworkMetrics: Codable, Sendable {
             let others = dims.reduce(1, *) / dims[largest]
             let crossing = others * (wraps && dims[largest] > 2 ? 2 : 1)
             return (crossing, Double(crossing) * bw("network") / 1e9, "closed form")
-        case "express-mesh":
+        case .expressMesh:
             // Halve the largest dimension: per line, the mesh link and every express link
             // that jumps over the middle.
             let dims = d.dimensions
@@ -103,7 +103,7 @@ public struct NetworkMetrics: Codable, Sendable {
             let s = dims[largest], e = i["express"] ?? 4, lines = dims.reduce(1, *) / s
             let jumps = e >= 2 ? (0..<s).filter { $0 < s / 2 && $0 + e >= s / 2 && $0 + e < s }.count : 0
             return (lines * (1 + jumps), Double(lines) * (bw("network") + Double(jumps) * bw("express")) / 1e9, "closed form")
-        case "hyperx":
+        case .hyperx:
             let dims = d.dimensions
             guard let largest = dims.indices.max(by: { dims[$0] < dims[$1] }), dims[largest] > 1 else {
                 return (0, 0, "closed form")
@@ -111,7 +111,7 @@ public struct NetworkMetrics: Codable, Sendable {
             let s = dims[largest], lines = dims.reduce(1, *) / s
             let crossing = lines * (s / 2) * (s - s / 2)
             return (crossing, Double(crossing) * bw("network") / 1e9, "closed form")
-        case "dragonfly", "dragonfly-plus":
+        case .dragonfly, .dragonflyPlus:
             let g = i["g"] ?? 2
             var perPair = [Int: Int]()
             for l in n.links where n.classes[l.linkClass].name == "global" {

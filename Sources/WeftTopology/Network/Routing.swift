@@ -72,10 +72,10 @@ public final class Router {
             while n.coordinates[v][d] != target[d] {
                 let neighbours = n.adjacency[n.node(ofSwitch: v)].filter { $0.node >= n.endpoints }
                 // The neighbour that changes only dimension d and gets closer (or lands) there.
-                let size = n.kind == "torus" ? (n.coordinates.map { $0[d] }.max()! + 1) : Int.max
+                let size = n.kind == .torus ? (n.coordinates.map { $0[d] }.max()! + 1) : Int.max
                 func gap(_ x: Int) -> Int {
                     let raw = abs(x - target[d])
-                    return n.kind == "torus" ? min(raw, size - raw) : raw
+                    return n.kind == .torus ? min(raw, size - raw) : raw
                 }
                 let step = neighbours.filter { pair in
                     let c = n.coordinates[pair.node - n.endpoints]

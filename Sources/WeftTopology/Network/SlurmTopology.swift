@@ -3,7 +3,7 @@
 /// Link classes take the defaults (terminal and fabric 25 GB/s).
 public enum SlurmTopology {
     public static func parse(_ text: String, file: String) throws -> Descriptor {
-        var d = Descriptor(file: file, kind: "custom", name: (file as NSString).lastPathComponent)
+        var d = Descriptor(file: file, kind: .custom, name: (file as NSString).lastPathComponent)
         d.classes["terminal"] = Network.LinkClass(name: "terminal", bandwidth: 25e9, latency: 100e-9, price: 30, optical: false)
         d.classes["fabric"] = Network.LinkClass(name: "fabric", bandwidth: 25e9, latency: 200e-9, price: 200, optical: true)
         for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {

@@ -40,9 +40,8 @@ public struct CommunicationForecast {
     func schedule(_ algorithm: Algorithm, _ collective: Collective, bytes: Int, ranks: [Int]) -> Schedule? {
         let endpoints = ranks.map { placement[$0] }
         let segments = Schedules.segments(for: collective, algorithm: algorithm, bytes: bytes, ranks: ranks.count)
-        let made = algorithm.needsTopology
-            ? try? TopologySchedules.make(collective, algorithm: algorithm, network: network, placement: endpoints)
-            : try? Schedules.make(collective, algorithm: algorithm, ranks: ranks.count, segments: segments)
+        let made = try? Schedules.make(collective, algorithm: algorithm, ranks: ranks.count, segments: segments,
+                                       network: network, placement: endpoints)
         return made?.onEndpoints(endpoints)
     }
 

@@ -50,17 +50,8 @@ public struct Plan: Sendable {
 
     /// Algorithms the planner weighs for a collective on a network.
     public static func candidates(_ collective: Collective, network: Network) -> [Algorithm] {
-        var list = Algorithm.concrete.filter {
-            // two-level is built from MPI's node layout, which a descriptor does not give.
-            $0.isScheduled && !$0.needsNodeLayout && Schedules.collectives(servedBy: $0).contains(collective)
-                && ($0 != .direct || network.kind == "single-node")
-        }
-        for a in Algorithm.topologyAware where Schedules.collectives(servedBy: a).contains(collective) {
-            if a == .dragonfly && !network.kind.hasPrefix("dragonfly") { continue }
-            if a == .torus && !["torus", "hyperx", "express-mesh"].contains(network.kind) { continue }
-            list.append(a)
-        }
-        return list
+        Schedules.generators.filter { $0.collectives.contains(collective) && Schedules.suits($0.algorithm, network.kind) }
+            .map { $0.algorithm }
     }
 
     public static func make(network: Network, descriptor: Descriptor, ranks: Int,
@@ -75,9 +66,8 @@ public struct Plan: Sendable {
                 let segments = Schedules.segments(for: collective, algorithm: algorithm, bytes: bytes, ranks: ranks)
                 let key = "\(algorithm.rawValue)/\(segments)"
                 if let s = schedules[key] { return s }
-                let made = algorithm.needsTopology
-                    ? try? TopologySchedules.make(collective, algorithm: algorithm, network: network, placement: placement)
-                    : try? Schedules.make(collective, algorithm: algorithm, ranks: ranks, segments: segments)
+                let made = try? Schedules.make(collective, algorithm: algorithm, ranks: ranks, segments: segments,
+                                               network: network, placement: placement)
                 schedules[key] = made
                 return made
             }

@@ -29,9 +29,11 @@ public enum Algorithm: String, CaseIterable, Sendable, Codable {
     /// Whether this algorithm is produced as a `Schedule`.
     public var isScheduled: Bool { self != .mpi && self != .auto }
 
-    /// Algorithms whose schedule depends on the network (`TopologySchedules`).
-    public static let topologyAware: [Algorithm] = [.topoRing, .hierarchical, .torus, .dragonfly]
-    public var needsTopology: Bool { Algorithm.topologyAware.contains(self) }
+    /// Algorithms whose schedule depends on the network (a topology descriptor).
+    public static let topologyAware: [Algorithm] = Schedules.generators.filter { $0.requirement == .topology }.map {
+        $0.algorithm
+    }
+    public var needsTopology: Bool { Schedules.generator(for: self)?.requirement == .topology }
     /// Algorithms whose schedule depends on which ranks share a node.
-    public var needsNodeLayout: Bool { self == .twoLevel }
+    public var needsNodeLayout: Bool { Schedules.generator(for: self)?.requirement == .nodeLayout }
 }

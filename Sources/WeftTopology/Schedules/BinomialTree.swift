@@ -5,9 +5,10 @@
 /// reduce-scatter is reduce then a binomial scatter; allgather is a binomial gather then
 /// broadcast; barrier is a zero-byte gather then broadcast. Ranks are renumbered relative
 /// to the root (virtual rank v = r − root mod n).
-public enum BinomialTree: ScheduleGenerator {
+public enum BinomialTree: FlatScheduleGenerator {
     public static let algorithm = Algorithm.tree
     public static let collectives: [Collective] = [.allreduce, .reduceScatter, .allgather, .broadcast, .reduce, .barrier]
+    public static func pipelines(_ collective: Collective) -> Bool { collective != .barrier }
 
     /// Children of virtual rank `v`, largest subtree first, each with its subtree size.
     static func children(of v: Int, ranks n: Int) -> [(child: Int, span: Int)] {

@@ -2,9 +2,11 @@
 /// other's windows directly. In an allreduce, rank r reduces chunk r of every rank's
 /// buffer and writes the sum into every rank's chunk r: each rank reads and writes the
 /// message once, with no intermediate copy and one step between two barriers.
-public enum Direct: ScheduleGenerator {
+public enum Direct: FlatScheduleGenerator {
     public static let algorithm = Algorithm.direct
     public static let collectives: [Collective] = Collective.allCases
+    /// Shared memory: the planner weighs it only where all ranks share one node.
+    public static let networks: [NetworkKind]? = [.singleNode]
 
     public static func make(_ collective: Collective, ranks n: Int, root: Int, segments: Int) -> Schedule {
         let one = { (c: Int) in ChunkRange(c, count: 1) }

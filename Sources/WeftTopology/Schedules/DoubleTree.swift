@@ -5,9 +5,10 @@
 ///
 /// Tree A is the balanced in-order binary tree over ranks 0…n−1; tree B is its mirror
 /// (r ↦ n−1−r) for even n and its shift (r ↦ r+1 mod n) for odd n.
-public enum DoubleTree: ScheduleGenerator {
+public enum DoubleTree: FlatScheduleGenerator {
     public static let algorithm = Algorithm.doubleTree
     public static let collectives: [Collective] = [.allreduce]
+    public static func pipelines(_ collective: Collective) -> Bool { true }
 
     /// (parent, child) edges of the in-order tree over [low, high), parents first.
     static func inOrderEdges(_ low: Int, _ high: Int, parent: Int?, into edges: inout [(Int, Int)]) {

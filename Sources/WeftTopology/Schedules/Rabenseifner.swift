@@ -3,7 +3,7 @@
 /// 2·log₂ n rounds moving 2(n−1)/n of the message: bandwidth-optimal with logarithmic
 /// latency. Reduce-scatter is the halving phase followed by one step that hands each
 /// block to its rank. Non-powers of two fold the first 2·extra ranks in pairs.
-public enum Rabenseifner: ScheduleGenerator {
+public enum Rabenseifner: FlatScheduleGenerator {
     public static let algorithm = Algorithm.rabenseifner
     public static let collectives: [Collective] = [.allreduce, .reduceScatter]
 

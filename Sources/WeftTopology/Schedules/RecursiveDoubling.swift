@@ -3,7 +3,7 @@
 /// Latency-optimal for small messages. Rank counts that are not powers of two fold the
 /// first 2·extra ranks in pairs before the core and unfold after. The barrier is the
 /// dissemination barrier (rank r signals r+2^k), which needs no folding.
-public enum RecursiveDoubling: ScheduleGenerator {
+public enum RecursiveDoubling: FlatScheduleGenerator {
     public static let algorithm = Algorithm.recursiveDoubling
     public static let collectives: [Collective] = [.allreduce, .allgather, .barrier]
 

@@ -4,9 +4,10 @@
 /// moving bytes/n per rank: bandwidth-optimal, latency linear in n. Broadcast and reduce
 /// are pipelined chains (segments follow each other one link behind). Alltoall is the
 /// pairwise shift: at step s rank r sends to r+s and receives from r−s.
-public enum Ring: ScheduleGenerator {
+public enum Ring: FlatScheduleGenerator {
     public static let algorithm = Algorithm.ring
     public static let collectives: [Collective] = Collective.allCases
+    public static func pipelines(_ collective: Collective) -> Bool { [.broadcast, .reduce].contains(collective) }
 
     public static func make(_ collective: Collective, ranks n: Int, root: Int, segments: Int) -> Schedule {
         let next = { @Sendable (r: Int) in (r + 1) % n }

@@ -11,9 +11,16 @@
 ///
 /// Uneven nodes work (a lone rank owns every shard of its node); on one node only steps 1
 /// and 3 remain, on one rank per node only step 2.
-public enum TwoLevel {
+public enum TwoLevel: ScheduleGenerator {
     public static let algorithm = Algorithm.twoLevel
     public static let collectives: [Collective] = [.allreduce]
+    public static let requirement = ScheduleRequirement.nodeLayout
+    /// A descriptor does not say which ranks share a node, so the planner never weighs it.
+    public static let networks: [NetworkKind]? = []
+
+    public static func make(_ request: ScheduleRequest) throws -> Schedule {
+        try make(request.collective, nodes: request.nodes ?? [])
+    }
 
     /// `nodes[n]`: the ranks on node n; together every rank 0..<ranks exactly once.
     public static func make(_ collective: Collective, nodes: [[Int]]) throws -> Schedule {

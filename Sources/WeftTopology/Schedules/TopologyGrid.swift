@@ -1,56 +1,6 @@
-/// Builds the topology-aware schedules from a network and a placement of ranks.
-public enum TopologySchedules {
-    public static func make(_ collective: Collective, algorithm: Algorithm, network n: Network, placement: [Int])
-        throws -> Schedule
-    {
-        guard Schedules.collectives(servedBy: algorithm).contains(collective) else {
-            throw ScheduleError.unsupported(algorithm: algorithm, collective: collective,
-                                            supported: Schedules.collectives(servedBy: algorithm))
-        }
-        let ranks = placement.count
-        switch algorithm {
-        case .topoRing:
-            // Ranks sorted by (group, switch, endpoint): the ring leaves each group once.
-            let order = (0..<ranks).sorted {
-                (n.groupOf[placement[$0]], n.switchOf[placement[$0]], placement[$0])
-                    < (n.groupOf[placement[$1]], n.switchOf[placement[$1]], placement[$1])
-            }
-            if [.allreduce, .reduceScatter, .allgather].contains(collective) {
-                return Ring.ordered(collective, order: order, algorithm: .topoRing)
-            }
-            return try Schedules.make(collective, algorithm: .ring, ranks: ranks).relabelled(order).renamed(.topoRing)
-        case .hierarchical:
-            // Level 0: ranks on one switch (ring); level 1: across switches.
-            let grid = try grid(keys: placement.map { [n.switchOf[$0]] }, algorithm: algorithm, modes: [.ring, .ring])
-            return MultiLevel.overlapped(grid, algorithm: algorithm)
-        case .dragonfly:
-            guard n.kind == "dragonfly" || n.kind == "dragonfly-plus" else {
-                throw ScheduleError.irregular(algorithm, "the network is a \(n.kind), not a dragonfly")
-            }
-            // Router, group; inside the router and the group rings, across groups pairwise.
-            let keys = placement.map { e -> [Int] in
-                let s = n.switchOf[e]
-                return [n.coordinates[s][1], n.coordinates[s][0]]
-            }
-            return MultiLevel.overlapped(try grid(keys: keys, algorithm: algorithm, modes: [.ring, .pairwise, .pairwise]),
-                                        algorithm: algorithm)
-        case .torus:
-            guard ["torus", "hyperx", "express-mesh"].contains(n.kind) else {
-                throw ScheduleError.irregular(algorithm, "the network is a \(n.kind), not a torus")
-            }
-            let keys = placement.map { n.coordinates[n.switchOf[$0]] }
-            let dims = keys.first?.count ?? 0
-            // HyperX: every router of a dimension is one hop away, so exchange pairwise;
-            // torus and mesh: rings along each dimension in an order its links close.
-            var levels = try grid(keys: keys, algorithm: algorithm,
-                                  modes: [.ring] + Array(repeating: n.kind == "hyperx" ? .pairwise : .ring, count: dims))
-            levels.ringOrders = [[]] + (0..<dims).map { d in ringOrder(network: n, dimension: d, values: keys.map { $0[d] }) }
-            return MultiLevel.overlapped(levels, algorithm: algorithm)
-        default:
-            throw ScheduleError.notScheduled(algorithm)
-        }
-    }
-
+/// Helpers the topology-aware generators share: ranks laid on a grid of levels from
+/// per-rank keys (switch, group, coordinates), and ring orders along mesh dimensions.
+enum TopologyGrid {
     /// The distinct values of a dimension's coordinate in an order whose consecutive
     /// routers (and last to first) are linked when the links allow it — a Hamiltonian
     /// cycle of the dimension, found by depth-first search (dimensions are small) —
