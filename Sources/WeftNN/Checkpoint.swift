@@ -16,9 +16,13 @@ public struct Checkpoint: Equatable {
     public var state: [Float]
     public var optimizer: [Float]
     public var randomStates: [UInt64]
+    /// What the training method carries between steps besides the model (co-distillation's
+    /// stale teachers); empty for most methods. In the same file, so a crash never leaves
+    /// it and the model from different steps.
+    public var methodState: [Float]
 
     public init(signature: UInt64, epoch: Int, batchInEpoch: Int, step: Int, parameters: [Float], state: [Float],
-                optimizer: [Float], randomStates: [UInt64]) {
+                optimizer: [Float], randomStates: [UInt64], methodState: [Float] = []) {
         self.signature = signature
         self.epoch = epoch
         self.batchInEpoch = batchInEpoch
@@ -27,10 +31,12 @@ public struct Checkpoint: Equatable {
         self.state = state
         self.optimizer = optimizer
         self.randomStates = randomStates
+        self.methodState = methodState
     }
 
     static let magic = Array("WEFTCKPT".utf8)
-    static let version: UInt32 = 1
+    /// Version 2 added `methodState`; version 1 files still read (with none).
+    static let version: UInt32 = 2
 
     public func encoded() -> [UInt8] {
         var out = Checkpoint.magic
@@ -46,6 +52,8 @@ public struct Checkpoint: Equatable {
         }
         put(Int64(randomStates.count))
         for v in randomStates { put(v) }
+        put(Int64(methodState.count))
+        for v in methodState { put(v.bitPattern) }
         let crc = out.withUnsafeBufferPointer { UInt32(crc32(0, $0.baseAddress, UInt32($0.count))) }
         put(crc)
         return out
@@ -74,7 +82,8 @@ public struct Checkpoint: Equatable {
             guard n >= 0, n <= (body - at) / 4 else { throw fail("is truncated; it was not loaded") }
             return try (0..<n).map { _ in Float(bitPattern: try take(UInt32.self)) }
         }
-        guard try take(UInt32.self) == version else { throw fail("has an unknown format version") }
+        let fileVersion = try take(UInt32.self)
+        guard fileVersion == 1 || fileVersion == version else { throw fail("has an unknown format version") }
         let signature = try take(UInt64.self)
         let epoch = Int(try take(Int64.self)), batch = Int(try take(Int64.self)), step = Int(try take(Int64.self))
         guard epoch >= 0, batch >= 0, step >= 0 else {
@@ -84,8 +93,9 @@ public struct Checkpoint: Equatable {
         let n = Int(try take(Int64.self))
         guard n >= 0 && n < 1 << 20 else { throw fail("is damaged") }
         let randomStates = try (0..<n).map { _ in try take(UInt64.self) }
+        let methodState = fileVersion >= 2 ? try floats() : []
         return Checkpoint(signature: signature, epoch: epoch, batchInEpoch: batch, step: step, parameters: parameters,
-                          state: state, optimizer: optimizer, randomStates: randomStates)
+                          state: state, optimizer: optimizer, randomStates: randomStates, methodState: methodState)
     }
 
     /// Writes atomically: temporary file, fsync, rename, fsync of the directory.

@@ -96,6 +96,41 @@ extension GroupTrainer {
     }
 }
 
+// MARK: - Checkpoints
+
+extension GroupTrainer {
+    /// What co-distillation carries from step to step besides the model, for its
+    /// checkpoint: the stale teachers' weights (once exchanged), or the shared batch and
+    /// the other groups' probabilities on it (once exchanged); empty before the first exchange.
+    var distillationState: [Float] {
+        if group.exchange == "weights" { return teachersReady ? teachers.flatMap(\.snapshot) : [] }
+        guard let shared = sharedBatch else { return [] }
+        return shared.x.data + shared.probabilities
+    }
+
+    /// Takes back `distillationState` from the checkpoint at `path`.
+    func restoreDistillation(_ saved: [Float], path: String) throws {
+        guard !saved.isEmpty else { return }
+        let damaged = TrainingError("checkpoint \(path) holds co-distillation state of another size; it was not loaded")
+        if group.exchange == "weights" {
+            guard saved.count == teachers.map(\.snapshotCount).reduce(0, +) else { throw damaged }
+            var at = saved.startIndex
+            for teacher in teachers {
+                teacher.load(snapshot: saved[at..<(at + teacher.snapshotCount)])
+                at += teacher.snapshotCount
+            }
+            teachersReady = true
+        } else {
+            // Per shared sample: its image, then the target probabilities.
+            let perSample = train.sampleSize + replica.spec.classes
+            guard saved.count % perSample == 0 else { throw damaged }
+            let n = saved.count / perSample
+            sharedBatch = (Tensor(shape: [n] + train.sampleShape, data: Array(saved.prefix(n * train.sampleSize))),
+                           Array(saved.suffix(n * replica.spec.classes)))
+        }
+    }
+}
+
 extension Replica {
     /// Broadcast from the group's rank 0, counted as in-group traffic.
     func broadcastInGroup(_ buffer: UnsafeMutableBufferPointer<Float>, group: Communicator) throws {

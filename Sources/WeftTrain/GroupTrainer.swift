@@ -5,8 +5,9 @@ import WeftNN
 /// Training with one model per group of ranks, each group data-parallel inside: deep
 /// mutual learning (peers exchange logits every step, `MutualLearning.swift`) and online
 /// co-distillation (groups exchange stale weights or predictions rarely,
-/// `CoDistillation.swift`). This file holds what both share: the epoch loop, divergence
-/// checks, per-peer checkpoints, evaluation and accounting.
+/// `CoDistillation.swift`). This file holds what both share: the groups, divergence checks,
+/// evaluation and accounting; the epoch loop and each peer's checkpoint `peer-G.weft` are
+/// the shared `TrainingLoop`'s.
 public final class GroupTrainer {
     public enum Method: String, Sendable { case mutualLearning = "dml", codistillation = "codistill" }
 
@@ -15,13 +16,10 @@ public final class GroupTrainer {
     let group: GroupTrainingOptions
     let world: Communicator
     let groups: PeerGroups
-    let progress: ProgressReporter
-    let replica: Replica
     let train: Dataset
     let test: Dataset
-    let sampler: BatchSampler
-    let totalSteps: Int
-    let builder: BatchBuilder
+    let loop: TrainingLoop
+    var replica: Replica { loop.replica }
 
     /// Bytes this rank sent across groups, and seconds it spent doing so.
     var bytesAcross = 0
@@ -31,8 +29,6 @@ public final class GroupTrainer {
     var teachers: [Replica] = []
     var teachersReady = false
     var sharedBatch: (x: Tensor, probabilities: [Float])?
-    /// The model's gradients in a shared window of the group (single-copy allreduce).
-    private var registeredGradients: RegisteredBuffer<Float>?
 
     public init(method: Method, options: TrainingOptions, group: GroupTrainingOptions, world: Communicator,
                 progress: ProgressReporter) throws {
@@ -40,7 +36,6 @@ public final class GroupTrainer {
         self.options = options
         self.group = group
         self.world = world
-        self.progress = progress
         let peers = group.models.count
         guard peers >= 1 else { throw TrainingError("no models given") }
         if peers > world.size {
@@ -51,9 +46,6 @@ public final class GroupTrainer {
         guard classes.count == 1 else {
             let list = group.models.enumerated().map { "peer \($0.offset) (\($0.element.name)) has \($0.element.classes)" }
             throw TrainingError("peers must predict the same classes: " + list.joined(separator: ", "))
-        }
-        if options.resume {
-            throw TrainingError("--resume is supported by train dp only; dml and codistill keep per-peer checkpoints but restart from scratch")
         }
         if method == .codistillation {
             guard group.exchangeEvery >= 1 else {
@@ -80,17 +72,38 @@ public final class GroupTrainer {
         // Mutual learning: every peer sees the same batch (shared order); co-distillation:
         // each group its own order, as independent data-parallel jobs would.
         let orderSeed = method == .mutualLearning ? options.seed : options.seed &+ UInt64(groups.index) &* 1_000_003
-        sampler = try BatchSampler(samples: train.count, batchSize: options.batchSize, rank: groups.position,
-                                   ranks: groups.size, seed: orderSeed)
-        totalSteps = options.epochs * sampler.batchesPerEpoch
-        builder = BatchBuilder(cropPadding: options.augment ? 2 : 0, flip: options.augment)
-        replica = try Replica(spec: group.models[groups.index], options: options,
-                              seed: options.seed &+ UInt64(groups.index) &* 7919, totalSteps: totalSteps, rank: world.rank)
-        registeredGradients = try registerGradients(replica.model.store, groups.group)
+        let sampler = try BatchSampler(samples: train.count, batchSize: options.batchSize, rank: groups.position,
+                                       ranks: groups.size, seed: orderSeed)
+        let totalSteps = options.epochs * sampler.batchesPerEpoch
+        let replica = try Replica(spec: group.models[groups.index], options: options,
+                                  seed: options.seed &+ UInt64(groups.index) &* 7919, totalSteps: totalSteps, rank: world.rank)
+        let index = groups.index
+        loop = try TrainingLoop(replica: replica, options: options, train: train, sampler: sampler, group: groups.group,
+                                world: world, progress: progress,
+                                checkpointPath: options.checkpointDirectory.map { "\($0)/peer-\(index).weft" },
+                                methodSettings: GroupTrainer.resumeSettings(method, group))
         if method == .codistillation && group.exchange == "weights" {
             teachers = try (0..<peers).filter { $0 != groups.index }.map {
                 try Replica(spec: group.models[$0], options: options, seed: 0, totalSteps: totalSteps, rank: world.rank)
             }
+        }
+        if method == .codistillation {
+            loop.saveMethodState = { [unowned self] in self.distillationState }
+            loop.restoreMethodState = { [unowned self] in try self.restoreDistillation($0, path: $1) }
+        }
+    }
+
+    /// The method's settings recorded beside the checkpoints: the peer count and what
+    /// co-distillation exchanges are fixed on resume, the rest noted when they change.
+    static func resumeSettings(_ method: Method, _ group: GroupTrainingOptions) -> [String: String] {
+        let shared = ["--temperature": "\(group.temperature)"]
+        switch method {
+        case .mutualLearning:
+            return shared.merging(["--peers": "\(group.models.count)", "--kl-weight": "\(group.distillWeight)"]) { $1 }
+        case .codistillation:
+            return shared.merging(["--groups": "\(group.models.count)", "--distill-weight": "\(group.distillWeight)",
+                                   "--exchange": group.exchange, "--exchange-every": "\(group.exchangeEvery)",
+                                   "--burn-in": "\(group.burnIn)"]) { $1 }
         }
     }
 
@@ -102,46 +115,22 @@ public final class GroupTrainer {
 
     public func run() throws -> TrainingResult {
         let start = Date()
-        try replica.synchronize(group: groups.group)
-        var step = 0, trainedSamples = 0, trainSeconds = 0.0, lastLoss = 0.0
-        for epoch in 0..<options.epochs {
-            let order = sampler.permutation(epoch: epoch)
-            let epochStart = Date()
-            var lossSum = 0.0, lossCount = 0
-            for batch in 0..<sampler.batchesPerEpoch {
-                if let stop = options.stopAfterSteps, step >= stop { break }
-                let t0 = Date()
-                let indices = sampler.batch(batch, of: order)
-                var random = SeededRandom(seed: options.seed)
-                    .derived(UInt64(epoch) << 40 | UInt64(groups.position) << 24 | UInt64(batch))
-                let (x, labels) = builder.make(train, indices, random: &random)
-                let loss: Double
-                switch method {
-                case .mutualLearning: loss = try mutualLearningStep(x, labels, epoch: epoch, step: step)
-                case .codistillation: loss = try codistillationStep(x, labels, epoch: epoch, step: step)
-                }
-                trainSeconds += Date().timeIntervalSince(t0)
-                trainedSamples += indices.count * world.size
-                lossSum += loss
-                lossCount += 1
-                lastLoss = lossSum / Double(lossCount)
-                step += 1
-                progress.step(epoch: epoch, of: options.epochs, batch: batch + 1, of: sampler.batchesPerEpoch,
-                              loss: lastLoss, samplesPerSecond: Double(trainedSamples) / max(trainSeconds, 1e-9))
+        let summary = try loop.run { batch in
+            switch method {
+            case .mutualLearning: try mutualLearningStep(batch.x, batch.labels, epoch: batch.epoch, step: batch.step)
+            case .codistillation: try codistillationStep(batch.x, batch.labels, epoch: batch.epoch, step: batch.step)
             }
-            try saveCheckpoint(epoch: epoch + 1, step: step)
-            progress.epochDone(epoch: epoch + 1, of: options.epochs, loss: lastLoss,
-                               seconds: Date().timeIntervalSince(epochStart))
         }
         let evaluation = try PeerEvaluation.run(replica, test: test, groups: groups)
-        var totals = [Double(replica.bytesInGroup), Double(bytesAcross), trainSeconds, replica.secondsInGroup + secondsAcross]
+        var totals = [Double(replica.bytesInGroup), Double(bytesAcross), summary.seconds,
+                      replica.secondsInGroup + secondsAcross]
         try world.allreduce(&totals, op: .sum, algorithm: .mpi)
-        var slowest = [trainSeconds]
+        var slowest = [summary.seconds]
         try world.allreduce(&slowest, op: .max, algorithm: .mpi)
         let mine = groups.index
         return TrainingResult(
-            test_accuracy: evaluation.peerAccuracies[mine], test_loss: evaluation.peerLosses[mine], train_loss: lastLoss,
-            epochs: options.epochs, samples_per_s: Double(trainedSamples) / max(slowest[0], 1e-9),
+            test_accuracy: evaluation.peerAccuracies[mine], test_loss: evaluation.peerLosses[mine], train_loss: summary.loss,
+            epochs: summary.epochs, samples_per_s: Double(summary.samples) / max(slowest[0], 1e-9),
             comm_bytes: Int(totals[0] + totals[1]) / world.size, comm_time_s: totals[3] / Double(world.size),
             wall_s: Date().timeIntervalSince(start), ranks: world.size, parameters: replica.model.parameterCount,
             model: group.models.map(\.name).joined(separator: ","), comm_bytes_in_group: Int(totals[0]),
@@ -161,17 +150,6 @@ public final class GroupTrainer {
             + "\(losses[bad].isNaN ? "NaN" : "infinite") at epoch \(epoch + 1), step \(step + 1)\(kept); lower --lr",
             reporter: groups.index == bad && groups.position == 0 || method == .mutualLearning && world.rank == 0,
             everywhere: method == .mutualLearning)
-    }
-
-    /// Rank 0 of each group writes its model (atomically) to DIR/peer-G.weft.
-    private func saveCheckpoint(epoch: Int, step: Int) throws {
-        guard let dir = options.checkpointDirectory else { return }
-        try replica.synchronizeStatistics(group: groups.group)
-        guard groups.position == 0 else { return }
-        let checkpoint = Checkpoint(signature: replica.model.signature, epoch: epoch, batchInEpoch: 0, step: step,
-                                    parameters: Array(replica.model.store.values), state: Array(replica.model.store.state),
-                                    optimizer: replica.optimizer.state, randomStates: [UInt64(groups.size)])
-        try checkpoint.write(to: "\(dir)/peer-\(groups.index).weft")
     }
 }
 

@@ -15,15 +15,22 @@ final class Replica {
     private(set) var bytesInGroup = 0
     private(set) var secondsInGroup = 0.0
 
-    init(spec: ModelSpec, options: TrainingOptions, seed: UInt64, totalSteps: Int, rank: Int) throws {
-        self.spec = spec
-        self.options = options
-        self.totalSteps = totalSteps
-        model = try Model(spec: spec, seed: seed)
-        optimizer = try Replica.optimizer(options, count: model.parameterCount)
+    /// A fresh model from `seed`; each rank draws its own dropout masks.
+    convenience init(spec: ModelSpec, options: TrainingOptions, seed: UInt64, totalSteps: Int, rank: Int) throws {
+        let model = try Model(spec: spec, seed: seed)
         var states = model.network.randomStates
         for i in states.indices { states[i] = SeededRandom(seed: seed).derived(UInt64(rank * 1000 + i)).state }
         model.network.randomStates = states
+        try self.init(model: model, options: options, totalSteps: totalSteps)
+    }
+
+    /// Trains `model` as it is (the supernet builds its own).
+    init(model: Model, options: TrainingOptions, totalSteps: Int) throws {
+        spec = model.spec
+        self.model = model
+        self.options = options
+        self.totalSteps = totalSteps
+        optimizer = try Replica.optimizer(options, count: model.parameterCount)
     }
 
     static func optimizer(_ options: TrainingOptions, count: Int) throws -> Optimizer {
@@ -67,9 +74,10 @@ final class Replica {
         try group.allreduce(model.store.state, op: .avg, algorithm: .mpi)
     }
 
-    func applyGradients(step: Int) {
+    /// One optimizer step at the schedule's rate; `mask` leaves untouched parameters alone.
+    func applyGradients(step: Int, mask: [Bool]? = nil) {
         optimizer.learningRate = Replica.schedule(options, totalSteps: totalSteps).rate(base: options.learningRate, step: step)
-        optimizer.step(parameters: model.store.values, gradients: UnsafeBufferPointer(model.store.gradients), mask: nil)
+        optimizer.step(parameters: model.store.values, gradients: UnsafeBufferPointer(model.store.gradients), mask: mask)
     }
 
     /// Weights followed by batch-norm statistics: what a teacher copy needs.

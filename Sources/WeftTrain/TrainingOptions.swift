@@ -41,18 +41,21 @@ public struct TrainingOptions: Sendable {
 
     /// Settings that define the data order and what the checkpoint's position means: a
     /// resumed run with others would not continue the original (its batch index could lie
-    /// past a shorter epoch and train nothing), so they are refused.
-    public static let fixedOnResume: Set<String> = ["--batch-size", "--train-limit", "--seed", "--augment"]
+    /// past a shorter epoch and train nothing), so they are refused. The peer count and
+    /// co-distillation's exchange also fix what each peer's checkpoint holds.
+    public static let fixedOnResume: Set<String> = ["--batch-size", "--train-limit", "--seed", "--augment",
+                                                    "--peers", "--groups", "--exchange"]
 
     /// Refuses to resume from `directory` when a fixed setting differs from the recorded one;
     /// returns one note per other setting that changes from the resume on (e.g. more epochs).
-    public func checkResumeSettings(in directory: String) throws -> [String] {
+    /// `method`: the training method's own settings (e.g. `--peers`), compared alike.
+    public func checkResumeSettings(in directory: String, method: [String: String] = [:]) throws -> [String] {
         let path = "\(directory)/settings.json"
         guard let data = FileManager.default.contents(atPath: path) else { return [] }
         guard let recorded = try? JSONDecoder().decode([String: String].self, from: data) else {
             throw TrainingError("\(path) is damaged; it records the settings of the run that wrote the checkpoint")
         }
-        let current = resumeSettings
+        let current = resumeSettings.merging(method) { $1 }
         let differing = current.keys.sorted().filter { recorded[$0] != nil && recorded[$0] != current[$0] }
         let describe = { (key: String) in "\(key) \(current[key]!) (checkpoint: \(recorded[key]!))" }
         let refused = differing.filter { TrainingOptions.fixedOnResume.contains($0) }
@@ -65,8 +68,8 @@ public struct TrainingOptions: Sendable {
     }
 
     /// Records these settings beside the checkpoint (rank 0, at every checkpoint).
-    public func writeResumeSettings(in directory: String) throws {
-        try writeJSONAtomically(resumeSettings, to: "\(directory)/settings.json")
+    public func writeResumeSettings(in directory: String, method: [String: String] = [:]) throws {
+        try writeJSONAtomically(resumeSettings.merging(method) { $1 }, to: "\(directory)/settings.json")
     }
 }
 

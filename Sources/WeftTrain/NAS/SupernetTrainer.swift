@@ -33,13 +33,10 @@ public final class SupernetTrainer {
     /// Set when paths are balanced across ranks (costs measured on rank 0).
     private var balancer: PathBalancer?
     let world: Communicator
-    let progress: ProgressReporter
-    let optimizer: Optimizer
-    let train: Dataset
-    let sampler: BatchSampler
-    let totalSteps: Int
-    private var registeredGradients: RegisteredBuffer<Float>?
+    let loop: TrainingLoop
     private var commBytes = 0
+    private var pathCount = 0
+    private var allreduceSeconds = 0.0
     /// How often each (block, candidate) was trained on this rank.
     private(set) var candidateSteps: [Int]
 
@@ -56,17 +53,17 @@ public final class SupernetTrainer {
         self.sampling = sampling
         self.rankPaths = rankPaths
         self.world = world
-        self.progress = progress
         retainFreedMemory()
         supernet = try Supernet(space: space, seed: options.seed)
-        optimizer = try Replica.optimizer(options, count: supernet.model.parameterCount)
         let train = try FashionMNIST.load(train: true, directory: options.dataDirectory)
-        self.train = train.prefix(min(options.trainLimit ?? SupernetTrainer.trainingImages, SupernetTrainer.trainingImages))
-        sampler = try BatchSampler(samples: self.train.count, batchSize: options.batchSize, rank: world.rank,
-                                   ranks: world.size, seed: options.seed)
-        totalSteps = options.epochs * sampler.batchesPerEpoch
+            .prefix(min(options.trainLimit ?? SupernetTrainer.trainingImages, SupernetTrainer.trainingImages))
+        let sampler = try BatchSampler(samples: train.count, batchSize: options.batchSize, rank: world.rank,
+                                       ranks: world.size, seed: options.seed)
+        let replica = try Replica(model: supernet.model, options: options, totalSteps: options.epochs * sampler.batchesPerEpoch)
         candidateSteps = Array(repeating: 0, count: space.choiceCounts.reduce(0, +))
-        registeredGradients = try registerGradients(supernet.model.store, world)
+        // The supernet's one checkpoint is its final weights (below), read by the search.
+        loop = try TrainingLoop(replica: replica, options: options, train: train, sampler: sampler, group: world,
+                                world: world, progress: progress, checkpointPath: nil)
         if rankPaths == .balanced && sampling != .fair && world.size > 1 {
             // Every rank needs the same cycles: rank 0's file or measurement decides.
             let file = pathCosts ?? options.checkpointDirectory.map { ($0 as NSString).appendingPathComponent("path-costs.json") }
@@ -142,101 +139,80 @@ public final class SupernetTrainer {
 
     public func run() throws -> Result {
         let start = Date()
+        let summary = try loop.run(trainStep)
         let model = supernet.model
-        if world.size > 1 {
-            try world.broadcast(model.store.values, root: 0)
-            try world.broadcast(model.store.state, root: 0)
-        }
-        let builder = BatchBuilder(cropPadding: options.augment ? 2 : 0, flip: options.augment)
-        let schedule = Replica.schedule(options, totalSteps: totalSteps)
-        var step = 0, samples = 0, pathCount = 0, seconds = 0.0, allreduceSeconds = 0.0, lastLoss = 0.0
-        for epoch in 0..<options.epochs {
-            let order = sampler.permutation(epoch: epoch)
-            var lossSum = 0.0, lossCount = 0
-            let epochStart = Date()
-            for batch in 0..<sampler.batchesPerEpoch {
-                if let stop = options.stopAfterSteps, step >= stop { break }
-                let t0 = Date()
-                var random = SeededRandom(seed: options.seed).derived(UInt64(epoch) << 40 | UInt64(world.rank) << 24 | UInt64(batch))
-                let indices = sampler.batch(batch, of: order)
-                let (x, labels) = builder.make(train, indices, random: &random)
-                model.store.zeroGradients()
-                let paths = self.paths(step: step)
-                var used = [Float](repeating: 0, count: candidateSteps.count)
-                var teacher: [Float]?
-                var loss: Float = 0
-                for path in paths {
-                    supernet.select(path)
-                    let logits = model.forward(x, training: true)
-                    let gradient: Tensor
-                    if sampling == .sandwich, let teacher {
-                        var g = Tensor(zeros: logits.shape)
-                        loss += addDistillation(student: logits, teacherProbabilities: teacher, temperature: 1, weight: 1,
-                                                into: &g)
-                        gradient = g
-                    } else {
-                        let (l, g) = CrossEntropy.lossAndGradient(logits: logits, labels: labels)
-                        loss += l
-                        gradient = g
-                        if sampling == .sandwich { teacher = softmax(logits) }
-                    }
-                    model.backward(gradient)
-                    for (k, u) in supernet.usage(path).enumerated() where u > 0 {
-                        used[k] = 1
-                        candidateSteps[k] += 1
-                    }
-                }
-                pathCount += paths.count
-                // Sum gradients and usage over ranks; average each candidate over its users.
-                var status = used + [loss.isFinite ? 0 : 1]
-                if world.size > 1 {
-                    let reduceStart = Date()
-                    defer { allreduceSeconds += Date().timeIntervalSince(reduceStart) }
-                    try world.allreduce(model.store.gradients, op: .sum)
-                    try world.allreduce(&status, op: .sum, algorithm: .mpi)
-                    commBytes += (model.store.gradients.count + status.count) * 4
-                }
-                if status.last! > 0 {
-                    throw TrainingError("supernet loss became NaN or infinite at epoch \(epoch + 1), step \(step + 1); lower --lr")
-                }
-                let mask = supernet.averageTouched(gradients: model.store.gradients, counts: Array(status.dropLast()),
-                                                   ranks: world.size)
-                optimizer.learningRate = schedule.rate(base: options.learningRate, step: step)
-                optimizer.step(parameters: model.store.values, gradients: UnsafeBufferPointer(model.store.gradients),
-                               mask: mask)
-                seconds += Date().timeIntervalSince(t0)
-                samples += indices.count * world.size
-                lossSum += Double(loss) / Double(paths.count)
-                lossCount += 1
-                lastLoss = lossSum / Double(lossCount)
-                step += 1
-                progress.step(epoch: epoch, of: options.epochs, batch: batch + 1, of: sampler.batchesPerEpoch,
-                              loss: lastLoss, samplesPerSecond: Double(samples) / max(seconds, 1e-9))
-            }
-            progress.epochDone(epoch: epoch + 1, of: options.epochs, loss: lastLoss, seconds: Date().timeIntervalSince(epochStart))
-        }
         // Batch-norm statistics differ per rank (each saw its own paths): average them.
         if world.size > 1 { try world.allreduce(model.store.state, op: .avg, algorithm: .mpi) }
         var path: String?
         if let dir = options.checkpointDirectory {
             path = "\(dir)/supernet.weft"
             if world.rank == 0 {
-                try Checkpoint(signature: model.signature, epoch: options.epochs, batchInEpoch: 0, step: step,
+                try Checkpoint(signature: model.signature, epoch: options.epochs, batchInEpoch: 0,
+                               step: summary.steps,
                                parameters: model.store.parameterArray(), state: Array(model.store.state),
                                optimizer: [], randomStates: []).write(to: path!)
             }
             try world.barrier(algorithm: .mpi)
         }
-        var slowest = [seconds]
+        var slowest = [summary.seconds]
         try world.allreduce(&slowest, op: .max, algorithm: .mpi)
         var counts = candidateSteps.map(Double.init)
         try world.allreduce(&counts, op: .sum, algorithm: .mpi)
-        return Result(sampling: sampling.rawValue, rank_paths: balancer == nil ? "independent" : "balanced", epochs: options.epochs, ranks: world.size,
-                      samples_per_s: Double(samples) / max(slowest[0], 1e-9),
-                      paths_per_s: Double(pathCount * world.size) / max(slowest[0], 1e-9), train_loss: lastLoss,
+        return Result(sampling: sampling.rawValue, rank_paths: balancer == nil ? "independent" : "balanced",
+                      epochs: summary.epochs, ranks: world.size,
+                      samples_per_s: Double(summary.samples) / max(slowest[0], 1e-9),
+                      paths_per_s: Double(pathCount * world.size) / max(slowest[0], 1e-9), train_loss: summary.loss,
                       supernet_parameters: model.parameterCount, comm_bytes: commBytes, allreduce_s: allreduceSeconds,
                       candidate_steps_min: Int(counts.min() ?? 0), candidate_steps_max: Int(counts.max() ?? 0),
                       checkpoint: path, wall_s: Date().timeIntervalSince(start))
+    }
+
+    /// One step: this rank's paths on the batch, gradients summed over ranks and averaged
+    /// per candidate over the ranks that used it, a masked update; returns the mean path loss.
+    private func trainStep(_ batch: TrainingLoop.Batch) throws -> Double {
+        let model = supernet.model
+        model.store.zeroGradients()
+        let paths = self.paths(step: batch.step)
+        var used = [Float](repeating: 0, count: candidateSteps.count)
+        var teacher: [Float]?
+        var loss: Float = 0
+        for path in paths {
+            supernet.select(path)
+            let logits = model.forward(batch.x, training: true)
+            let gradient: Tensor
+            if sampling == .sandwich, let teacher {
+                var g = Tensor(zeros: logits.shape)
+                loss += addDistillation(student: logits, teacherProbabilities: teacher, temperature: 1, weight: 1, into: &g)
+                gradient = g
+            } else {
+                let (l, g) = CrossEntropy.lossAndGradient(logits: logits, labels: batch.labels)
+                loss += l
+                gradient = g
+                if sampling == .sandwich { teacher = softmax(logits) }
+            }
+            model.backward(gradient)
+            for (k, u) in supernet.usage(path).enumerated() where u > 0 {
+                used[k] = 1
+                candidateSteps[k] += 1
+            }
+        }
+        pathCount += paths.count
+        // Sum gradients and usage over ranks; average each candidate over its users.
+        var status = used + [loss.isFinite ? 0 : 1]
+        if world.size > 1 {
+            let reduceStart = Date()
+            defer { allreduceSeconds += Date().timeIntervalSince(reduceStart) }
+            try world.allreduce(model.store.gradients, op: .sum)
+            try world.allreduce(&status, op: .sum, algorithm: .mpi)
+            commBytes += (model.store.gradients.count + status.count) * 4
+        }
+        if status.last! > 0 {
+            throw TrainingError("supernet loss became NaN or infinite at epoch \(batch.epoch + 1), step \(batch.step + 1); lower --lr")
+        }
+        let mask = supernet.averageTouched(gradients: model.store.gradients, counts: Array(status.dropLast()),
+                                           ranks: world.size)
+        loop.replica.applyGradients(step: batch.step, mask: mask)
+        return Double(loss) / Double(paths.count)
     }
 }
 

@@ -1,0 +1,116 @@
+import Foundation
+import Weft
+import WeftNN
+
+/// Checkpoints of the shared loop: one file per replica (dp's `checkpoint.weft`, a peer's
+/// `peer-G.weft`) holding weights, batch-norm statistics, optimizer state, every group
+/// rank's generator states, the position and the method's state, so a resumed run ends
+/// bit-identical to an uninterrupted one; `settings.json` beside them.
+extension TrainingLoop {
+    /// Where the run starts: with `--resume` and a checkpoint, its position (every rank's
+    /// checkpoint must be from the same step); otherwise the beginning, the group's rank 0
+    /// weights sent to the rest of the group.
+    func start() throws -> Position {
+        var restored: Position?
+        var notes: [String] = []
+        var failure: Error?
+        if options.resume, let path = checkpointPath, FileManager.default.fileExists(atPath: path) {
+            do {
+                restored = try restore(from: path)
+                notes = try options.checkResumeSettings(in: options.checkpointDirectory!, method: methodSettings)
+            } catch {
+                failure = error
+            }
+        }
+        try shareFailure(failure)
+        var steps = [restored?.step ?? -1, -(restored?.step ?? -1)]
+        try world.allreduce(&steps, op: .max, algorithm: .mpi)
+        guard steps[0] == -steps[1] else {
+            let describe = { (step: Int) in step < 0 ? "one missing" : "step \(step)" }
+            throw TrainingError("the peers' checkpoints in \(options.checkpointDirectory ?? "") are from different steps "
+                + "(\(describe(-steps[1])), \(describe(steps[0]))); they were not loaded: resuming needs every peer's "
+                + "checkpoint from one step (start a new --checkpoint folder)")
+        }
+        guard let restored, let path = checkpointPath else {
+            try replica.synchronize(group: group)
+            return Position()
+        }
+        for note in notes { progress.note(note) }
+        progress.note("resuming from \(path) at epoch \(restored.epoch + 1), batch \(restored.batch + 1) (step \(restored.step))")
+        return restored
+    }
+
+    /// The group's rank 0 writes the replica's checkpoint (atomically), the job's rank 0 the
+    /// settings beside it.
+    func save(_ position: Position) throws {
+        guard let path = checkpointPath else { return }
+        let model = replica.model
+        try replica.synchronizeStatistics(group: group)
+        // Every group rank's generator states, gathered so its rank 0 can write them all.
+        let mine = model.network.randomStates.map { Int64(bitPattern: $0) }
+        var all = [Int64](repeating: 0, count: mine.count * group.size)
+        for (i, v) in mine.enumerated() { all[group.rank * mine.count + i] = v }
+        if !mine.isEmpty { try all.withUnsafeMutableBufferPointer { try group.allgather($0, algorithm: .mpi) } }
+        if group.rank == 0 {
+            let checkpoint = Checkpoint(signature: model.signature, epoch: position.epoch, batchInEpoch: position.batch,
+                                        step: position.step, parameters: Array(model.store.values),
+                                        state: Array(model.store.state), optimizer: replica.optimizer.state,
+                                        randomStates: [UInt64(world.size)] + all.map { UInt64(bitPattern: $0) },
+                                        methodState: saveMethodState())
+            try checkpoint.write(to: path)
+        }
+        if world.rank == 0 { try options.writeResumeSettings(in: options.checkpointDirectory!, method: methodSettings) }
+        try world.barrier(algorithm: .mpi)
+    }
+
+    /// Loads the checkpoint at `path` into the replica after checking it belongs to this
+    /// model, job size and optimizer; returns its position.
+    func restore(from path: String) throws -> Position {
+        let checkpoint = try Checkpoint.read(from: path)
+        let model = replica.model
+        guard checkpoint.signature == model.signature else {
+            throw TrainingError("checkpoint \(path) was written for a different model than \(replica.spec.name); "
+                + "it was not loaded (use another --checkpoint directory or the same --model)")
+        }
+        let sizesDiffer = TrainingError("checkpoint \(path) does not match the model's sizes; it was not loaded")
+        guard checkpoint.parameters.count == model.parameterCount, checkpoint.state.count == model.store.stateCount,
+              let ranks = checkpoint.randomStates.first
+        else { throw sizesDiffer }
+        guard Int(ranks) == world.size else {
+            throw TrainingError("checkpoint \(path) was written by a \(ranks)-rank job; resume it with \(ranks) ranks")
+        }
+        let perRank = model.network.randomStates.count
+        guard checkpoint.randomStates.count == 1 + group.size * perRank else { throw sizesDiffer }
+        guard checkpoint.epoch <= options.epochs else {
+            throw TrainingError("checkpoint \(path) is at epoch \(checkpoint.epoch), beyond --epochs \(options.epochs)")
+        }
+        guard checkpoint.optimizer.count == replica.optimizer.state.count else {
+            throw TrainingError("checkpoint \(path) holds state of another optimizer than --optimizer \(options.optimizer); it was not loaded")
+        }
+        try restoreMethodState(checkpoint.methodState, path)
+        _ = model.store.values.update(fromContentsOf: checkpoint.parameters)
+        _ = model.store.state.update(fromContentsOf: checkpoint.state)
+        replica.optimizer.state = checkpoint.optimizer
+        if perRank > 0 {
+            let states = checkpoint.randomStates.dropFirst()
+            model.network.randomStates = Array(states.dropFirst(group.rank * perRank).prefix(perRank))
+        }
+        return Position(epoch: checkpoint.epoch, batch: checkpoint.batchInEpoch, step: checkpoint.step)
+    }
+
+    /// Makes one rank's failure every rank's: a peer's checkpoint is read by its group only,
+    /// yet the whole job must stop with its message, said once (by rank 0), not hang.
+    private func shareFailure(_ failure: Error?) throws {
+        var first = [failure == nil ? world.size : world.rank]
+        try world.allreduce(&first, op: .min, algorithm: .mpi)
+        let speaker = first[0]
+        guard speaker < world.size else { return }
+        var text = (world.rank == speaker ? Array("\(failure!)".utf8) : []).map { Int32($0) }
+        var count = [text.count]
+        try world.broadcast(&count, root: speaker, algorithm: .mpi)
+        if world.rank != speaker { text = [Int32](repeating: 0, count: count[0]) }
+        if count[0] > 0 { try world.broadcast(&text, root: speaker, algorithm: .mpi) }
+        if let failure { throw failure }
+        throw TrainingError(String(decoding: text.map { UInt8($0) }, as: UTF8.self))
+    }
+}
