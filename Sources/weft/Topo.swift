@@ -94,8 +94,19 @@ struct Topo: ParsableCommand {
         func run() {
             let (d, n) = Topo.open(file)
             guard let c = Collective(rawValue: collective) else { failEverywhere("unknown --collective '\(collective)'") }
+            if algorithm == "all" {
+                // Every candidate the planner weighs, side by side, as `topo plan --explain` shows them.
+                do {
+                    let comparison = try PlanComparison(network: n, descriptor: d, ranks: ranks ?? n.endpoints)
+                    PlanExplanation.print(comparison.compare(c, sizes: [bytes.bytes], linkLoads: true), collective: c,
+                                          comparison: comparison, json: json)
+                } catch {
+                    failEverywhere("\(error)")
+                }
+                return
+            }
             guard let a = Algorithm(rawValue: algorithm), a != .mpi, a != .auto else {
-                failEverywhere("unknown or unsimulatable --algorithm '\(algorithm)' (mpi and auto have no schedule)")
+                failEverywhere("unknown or unsimulatable --algorithm '\(algorithm)' (mpi and auto have no schedule; all compares every candidate)")
             }
             do {
                 let placement = try Placement.endpoints(ranks: ranks ?? n.endpoints, network: n, descriptor: d)
@@ -136,10 +147,35 @@ struct Topo: ParsableCommand {
         @Argument var file: String
         @Option(parsing: .unconditional) var ranks: Int?
         @Option(name: .short, help: "Output file (default: stdout).") var output: String?
+        @Flag(help: "Print every candidate at every size: predicted time, steps, time over the bandwidth bound, busiest link; and why the winner won.")
+        var explain = false
+        @Flag(help: "With --explain: one JSON object per size and candidate.") var json = false
+        @Option(help: "With --explain: only this collective (default: allreduce, reduce-scatter, allgather, broadcast).")
+        var collective: String?
+        @Option(help: "With --explain: only this size (K/M/G suffixes; default: every power of two from 8 B to 1 GiB).")
+        var bytes: ByteCount?
 
         func run() {
             let (d, n) = Topo.open(file)
             do {
+                if explain || json || collective != nil || bytes != nil {
+                    guard explain else { failEverywhere("--json, --collective and --bytes go with --explain") }
+                    let collectives: [Collective]
+                    if let collective {
+                        guard let c = Collective(rawValue: collective) else {
+                            failEverywhere("unknown --collective '\(collective)' (use \(Collective.allCases.map(\.rawValue).joined(separator: ", ")))")
+                        }
+                        collectives = [c]
+                    } else {
+                        collectives = [.allreduce, .reduceScatter, .allgather, .broadcast]
+                    }
+                    let comparison = try PlanComparison(network: n, descriptor: d, ranks: ranks ?? n.endpoints)
+                    for c in collectives {
+                        let table = comparison.compare(c, sizes: bytes.map { [$0.bytes] } ?? Plan.sizes, linkLoads: true)
+                        PlanExplanation.print(table, collective: c, comparison: comparison, json: json)
+                    }
+                    guard output != nil else { return }
+                }
                 let plan = try Plan.make(network: n, descriptor: d, ranks: ranks ?? n.endpoints)
                 if let output {
                     try plan.toml.write(toFile: output, atomically: true, encoding: .utf8)

@@ -323,6 +323,38 @@ final class TopologyTests: XCTestCase {
             for (a, b) in zip(rules, rules.dropFirst()) { XCTAssertEqual(a.maxBytes, b.minBytes) }
         }
     }
+
+    /// The plan's algorithm is the fastest candidate at every power of two from 8 B to
+    /// 256 MiB, each candidate simulated here on its own (not through the planner's table).
+    func testPlanChoosesTheMinimumAtEveryPowerOfTwo() throws {
+        for (name, ranks) in [("hyperx.toml", 64), ("fat-tree-k4.toml", 16)] {
+            let (d, n) = try load(name)
+            let collectives: [Collective] = [.allreduce, .reduceScatter, .allgather, .broadcast]
+            let plan = try Plan.make(network: n, descriptor: d, ranks: ranks, collectives: collectives)
+            let placement = try Placement.endpoints(ranks: ranks, network: n, descriptor: d)
+            let simulator = Simulator(network: n, router: Router(network: n, policy: d.routing), placement: placement)
+            for collective in collectives {
+                for shift in 3...28 {
+                    let bytes = 1 << shift
+                    var times: [Algorithm: Double] = [:]
+                    for algorithm in Plan.candidates(collective, network: n) {
+                        let segments = Schedules.segments(for: collective, algorithm: algorithm, bytes: bytes, ranks: ranks)
+                        guard let s = try? Schedules.make(collective, algorithm: algorithm, ranks: ranks, segments: segments,
+                                                          network: n, placement: placement) else { continue }
+                        times[algorithm] = simulator.simulate(s, bytes: bytes).time_us
+                    }
+                    let rule = plan.rules.first { $0.collective == collective && $0.minBytes <= bytes && bytes < $0.maxBytes }
+                    let best = times.values.min()!
+                    guard let rule, let chosen = times[rule.algorithm] else {
+                        XCTFail("\(name) \(collective) \(bytes) B: no rule or an algorithm that cannot run")
+                        continue
+                    }
+                    XCTAssertLessThanOrEqual(chosen, best * (1 + 1e-9),
+                                             "\(name) \(collective) \(bytes) B: plan picks \(rule.algorithm) (\(chosen) us), best \(best) us")
+                }
+            }
+        }
+    }
 }
 
 /// A small deterministic generator for the fuzzer.

@@ -68,70 +68,121 @@ public final class Simulator {
 
     /// Predicted time of `schedule` for a message of `bytes` (elements of `elementSize`).
     public func simulate(_ schedule: Schedule, bytes: Int, elementSize: Int = 4) -> Result {
-        var total = 0.0
-        let (flows, distinct) = replay(schedule, bytes: bytes, elementSize: elementSize) { total += $0 }
-        return Result(time_us: total * 1e6, steps: schedule.stepCount, distinct_steps: distinct, flows: flows,
-                      bytes: bytes, ranks: schedule.ranks, collective: schedule.collective.rawValue,
-                      algorithm: schedule.algorithm.rawValue)
+        simulate(schedule, sizes: [bytes], elementSize: elementSize)[0]
+    }
+
+    /// Predicted times of `schedule` for several message sizes in one walk over its steps
+    /// (the planner's sweep over every power of two costs about one size, not 28).
+    public func simulate(_ schedule: Schedule, sizes: [Int], elementSize: Int = 4) -> [Result] {
+        var totals = [Double](repeating: 0, count: sizes.count)
+        let (flows, distinct) = replay(schedule, sizes: sizes, elementSize: elementSize) { k, t in totals[k] += t }
+        return sizes.indices.map { k in
+            Result(time_us: totals[k] * 1e6, steps: schedule.stepCount, distinct_steps: distinct, flows: flows,
+                   bytes: sizes[k], ranks: schedule.ranks, collective: schedule.collective.rawValue,
+                   algorithm: schedule.algorithm.rawValue)
+        }
     }
 
     /// Predicted seconds of every step (what the emulated fabric holds each step for).
     public func stepTimes(_ schedule: Schedule, bytes: Int, elementSize: Int = 4) -> [Double] {
         var times: [Double] = []
         times.reserveCapacity(schedule.stepCount)
-        _ = replay(schedule, bytes: bytes, elementSize: elementSize) { times.append($0) }
+        _ = replay(schedule, sizes: [bytes], elementSize: elementSize) { _, t in times.append(t) }
         return times
     }
 
-    /// Simulates every step in order, handing each step's time to `stepDone`; returns the
-    /// number of flows and of distinct patterns.
-    private func replay(_ schedule: Schedule, bytes: Int, elementSize: Int, stepDone: (Double) -> Void)
+    /// Bytes the busiest link of each class carries in one direction over the whole
+    /// schedule, and that link's busy time (bytes over bandwidth), slowest class first:
+    /// where the time goes, for `weft topo plan --explain`.
+    public struct LinkLoad: Codable, Sendable {
+        public var link_class: String
+        public var bytes: Double
+        public var busy_us: Double
+    }
+
+    public func linkLoads(_ schedule: Schedule, bytes: Int, elementSize: Int = 4) -> [LinkLoad] {
+        var carried = [Double](repeating: 0, count: 2 * network.links.count)
+        _ = replay(schedule, sizes: [bytes], elementSize: elementSize, carried: &carried) { _, _ in }
+        var busiest: [Int: Double] = [:]
+        for (c, b) in carried.enumerated() where b > 0 {
+            let cls = network.links[c / 2].linkClass
+            busiest[cls] = max(busiest[cls] ?? 0, b)
+        }
+        return busiest.map { cls, b in
+            LinkLoad(link_class: network.classes[cls].name, bytes: b, busy_us: b / network.classes[cls].bandwidth * 1e6)
+        }.sorted { $0.busy_us > $1.busy_us }
+    }
+
+    private func replay(_ schedule: Schedule, sizes: [Int], elementSize: Int, stepDone: (Int, Double) -> Void)
         -> (flows: Int, distinct: Int)
     {
-        let count = bytes / elementSize
+        var none: [Double] = []
+        return replay(schedule, sizes: sizes, elementSize: elementSize, carried: &none, stepDone: stepDone)
+    }
+
+    /// Simulates every step in order, for every size, handing each step's time to
+    /// `stepDone(size index, seconds)`; adds each channel's bytes to `carried` when it is
+    /// not empty. Returns the number of flows and of distinct patterns (of the first size).
+    private func replay(_ schedule: Schedule, sizes: [Int], elementSize: Int, carried: inout [Double],
+                        stepDone: (Int, Double) -> Void) -> (flows: Int, distinct: Int)
+    {
         let layout = schedule.layout
-        let blockCount = schedule.collective.isBlockwise ? count / max(schedule.ranks, 1) : count
-        func size(_ r: ChunkRange) -> Int {
-            (layout.elementOffset(ofChunk: r.start + r.count, blockCount: blockCount)
-                - layout.elementOffset(ofChunk: r.start, blockCount: blockCount)) * elementSize
+        let blockCounts = sizes.map { bytes -> Int in
+            let count = bytes / elementSize
+            return schedule.collective.isBlockwise ? count / max(schedule.ranks, 1) : count
         }
         var flowCount = 0, distinct = Set<PatternKey>()
+        var pairs: [(from: Int32, to: Int32, chunks: ChunkRange)] = []
         var flows: [Flow] = []
         for index in 0..<schedule.stepCount {
-            flows.removeAll(keepingCapacity: true)
-            var key = PatternKey(sum: 0, mixed: 0, flows: 0)
-            func add(_ from: Int, _ to: Int, _ bytes: Int) {
+            pairs.removeAll(keepingCapacity: true)
+            func add(_ from: Int, _ to: Int, _ chunks: ChunkRange) {
                 let a = placement[from], b = placement[to]
                 guard a != b else { return }
-                let flow = Flow(from: Int32(a), to: Int32(b), bytes: Simulator.rounded(bytes))
-                let h = Simulator.mix(UInt64(a) << 40 ^ UInt64(b) << 16 ^ UInt64(flow.bytes.trailingZeroBitCount))
-                let h2 = Simulator.mix(h ^ UInt64(flow.bytes))
-                key.sum &+= h2
-                key.mixed ^= Simulator.mix(h2 &+ 1)
-                key.flows += 1
-                flows.append(flow)
+                pairs.append((Int32(a), Int32(b), chunks))
             }
             for op in schedule.step(index) {
                 switch op {
                 case .transfer(let from, let to, let source, _, _):
-                    add(from, to, size(source))
+                    add(from, to, source)
                 case .shared(let rank, let from, let source, let to, _, _):
-                    let b = size(source)
-                    for q in from.map({ [$0] }) ?? Array(0..<schedule.ranks) where q != rank { add(q, rank, b) }
-                    for q in to.map({ [$0] }) ?? Array(0..<schedule.ranks) where q != rank { add(rank, q, b) }
+                    for q in from.map({ [$0] }) ?? Array(0..<schedule.ranks) where q != rank { add(q, rank, source) }
+                    for q in to.map({ [$0] }) ?? Array(0..<schedule.ranks) where q != rank { add(rank, q, source) }
                 case .localCopy:
                     break
                 }
             }
-            flowCount += flows.count
-            distinct.insert(key)
-            if let t = memo[key] {
-                stepDone(t)
-                continue
+            flowCount += pairs.count
+            for (k, blockCount) in blockCounts.enumerated() {
+                flows.removeAll(keepingCapacity: true)
+                var key = PatternKey(sum: 0, mixed: 0, flows: 0)
+                for (a, b, r) in pairs {
+                    let size = (layout.elementOffset(ofChunk: r.start + r.count, blockCount: blockCount)
+                        - layout.elementOffset(ofChunk: r.start, blockCount: blockCount)) * elementSize
+                    let flow = Flow(from: a, to: b, bytes: Simulator.rounded(size))
+                    let h = Simulator.mix(UInt64(a) << 40 ^ UInt64(b) << 16 ^ UInt64(flow.bytes.trailingZeroBitCount))
+                    let h2 = Simulator.mix(h ^ UInt64(flow.bytes))
+                    key.sum &+= h2
+                    key.mixed ^= Simulator.mix(h2 &+ 1)
+                    key.flows += 1
+                    flows.append(flow)
+                }
+                if k == 0 { distinct.insert(key) }
+                if !carried.isEmpty {
+                    for (f, flow) in flows.enumerated() {
+                        for c in router.route(from: Int(flow.from), to: Int(flow.to), flow: UInt64(f)) {
+                            carried[c] += Double(flow.bytes)
+                        }
+                    }
+                }
+                if let t = memo[key] {
+                    stepDone(k, t)
+                    continue
+                }
+                let t = stepTime(flows) + overhead
+                memo[key] = t
+                stepDone(k, t)
             }
-            let t = stepTime(flows) + overhead
-            memo[key] = t
-            stepDone(t)
         }
         return (flowCount, distinct.count)
     }

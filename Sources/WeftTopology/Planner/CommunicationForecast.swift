@@ -3,7 +3,7 @@
 /// method's collectives are built as schedules on the ranks that run them, concurrent
 /// ones (every group's allreduce at once) merged step by step, so they contend for links
 /// as they would.
-public struct CommunicationForecast {
+public final class CommunicationForecast {
     public struct Line: Sendable, Codable {
         public var method: String
         public var ranks: Int
@@ -51,9 +51,18 @@ public struct CommunicationForecast {
     func fastest(_ collective: Collective, bytes: Int, sets: [[Int]]) -> (name: String, microseconds: Double) {
         guard let first = sets.first, first.count > 1 else { return ("none", 0) }
         var best: (String, Double)?
-        for algorithm in Plan.candidates(collective, network: network) where algorithm != .direct {
+        // Cheapest lower bound first; a candidate whose bound (every step pays the software
+        // overhead) already exceeds the best time is not simulated: on 16K ranks a ring's
+        // 33K steps alone outlast a tree, and walking them would take minutes.
+        let candidates = Plan.candidates(collective, network: network).filter { $0 != .direct }.compactMap {
+            algorithm -> (Algorithm, [Schedule], Double)? in
             let parts = sets.compactMap { schedule(algorithm, collective, bytes: bytes, ranks: $0) }
-            guard parts.count == sets.count else { continue }
+            guard parts.count == sets.count else { return nil }
+            let steps = parts.map(\.stepCount).max() ?? 0
+            return (algorithm, parts, Double(steps) * simulator.overhead * 1e6)
+        }.sorted { $0.2 < $1.2 }
+        for (algorithm, parts, lowerBound) in candidates {
+            if let best, lowerBound >= best.1 { continue }
             let t = simulator.simulate(Schedule.merged(parts), bytes: bytes).time_us
             if best == nil || t < best!.1 { best = (algorithm.rawValue, t) }
         }
@@ -62,8 +71,24 @@ public struct CommunicationForecast {
 
     /// Predicted time of a gradient allreduce of `bytes` over every rank, with the
     /// algorithm the planner's costing picks.
+    /// Between powers of two the time is interpolated linearly from the two around it, each
+    /// simulated once and kept: a search scoring hundreds of models of different sizes
+    /// simulates a few sizes, not hundreds (seconds each on 16K endpoints).
     public func allreduce(bytes: Int) -> (name: String, microseconds: Double) {
-        fastest(.allreduce, bytes: bytes, sets: [Array(0..<placement.count)])
+        guard bytes > 8 else { return allreduceAtPowerOfTwo(8) }
+        let high = 1 << (Int.bitWidth - (bytes - 1).leadingZeroBitCount), low = high / 2
+        let a = allreduceAtPowerOfTwo(low), b = allreduceAtPowerOfTwo(high)
+        let f = Double(bytes - low) / Double(high - low)
+        return (f < 0.5 ? a.name : b.name, a.microseconds + f * (b.microseconds - a.microseconds))
+    }
+
+    private var allreduceByPower: [Int: (name: String, microseconds: Double)] = [:]
+
+    private func allreduceAtPowerOfTwo(_ bytes: Int) -> (name: String, microseconds: Double) {
+        if let known = allreduceByPower[bytes] { return known }
+        let result = fastest(.allreduce, bytes: bytes, sets: [Array(0..<placement.count)])
+        allreduceByPower[bytes] = result
+        return result
     }
 
     /// Per-step forecast for a model of `parameters` floats, `batch` samples per rank,
@@ -109,11 +134,13 @@ public struct CommunicationForecast {
 extension Schedule {
     /// The schedule with rank r played by endpoint endpoints[r] (ranks in its operations
     /// are endpoints, so schedules of disjoint rank sets can be merged and simulated
-    /// together; `ranks` stays the participant count, which sizes the blocks).
+    /// together; `ranks` stays the participant count, which sizes the blocks). Made on
+    /// demand, step by step, as the simulator asks: a 16K-rank ring is never in memory.
     func onEndpoints(_ endpoints: [Int]) -> Schedule {
-        let copy = Schedule(collective: collective, algorithm: algorithm, ranks: ranks, root: root, layout: layout,
-                            steps: (0..<stepCount).map { step($0) })
-        return copy.mappingOperations { op, out in
+        let source = self
+        let streamed = Schedule(collective: collective, algorithm: algorithm, ranks: ranks, root: root, layout: layout,
+                                stepCount: stepCount) { source.step($0) }
+        return streamed.mappingOperations { op, out in
             switch op {
             case .transfer(let from, let to, let source, let destination, let reduce):
                 out.append(.transfer(from: endpoints[from], to: endpoints[to], source: source, destination: destination,
@@ -127,12 +154,14 @@ extension Schedule {
         }
     }
 
-    /// Schedules running at the same time, step i of each in step i of the result.
+    /// Schedules running at the same time, step i of each in step i of the result (made on
+    /// demand too).
     static func merged(_ parts: [Schedule]) -> Schedule {
         let first = parts[0]
         let count = parts.map(\.stepCount).max() ?? 0
         return Schedule(collective: first.collective, algorithm: first.algorithm, ranks: first.ranks,
-                        root: first.root, layout: first.layout,
-                        steps: (0..<count).map { i in parts.flatMap { i < $0.stepCount ? $0.step(i) : [] } })
+                        root: first.root, layout: first.layout, stepCount: count) { i in
+            parts.flatMap { i < $0.stepCount ? $0.step(i) : [] }
+        }
     }
 }

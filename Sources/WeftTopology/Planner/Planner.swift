@@ -46,9 +46,12 @@ public struct Plan: Sendable {
     public var source: String
     public var rules: [Rule]
 
-    public static let sizes: [Int] = [8, 64, 512, 4 << 10, 32 << 10, 256 << 10, 2 << 20, 16 << 20, 128 << 20, 1 << 30]
+    /// The sizes the planner compares candidates at: every power of two from 8 B to 1 GiB,
+    /// so a rule never rests on a guess between probes 8× apart.
+    public static let sizes: [Int] = (3...30).map { 1 << $0 }
 
-    /// Algorithms the planner weighs for a collective on a network.
+    /// Algorithms the planner weighs for a collective on a network: every generator serving
+    /// it that suits the network's kind.
     public static func candidates(_ collective: Collective, network: Network) -> [Algorithm] {
         Schedules.generators.filter { $0.collectives.contains(collective) && Schedules.suits($0.algorithm, network.kind) }
             .map { $0.algorithm }
@@ -56,37 +59,20 @@ public struct Plan: Sendable {
 
     public static func make(network: Network, descriptor: Descriptor, ranks: Int,
                             collectives: [Collective] = [.allreduce, .reduceScatter, .allgather, .broadcast]) throws -> Plan {
-        let placement = try Placement.endpoints(ranks: ranks, network: network, descriptor: descriptor)
-        let simulator = Simulator(network: network, router: Router(network: network, policy: descriptor.routing),
-                                  placement: placement)
+        let comparison = try PlanComparison(network: network, descriptor: descriptor, ranks: ranks)
         var rules: [Rule] = []
         for collective in collectives {
-            var schedules: [String: Schedule] = [:]
-            func schedule(_ algorithm: Algorithm, bytes: Int) -> Schedule? {
-                let segments = Schedules.segments(for: collective, algorithm: algorithm, bytes: bytes, ranks: ranks)
-                let key = "\(algorithm.rawValue)/\(segments)"
-                if let s = schedules[key] { return s }
-                let made = try? Schedules.make(collective, algorithm: algorithm, ranks: ranks, segments: segments,
-                                               network: network, placement: placement)
-                schedules[key] = made
-                return made
-            }
-            let algorithms = candidates(collective, network: network)
+            let table = comparison.compare(collective, sizes: sizes, linkLoads: false)
             for (index, bytes) in sizes.enumerated() {
-                var best: (Algorithm, Double)?
-                for algorithm in algorithms {
-                    guard let s = schedule(algorithm, bytes: bytes) else { continue }
-                    let t = simulator.simulate(s, bytes: bytes).time_us
-                    if best == nil || t < best!.1 { best = (algorithm, t) }
-                }
-                guard let best else { continue }
+                guard let best = table[index].first(where: \.chosen) else { continue }
+                // A size's winner holds from halfway to the previous size to halfway to the next.
                 let low = index == 0 ? 0 : (sizes[index - 1] + bytes) / 2
                 let high = index == sizes.count - 1 ? Int.max : (bytes + sizes[index + 1]) / 2
-                if let last = rules.last, last.collective == collective, last.algorithm == best.0 {
+                if let last = rules.last, last.collective == collective, last.algorithm == best.algorithm {
                     rules[rules.count - 1].maxBytes = high
                 } else {
-                    rules.append(Rule(collective: collective, minBytes: low, maxBytes: high, algorithm: best.0,
-                                      predictedMicroseconds: best.1))
+                    rules.append(Rule(collective: collective, minBytes: low, maxBytes: high, algorithm: best.algorithm,
+                                      predictedMicroseconds: best.time_us))
                 }
             }
         }

@@ -1,0 +1,94 @@
+/// Every candidate algorithm for a collective simulated at each size on one network: the
+/// planner's decision and its explanation (`weft topo plan --explain`) come from the same
+/// table, so what is explained is what was decided.
+public struct PlanComparison {
+    /// One candidate at one size.
+    public struct Candidate: Codable, Sendable {
+        public var collective: String
+        public var bytes: Int
+        public var algorithm: Algorithm
+        public var time_us: Double
+        public var steps: Int
+        /// The injection bound (what every endpoint link must carry, at its bandwidth) and
+        /// the time over it.
+        public var bound_us: Double
+        public var over_bound: Double
+        /// The link class whose busiest link is busy longest, and the bytes that link carries
+        /// as a multiple of the message (from one simulation per schedule; nil unless asked).
+        public var busiest_class: String?
+        public var busiest_bytes_per_message: Double?
+        public var chosen: Bool
+    }
+
+    public let network: Network
+    public let placement: [Int]
+    let simulator: Simulator
+    /// Bytes per second of the slowest link out of a rank's endpoint.
+    let injection: Double
+
+    public init(network: Network, descriptor: Descriptor, ranks: Int) throws {
+        self.network = network
+        placement = try Placement.endpoints(ranks: ranks, network: network, descriptor: descriptor)
+        simulator = Simulator(network: network, router: Router(network: network, policy: descriptor.routing),
+                              placement: placement)
+        injection = placement.map { e in
+            network.adjacency[e].map { network.classes[network.links[$0.link].linkClass].bandwidth }.max() ?? 0
+        }.min() ?? 0
+    }
+
+    /// Seconds-free lower bound on any algorithm: the bytes every rank must move through its
+    /// endpoint link (2(n−1)/n of the message for allreduce, (n−1)/n for the block-wise and
+    /// all-to-all ones, the whole message for the rooted ones, nothing for a barrier).
+    public func bound(_ collective: Collective, bytes: Int) -> Double {
+        let n = Double(placement.count), b = Double(bytes)
+        guard n > 1, injection > 0 else { return 0 }
+        let moved: Double
+        switch collective {
+        case .allreduce: moved = 2 * (n - 1) / n * b
+        case .reduceScatter, .allgather, .alltoall: moved = (n - 1) / n * b
+        case .broadcast, .reduce: moved = b
+        case .barrier: moved = 0
+        }
+        return moved / injection * 1e6
+    }
+
+    /// Per size (in the order given), every candidate that can run here, fastest first, the
+    /// fastest marked chosen. Candidates whose placement they cannot use are left out.
+    public func compare(_ collective: Collective, sizes: [Int], linkLoads: Bool) -> [[Candidate]] {
+        var table = [[Candidate]](repeating: [], count: sizes.count)
+        let ranks = placement.count
+        for algorithm in Plan.candidates(collective, network: network) {
+            // Sizes grouped by how many segments the algorithm cuts them into (one schedule each).
+            var groups: [Int: [Int]] = [:]
+            for (k, bytes) in sizes.enumerated() {
+                groups[Schedules.segments(for: collective, algorithm: algorithm, bytes: bytes, ranks: ranks), default: []]
+                    .append(k)
+            }
+            for (segments, indices) in groups.sorted(by: { $0.key < $1.key }) {
+                guard let schedule = try? Schedules.make(collective, algorithm: algorithm, ranks: ranks, segments: segments,
+                                                         network: network, placement: placement) else { continue }
+                let results = simulator.simulate(schedule, sizes: indices.map { sizes[$0] })
+                var busiest: (String, Double)?
+                if linkLoads, let reference = indices.map({ sizes[$0] }).max(), reference > 0,
+                   let top = simulator.linkLoads(schedule, bytes: reference).first {
+                    busiest = (top.link_class, top.bytes / Double(reference))
+                }
+                for (k, result) in zip(indices, results) {
+                    let bound = bound(collective, bytes: sizes[k])
+                    table[k].append(Candidate(collective: collective.rawValue, bytes: sizes[k], algorithm: algorithm,
+                                              time_us: result.time_us, steps: result.steps, bound_us: bound,
+                                              over_bound: bound > 0 ? result.time_us / bound : 0,
+                                              busiest_class: busiest?.0, busiest_bytes_per_message: busiest?.1,
+                                              chosen: false))
+                }
+            }
+        }
+        for k in table.indices {
+            // Stable: equal times keep the candidates' order (flat algorithms first).
+            table[k] = table[k].enumerated().sorted { ($0.element.time_us, $0.offset) < ($1.element.time_us, $1.offset) }
+                .map(\.element)
+            if !table[k].isEmpty { table[k][0].chosen = true }
+        }
+        return table
+    }
+}
