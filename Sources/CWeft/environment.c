@@ -165,6 +165,16 @@ int weft_comm_node_keys(weft_comm_t comm, int32_t *keys) {
     return WEFT_WATCHED("MPI_Allgather", PMPI_Allgather(&leader, 1, MPI_INT32_T, keys, 1, MPI_INT32_T, comm->comm));
 }
 
+int weft_comm_host_names(weft_comm_t comm, char *names) {
+    char mine[MPI_MAX_PROCESSOR_NAME + 1] = {0}, padded[WEFT_HOST_NAME_BYTES] = {0};
+    int length = 0;
+    int rc = MPI_Get_processor_name(mine, &length);
+    if (rc != MPI_SUCCESS) return rc;
+    snprintf(padded, sizeof padded, "%s", mine);
+    return WEFT_WATCHED("MPI_Allgather", PMPI_Allgather(padded, WEFT_HOST_NAME_BYTES, MPI_CHAR, names,
+                                                        WEFT_HOST_NAME_BYTES, MPI_CHAR, comm->comm));
+}
+
 int weft_barrier(weft_comm_t comm) {
     MPI_Request request;
     int rc = MPI_Ibarrier(comm->comm, &request);

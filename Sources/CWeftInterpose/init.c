@@ -36,7 +36,24 @@ static void setup(void) {
     weft_ip_verbose = verbose && strcmp(verbose, "0") != 0 && verbose[0];
 
     char error[2048];
-    if (weft_ip_configure(size, error, sizeof error) != 0) refuse(error);
+    // A descriptor (WEFT_TOPOLOGY) is checked against where MPI put the ranks: which share a
+    // node, and the hosts' names for the message.
+    int32_t *keys = NULL;
+    char *names = NULL;
+    const char *topology = getenv("WEFT_TOPOLOGY");
+    if (topology && topology[0] && size > 1) {
+        weft_comm_t world = NULL;
+        keys = calloc((size_t)size, sizeof *keys);
+        names = calloc((size_t)size, WEFT_HOST_NAME_BYTES);
+        if (!keys || !names || weft_comm_world(&world) != WEFT_OK || weft_comm_node_keys(world, keys) != WEFT_OK
+            || weft_comm_host_names(world, names) != WEFT_OK)
+            refuse("WEFT_TOPOLOGY: cannot learn from MPI which ranks share a node");
+        weft_comm_free(world);
+    }
+    int configured = weft_ip_configure(size, keys, names, error, sizeof error);
+    free(keys);
+    free(names);
+    if (configured != 0) refuse(error);
     const char *report = getenv("WEFT_REPORT");
     if (report && report[0]) {
         char folder[4096];

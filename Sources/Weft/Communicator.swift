@@ -95,6 +95,30 @@ public final class Communicator {
         return nodeLayout!
     }
 
+    /// Each rank's host name (MPI_Get_processor_name; collective).
+    public func hostNames() throws -> [String] {
+        let width = Int(WEFT_HOST_NAME_BYTES)
+        var bytes = [CChar](repeating: 0, count: size * width)
+        try check("MPI_Allgather", weft_comm_host_names(handle, &bytes))
+        return (0..<size).map { r in
+            String(decoding: bytes[(r * width)..<((r + 1) * width)].prefix { $0 != 0 }.map { UInt8(bitPattern: $0) },
+                   as: UTF8.self)
+        }
+    }
+
+    /// Fails when the descriptor puts two ranks on one node that MPI put on different hosts
+    /// (`PlacementCheck`; the reverse, one host emulating many endpoints, is fine).
+    /// Collective: every rank finds the same pair and fails alike.
+    private func checkPlacement(_ context: NetworkContext) throws {
+        guard size > 1,
+              let mismatch = PlacementCheck.mismatch(placement: context.placement, network: context.network,
+                                                     hosts: try nodes())
+        else { return }
+        let names = try hostNames()
+        throw PlacementCheck.Failure(file: context.descriptor.file, mismatch,
+                                     hostNames: (names[mismatch.ranks.0], names[mismatch.ranks.1]))
+    }
+
     /// A buffer of `count` elements in registered shared memory (collective; node-local only).
     public func registeredBuffer<T: WeftScalar>(of type: T.Type = T.self, count: Int) throws -> RegisteredBuffer<T> {
         guard isNodeLocal else {
@@ -190,7 +214,9 @@ public final class Communicator {
     public func configure(topology: String? = nil, tuning tuningFile: String? = nil) throws {
         let environment = ProcessInfo.processInfo.environment
         if let path = topology ?? environment["WEFT_TOPOLOGY"].flatMap({ $0.isEmpty ? nil : $0 }) {
-            network = try NetworkContext(path: path, ranks: size)
+            let context = try NetworkContext(path: path, ranks: size)
+            try checkPlacement(context)
+            network = context
         }
         if let path = tuningFile ?? environment["WEFT_TUNING"].flatMap({ $0.isEmpty ? nil : $0 }) {
             let plan = try Plan.load(path)

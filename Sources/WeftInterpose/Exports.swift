@@ -6,9 +6,13 @@ import WeftTopology
 // positions in `Collective.allCases` and `Algorithm.allCases`.
 
 @_cdecl("weft_ip_configure")
-func weftIPConfigure(_ worldSize: Int32, _ message: UnsafeMutablePointer<CChar>?, _ length: Int32) -> Int32 {
+func weftIPConfigure(_ worldSize: Int32, _ nodeKeys: UnsafePointer<Int32>?, _ hostNames: UnsafePointer<CChar>?,
+                     _ message: UnsafeMutablePointer<CChar>?, _ length: Int32) -> Int32 {
+    let size = Int(worldSize), width = Int(WEFT_HOST_NAME_BYTES)
+    let keys = nodeKeys.map { keys in (0..<size).map { Int(keys[$0]) } }
+    let names = hostNames.map { names in (0..<size).map { String(cString: names + $0 * width) } }
     do {
-        try InterposePolicy.configure(worldSize: Int(worldSize))
+        try InterposePolicy.configure(worldSize: size, nodeKeys: keys, hostNames: names)
         return 0
     } catch {
         write("\(error)", to: message, length: length)

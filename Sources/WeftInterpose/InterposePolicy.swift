@@ -34,7 +34,9 @@ enum InterposePolicy {
     static let algorithms = Algorithm.allCases
     static let collectives = Collective.allCases
 
-    static func configure(worldSize: Int) throws {
+    /// `nodeKeys` and `hostNames` (per world rank) say where MPI put the ranks, to check a
+    /// descriptor's placement against (`PlacementCheck`).
+    static func configure(worldSize: Int, nodeKeys: [Int]? = nil, hostNames: [String]? = nil) throws {
         let environment = ProcessInfo.processInfo.environment
         if let error = AlgorithmSelector.environmentError { throw InterposeError(error) }
         let forced = AlgorithmSelector.environmentOverride
@@ -46,6 +48,14 @@ enum InterposePolicy {
         if let path = environment["WEFT_TOPOLOGY"], !path.isEmpty {
             do { network = try NetworkContext(path: path, ranks: worldSize) } catch {
                 throw InterposeError("WEFT_TOPOLOGY: \(error)")
+            }
+            if let network, let nodeKeys, let hostNames,
+               let mismatch = PlacementCheck.mismatch(placement: network.placement, network: network.network,
+                                                      hosts: TwoLevel.nodes(fromKeys: nodeKeys))
+            {
+                let failure = PlacementCheck.Failure(file: path, mismatch, hostNames: (hostNames[mismatch.ranks.0],
+                                                                                      hostNames[mismatch.ranks.1]))
+                throw InterposeError("\(failure)")
             }
         }
         if let tuning, network == nil, let rule = tuning.rules.first(where: { $0.algorithm.needsTopology }) {

@@ -27,7 +27,7 @@ final class ScheduleCheckerTests: XCTestCase {
             XCTAssertNoThrow(try ScheduleChecker.check(schedule), "two-level on \(nodes)")
         }
         XCTAssertThrowsError(try TwoLevel.make(.allreduce, nodes: [[0, 1], [1]]))
-        XCTAssertThrowsError(try TwoLevel.make(.broadcast, nodes: [[0, 1]]))
+        XCTAssertThrowsError(try TwoLevel.make(.alltoall, nodes: [[0, 1]]))
         XCTAssertEqual(TwoLevel.nodes(fromKeys: [0, 0, 2, 2, 0]), [[0, 1, 4], [2, 3]])
     }
 

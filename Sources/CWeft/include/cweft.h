@@ -73,6 +73,11 @@ int weft_barrier(weft_comm_t comm);
 /// keys[r] = the lowest rank of `comm` on rank r's node (MPI_COMM_TYPE_SHARED): which
 /// ranks share a node, for node-aware schedules. Collective; `keys` holds size entries.
 int weft_comm_node_keys(weft_comm_t comm, int32_t *keys);
+/// Bytes per name in `weft_comm_host_names` (longer names are cut, NUL-terminated).
+#define WEFT_HOST_NAME_BYTES 256
+/// names[r·WEFT_HOST_NAME_BYTES…] = rank r's host (MPI_Get_processor_name), for messages
+/// that name hosts. Collective; `names` holds size·WEFT_HOST_NAME_BYTES bytes.
+int weft_comm_host_names(weft_comm_t comm, char *names);
 
 // MARK: - Point-to-point (non-blocking)
 

@@ -44,7 +44,10 @@ typedef struct {
 
 /// Reads WEFT_ALGO, WEFT_TUNING and WEFT_TOPOLOGY for a job of `world_size` ranks. Returns 0,
 /// or non-zero with one line in `error` naming the variable, the problem and the fix.
-int weft_ip_configure(int32_t world_size, char *error, int32_t length);
+/// `node_keys` (lowest world rank on each rank's node) and `host_names` (WEFT_HOST_NAME_BYTES
+/// per rank) check the descriptor's placement; NULL skips the check.
+int weft_ip_configure(int32_t world_size, const int32_t *node_keys, const char *host_names, char *error,
+                      int32_t length);
 /// Number of algorithms and the name of one (for the report and WEFT_VERBOSE).
 int32_t weft_ip_algorithm_count(void);
 void weft_ip_algorithm_name(int32_t algorithm, char *name, int32_t length);

@@ -1,38 +1,61 @@
-/// Node-aware two-level allreduce, built from which ranks share a node (MPI tells, via
-/// MPI_Comm_split_type) — no topology descriptor. The buffer is cut into S shards, S the
-/// largest node's rank count; on a node of k ranks, local rank i owns shards s ≡ i (mod k).
+/// Node-aware two-level collectives, built from which ranks share a node (MPI tells, via
+/// MPI_Comm_split_type) — no topology descriptor. Inside a node ranks exchange directly
+/// (one step); across nodes only one rank per node and shard talks, each carrying 1/k of
+/// the message, as in Open MPI's coll/han, MPICH's multi-leader collectives and NCCL's
+/// rings across nodes. The buffer is cut into S shards, S the largest node's rank count.
 ///
+/// Allreduce (here): on a node of k ranks, local rank i owns shards s ≡ i (mod k).
 /// 1. Inside each node (one step): every rank sends each shard it does not own to the
 ///    shard's owner, which reduces them (a direct reduce-scatter).
 /// 2. Across nodes: for every shard, a ring allreduce among its owners (one per node), all
-///    shards at once — each NIC-facing process carries 1/k of the message, as in Open MPI's
-///    coll/han, MPICH's multi-leader collectives and NCCL's rings across nodes.
+///    shards at once.
 /// 3. Inside each node (one step): owners send their reduced shards to their node's ranks.
 ///
-/// Uneven nodes work (a lone rank owns every shard of its node); on one node only steps 1
-/// and 3 remain, on one rank per node only step 2.
+/// Reduce-scatter and allgather (TwoLevel+Blockwise.swift), broadcast and reduce
+/// (TwoLevel+Rooted.swift) give each local rank a contiguous run of shards (`NodeShards`).
+/// Uneven nodes work (a lone rank owns every shard of its node); on one node only the
+/// inside steps remain, on one rank per node only the steps across.
 public enum TwoLevel: ScheduleGenerator {
     public static let algorithm = Algorithm.twoLevel
-    public static let collectives: [Collective] = [.allreduce]
+    public static let collectives: [Collective] = [.allreduce, .reduceScatter, .allgather, .broadcast, .reduce]
     public static let requirement = ScheduleRequirement.nodeLayout
     /// A descriptor does not say which ranks share a node, so the planner never weighs it.
     public static let networks: [NetworkKind]? = []
+    /// Broadcast and reduce stream segments along the chain of nodes.
+    public static func pipelines(_ collective: Collective) -> Bool { [.broadcast, .reduce].contains(collective) }
 
     public static func make(_ request: ScheduleRequest) throws -> Schedule {
-        try make(request.collective, nodes: request.nodes ?? [])
+        try make(request.collective, nodes: request.nodes ?? [], root: request.root, segments: request.segments)
     }
 
     /// `nodes[n]`: the ranks on node n; together every rank 0..<ranks exactly once.
-    public static func make(_ collective: Collective, nodes: [[Int]]) throws -> Schedule {
-        guard collectives.contains(collective) else {
-            throw ScheduleError.unsupported(algorithm: algorithm, collective: collective, supported: collectives)
-        }
+    /// `root` and `segments` matter to broadcast and reduce only.
+    public static func make(_ collective: Collective, nodes: [[Int]], root: Int = 0, segments: Int = 1) throws
+        -> Schedule
+    {
         let ranks = nodes.reduce(0) { $0 + $1.count }
         guard ranks >= 1, nodes.allSatisfy({ !$0.isEmpty }),
               Set(nodes.joined()) == Set(0..<ranks)
         else {
             throw ScheduleError.irregular(algorithm, "the node layout \(nodes) does not list every rank once")
         }
+        guard root >= 0 && root < ranks else { throw ScheduleError.invalidRoot(root: root, ranks: ranks) }
+        let shards = NodeShards(nodes: nodes)
+        switch collective {
+        case .allreduce: return allreduce(nodes: nodes, ranks: ranks)
+        case .reduceScatter: return reduceScatter(shards)
+        case .allgather: return allgather(shards)
+        case .broadcast: return broadcast(shards, root: root, segments: max(1, segments))
+        case .reduce: return reduce(shards, root: root, segments: max(1, segments))
+        case .barrier, .alltoall:
+            throw ScheduleError.unsupported(algorithm: algorithm, collective: collective, supported: collectives)
+        }
+    }
+
+    /// See the type's comment: shards owned round-robin, one step inside, a ring per shard
+    /// across (2(N−1) steps), one step inside.
+    static func allreduce(nodes: [[Int]], ranks: Int) -> Schedule {
+        let collective = Collective.allreduce
         let shards = nodes.map(\.count).max()!, count = nodes.count
         /// Shard s, whole (all pieces), or one of its `count` ring pieces.
         func shard(_ s: Int) -> ChunkRange { ChunkRange(s * count, count: count) }

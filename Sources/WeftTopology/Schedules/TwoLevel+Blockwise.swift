@@ -1,0 +1,92 @@
+/// Two-level reduce-scatter and allgather. Block b (rank b's) is cut into S shards, chunk
+/// b·S + s; across nodes, per shard, a ring among the shard's owners whose pieces are the
+/// nodes' blocks (node m's piece: shard s of every block of node m's ranks).
+///
+/// Bytes per rank, M the message, N nodes of k ranks: (k−1)/k·M inside, (N−1)/N·M/k
+/// across — each node's traffic across is (N−1)/N·M, the ring's bound, spread over its k
+/// ranks. Steps: 1 + (N−1).
+extension TwoLevel {
+    /// 1. Inside each node (one step): every rank sends its node's ranks their own blocks,
+    ///    and the shards of other nodes' blocks to the shards' owners; all reduce.
+    /// 2. Across (N−1 steps): per shard a ring reduce-scatter of the nodes' pieces among the
+    ///    owners. The last hop delivers each shard straight to its block's rank, which holds
+    ///    its node's sum of its block since step 1: nothing is left to hand out.
+    static func reduceScatter(_ g: NodeShards) -> Schedule {
+        let shards = g.shards, count = g.count
+        func chunk(_ b: Int, _ s: Int) -> Int { b * shards + s }
+        var steps: [[ScheduleOperation]] = []
+        var inside = ChunkTransfers()
+        for (n, node) in g.nodes.enumerated() {
+            for r in node {
+                for b in 0..<g.ranks where b != r {
+                    if g.nodeOf[b] == n {
+                        inside.add(from: r, to: b, chunk: chunk(b, 0), count: shards, reduce: true)
+                        continue
+                    }
+                    for s in 0..<shards where g.owner(n, s) != r {
+                        inside.add(from: r, to: g.owner(n, s), chunk: chunk(b, s), reduce: true)
+                    }
+                }
+            }
+        }
+        if !inside.isEmpty { steps.append(inside.operations) }
+        for t in 0..<max(0, count - 1) {
+            var across = ChunkTransfers()
+            for n in 0..<count {
+                // As in the ring: node n passes on the piece of node n − t − 1.
+                let next = g.node(n, plus: 1), piece = g.node(n, plus: -t - 1)
+                for s in 0..<shards {
+                    for b in g.nodes[piece] {
+                        let to = t == count - 2 ? b : g.owner(next, s)
+                        across.add(from: g.owner(n, s), to: to, chunk: chunk(b, s), reduce: true)
+                    }
+                }
+            }
+            steps.append(across.operations)
+        }
+        return Schedule(collective: .reduceScatter, algorithm: algorithm, ranks: g.ranks,
+                        layout: ChunkLayout(blocks: g.ranks, chunksPerBlock: shards), steps: steps)
+    }
+
+    /// The reverse of reduce-scatter.
+    /// 1. Across (N−1 steps): per shard a ring allgather of the nodes' pieces among the
+    ///    owners; the first hop reads each shard straight from its block's rank.
+    /// 2. Inside each node (one step): every rank sends its block to its node's ranks, and
+    ///    owners send the shards of other nodes' blocks they received.
+    static func allgather(_ g: NodeShards) -> Schedule {
+        let shards = g.shards, count = g.count
+        func chunk(_ b: Int, _ s: Int) -> Int { b * shards + s }
+        var steps: [[ScheduleOperation]] = []
+        for t in 0..<max(0, count - 1) {
+            var across = ChunkTransfers()
+            for n in 0..<count {
+                // As in the ring: node n passes on the piece of node n − t (its own first).
+                let next = g.node(n, plus: 1), piece = g.node(n, plus: -t)
+                for s in 0..<shards {
+                    for b in g.nodes[piece] {
+                        across.add(from: t == 0 ? b : g.owner(n, s), to: g.owner(next, s), chunk: chunk(b, s),
+                                   reduce: false)
+                    }
+                }
+            }
+            steps.append(across.operations)
+        }
+        var inside = ChunkTransfers()
+        for (n, node) in g.nodes.enumerated() {
+            for r in node {
+                for b in 0..<g.ranks where b != r {
+                    if g.nodeOf[b] == n {
+                        inside.add(from: b, to: r, chunk: chunk(b, 0), count: shards, reduce: false)
+                        continue
+                    }
+                    for s in 0..<shards where g.owner(n, s) != r {
+                        inside.add(from: g.owner(n, s), to: r, chunk: chunk(b, s), reduce: false)
+                    }
+                }
+            }
+        }
+        if !inside.isEmpty { steps.append(inside.operations) }
+        return Schedule(collective: .allgather, algorithm: algorithm, ranks: g.ranks,
+                        layout: ChunkLayout(blocks: g.ranks, chunksPerBlock: shards), steps: steps)
+    }
+}

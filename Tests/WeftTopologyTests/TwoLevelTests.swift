@@ -1,0 +1,119 @@
+import XCTest
+
+@testable import WeftTopology
+
+/// Two-level collectives: proved by the checker on even, uneven, single-rank, single-node,
+/// one-rank and shuffled node layouts, every root, with and without segments; and they
+/// move across nodes only what the ring's bound says.
+final class TwoLevelTests: XCTestCase {
+    let layouts: [[[Int]]] = [
+        [[0]], [[0, 1, 2, 3]], [[0], [1], [2]], [[0, 1], [2, 3]], [[0, 1, 2], [3]], [[0, 2], [1, 3]],
+        [[0], [1]], [[0, 1], [2]], [[3, 0], [2], [1, 4]], [[0, 1, 2], [3, 4, 5], [6, 7, 8]],
+        [[0, 1, 2, 3], [4, 5], [6]], [[5, 1, 3], [0, 2], [4, 6, 7, 8]],
+    ]
+
+    func testEveryCollectiveIsProvedOnEveryLayoutAndRoot() throws {
+        for nodes in layouts {
+            let ranks = nodes.joined().count
+            for collective in TwoLevel.collectives {
+                let roots = collective.isRooted ? Array(0..<ranks) : [0]
+                let segmentCounts = TwoLevel.pipelines(collective) ? [1, 2, 5] : [1]
+                for root in roots {
+                    for segments in segmentCounts {
+                        let schedule = try Schedules.make(collective, algorithm: .twoLevel, ranks: ranks, root: root,
+                                                          segments: segments, nodes: nodes)
+                        XCTAssertEqual(schedule.root, collective.isRooted ? root : 0)
+                        XCTAssertNoThrow(try ScheduleChecker.check(schedule),
+                                         "two-level \(collective) on \(nodes), root \(root), \(segments) segments")
+                    }
+                }
+            }
+        }
+    }
+
+    func testAlltoallAndBarrierAreRefusedWithTheServedList() {
+        XCTAssertThrowsError(try Schedules.make(.alltoall, algorithm: .twoLevel, ranks: 2, nodes: [[0], [1]])) {
+            XCTAssertEqual("\($0)", "algorithm 'two-level' cannot run alltoall; it serves: allreduce, reduce-scatter, allgather, broadcast, reduce")
+        }
+    }
+
+    /// Chunks a schedule moves between ranks of different nodes, per sending node.
+    private func chunksAcross(_ schedule: Schedule, _ nodes: [[Int]]) -> [Int] {
+        var nodeOf = [Int: Int]()
+        for (n, node) in nodes.enumerated() { for r in node { nodeOf[r] = n } }
+        var sent = [Int](repeating: 0, count: nodes.count)
+        for i in 0..<schedule.stepCount {
+            for case .transfer(let from, let to, let source, _, _) in schedule.step(i) where nodeOf[from] != nodeOf[to] {
+                sent[nodeOf[from]!] += source.count
+            }
+        }
+        return sent
+    }
+
+    func testEachNodeSendsAcrossWhatTheRingBoundSays() throws {
+        // 2 nodes of 2 ranks: 4 blocks of 2 shards = 8 chunks; each node sends the other
+        // node's half once, split over its 2 ranks.
+        let nodes = [[0, 2], [1, 3]]
+        for collective in [Collective.reduceScatter, .allgather] {
+            let schedule = try TwoLevel.make(collective, nodes: nodes)
+            XCTAssertEqual(schedule.layout.chunks, 8)
+            XCTAssertEqual(chunksAcross(schedule, nodes), [4, 4], "\(collective)")
+            XCTAssertEqual(schedule.stepCount, 2, "\(collective): one step inside, one across")
+        }
+        // Broadcast and reduce: the whole message (S·P chunks) crosses each hop of the chain once.
+        let broadcast = try TwoLevel.make(.broadcast, nodes: nodes, root: 3, segments: 3)
+        XCTAssertEqual(chunksAcross(broadcast, nodes), [0, 6])
+        let reduce = try TwoLevel.make(.reduce, nodes: nodes, root: 3, segments: 3)
+        XCTAssertEqual(chunksAcross(reduce, nodes), [6, 0])
+    }
+
+    func testOneNodeIsOneDirectStepAndOneRankPerNodeIsThePlainRing() throws {
+        // One node: reduce-scatter and allgather are a single step, one range per peer.
+        for collective in [Collective.reduceScatter, .allgather] {
+            let schedule = try TwoLevel.make(collective, nodes: [[0, 1, 2, 3]])
+            XCTAssertEqual(schedule.stepCount, 1)
+            XCTAssertEqual(schedule.step(0).count, 12, "\(collective): each rank sends each peer one range")
+        }
+        // One rank per node: N − 1 ring steps of one transfer per rank.
+        let ring = try TwoLevel.make(.reduceScatter, nodes: [[0], [1], [2], [3]])
+        XCTAssertEqual(ring.stepCount, 3)
+        XCTAssertTrue((0..<3).allSatisfy { ring.step($0).count == 4 })
+        // Pipelined chain: segment g follows g − 1 one step behind.
+        let chain = try TwoLevel.make(.broadcast, nodes: [[0], [1], [2], [3]], root: 2, segments: 4)
+        XCTAssertEqual(chain.stepCount, 3 + 4 - 1)
+        XCTAssertEqual(try TwoLevel.make(.allgather, nodes: [[0]]).stepCount, 0)
+    }
+
+    func testBroadcastAndReducePipelineLargeMessages() {
+        XCTAssertGreaterThan(Schedules.segments(for: .broadcast, algorithm: .twoLevel, bytes: 4 << 20, ranks: 4), 1)
+        XCTAssertGreaterThan(Schedules.segments(for: .reduce, algorithm: .twoLevel, bytes: 4 << 20, ranks: 4), 1)
+        XCTAssertEqual(Schedules.segments(for: .allgather, algorithm: .twoLevel, bytes: 4 << 20, ranks: 4), 1)
+    }
+
+    func testTheSimulatorReplaysEveryCollective() throws {
+        let d = try Descriptor.parse("kind = \"fat-tree\"\nk = 4\n", file: "t.toml")
+        let n = try d.build()
+        let placement = try Placement.endpoints(ranks: 8, network: n, descriptor: d)
+        let simulator = Simulator(network: n, router: Router(network: n, policy: d.routing), placement: placement)
+        let nodes = [[0, 1], [2, 3], [4, 5], [6, 7]]
+        for collective in TwoLevel.collectives {
+            let schedule = try TwoLevel.make(collective, nodes: nodes, root: 5, segments: 4)
+            let result = simulator.simulate(schedule, bytes: 1 << 20)
+            XCTAssertEqual(result.steps, schedule.stepCount, "\(collective)")
+            XCTAssertTrue(result.time_us > 0 && result.time_us.isFinite, "\(collective): \(result.time_us) µs")
+        }
+    }
+
+    func testChunkTransfersMergeRunsInFirstAddedOrder() {
+        var transfers = ChunkTransfers()
+        transfers.add(from: 1, to: 0, chunk: 5, reduce: true)
+        transfers.add(from: 0, to: 1, chunk: 2, count: 2, reduce: false)
+        transfers.add(from: 1, to: 0, chunk: 3, count: 2, reduce: true)
+        transfers.add(from: 1, to: 0, chunk: 8, reduce: true)
+        XCTAssertEqual(transfers.operations, [
+            .transfer(from: 1, to: 0, source: ChunkRange(3, count: 3), destination: ChunkRange(3, count: 3), reduce: true),
+            .transfer(from: 1, to: 0, source: ChunkRange(8, count: 1), destination: ChunkRange(8, count: 1), reduce: true),
+            .transfer(from: 0, to: 1, source: ChunkRange(2, count: 2), destination: ChunkRange(2, count: 2), reduce: false),
+        ])
+    }
+}
