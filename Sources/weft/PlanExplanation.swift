@@ -27,8 +27,13 @@ enum PlanExplanation {
             if row.count > 1 {
                 let second = row[1]
                 let margin = second.time_us / max(winner.time_us, 1e-9) - 1
-                Swift.print(pad("", 10) + String(format: "  -> %@: fastest predicted, %.1f%% ahead of %@",
-                                                 winner.algorithm.rawValue, margin * 100, second.algorithm.rawValue))
+                if margin < 0.0005 {
+                    Swift.print(pad("", 10) + "  -> \(winner.algorithm.rawValue): ties with \(second.algorithm.rawValue); "
+                        + "the one listed first among the planner's candidates wins")
+                } else {
+                    Swift.print(pad("", 10) + String(format: "  -> %@: fastest predicted, %.1f%% ahead of %@",
+                                                     winner.algorithm.rawValue, margin * 100, second.algorithm.rawValue))
+                }
             } else {
                 Swift.print(pad("", 10) + "  -> \(winner.algorithm.rawValue): the only candidate that can run here")
             }
