@@ -42,6 +42,31 @@ enum TopologyGrid {
         return Array(stride(from: 0, to: count, by: 2)) + Array(stride(from: count % 2 == 0 ? count - 1 : count - 2, through: 1, by: -2))
     }
 
+    /// Per router of a grid network, its position on a snake through all routers: the
+    /// outermost dimension slowest, each dimension in its `ringOrder`, an inner dimension
+    /// reversed whenever the digit outside it is odd (a reflected mixed-radix Gray code),
+    /// so consecutive routers differ by one ring step in one dimension.
+    static func snakeIndex(network n: Network) -> [Int] {
+        guard let dims = n.coordinates.first?.count, dims > 0 else { return Array(n.coordinates.indices) }
+        let orders = (0..<dims).map { d in ringOrder(network: n, dimension: d, values: n.coordinates.map { $0[d] }) }
+        let values = (0..<dims).map { d in Array(Set(n.coordinates.map { $0[d] })).sorted() }
+        // position[d][coordinate value] = index of that value in the dimension's ring order.
+        let position = (0..<dims).map { d -> [Int: Int] in
+            Dictionary(uniqueKeysWithValues: orders[d].enumerated().map { (values[d][$1], $0) })
+        }
+        return n.coordinates.map { c in
+            var index = 0, flip = false
+            for d in stride(from: dims - 1, through: 0, by: -1) {
+                let size = values[d].count
+                var p = position[d][c[d]]!
+                if flip { p = size - 1 - p }
+                index = index * size + p
+                flip = p % 2 == 1
+            }
+            return index
+        }
+    }
+
     /// Grid coordinates from per-rank keys (outer levels): level 0 is the position among
     /// ranks sharing all keys, level k+1 the k-th key's rank among its distinct values.
     /// Refuses placements that do not fill the grid evenly.
