@@ -49,7 +49,8 @@ struct Topo: ParsableCommand {
                 ("bisection_links", "\(m.bisection_links) (\(m.bisection_method))"),
                 ("bisection_GBps", String(format: "%.1f", m.bisection_GBps)),
                 ("links_per_endpoint", String(format: "%.3f", m.links_per_endpoint)), ("cost", String(format: "%.0f", m.cost)),
-                ("routing", d.routing), ("placement", d.placement),
+                ("routing", d.routing),
+                ("placement", d.placement + (d.ranksPerEndpoint > 1 ? ", \(d.ranksPerEndpoint) ranks per endpoint" : "")),
             ]
             for (k, v) in rows { print(k.padding(toLength: 20, withPad: " ", startingAt: 0) + v) }
         }
@@ -87,7 +88,7 @@ struct Topo: ParsableCommand {
         @Option var collective = "allreduce"
         @Option var algorithm = "ring"
         @Option(help: "Message size (K/M/G suffixes).") var bytes = ByteCount(bytes: 1 << 20)
-        @Option(parsing: .unconditional, help: "Ranks (default: every endpoint).") var ranks: Int?
+        @Option(parsing: .unconditional, help: "Ranks (default: every endpoint × ranks_per_endpoint).") var ranks: Int?
         @Flag var json = false
         @Flag(help: "Also print every step's predicted time (distinct runs of equal steps merged).") var steps = false
 
@@ -97,7 +98,7 @@ struct Topo: ParsableCommand {
             if algorithm == "all" {
                 // Every candidate the planner weighs, side by side, as `topo plan --explain` shows them.
                 do {
-                    let comparison = try PlanComparison(network: n, descriptor: d, ranks: ranks ?? n.endpoints)
+                    let comparison = try PlanComparison(network: n, descriptor: d, ranks: ranks ?? n.endpoints * d.ranksPerEndpoint)
                     PlanExplanation.print(comparison.compare(c, sizes: [bytes.bytes], linkLoads: true), collective: c,
                                           comparison: comparison, json: json)
                 } catch {
@@ -109,10 +110,10 @@ struct Topo: ParsableCommand {
                 failEverywhere("unknown or unsimulatable --algorithm '\(algorithm)' (mpi and auto have no schedule; all compares every candidate)")
             }
             do {
-                let placement = try Placement.endpoints(ranks: ranks ?? n.endpoints, network: n, descriptor: d)
+                let placement = try Placement.endpoints(ranks: ranks ?? n.endpoints * d.ranksPerEndpoint, network: n, descriptor: d)
                 let schedule = try Schedules.make(c, algorithm: a, ranks: placement.count,
                                                   segments: Schedules.segments(for: c, algorithm: a, bytes: bytes.bytes, ranks: placement.count),
-                                                  network: n, placement: placement)
+                                                  network: n, placement: placement, nodes: Placement.nodes(placement))
                 let simulator = Simulator(network: n, router: Router(network: n, policy: d.routing), placement: placement)
                 let started = Date()
                 let result = simulator.simulate(schedule, bytes: bytes.bytes)
@@ -169,14 +170,14 @@ struct Topo: ParsableCommand {
                     } else {
                         collectives = [.allreduce, .reduceScatter, .allgather, .broadcast]
                     }
-                    let comparison = try PlanComparison(network: n, descriptor: d, ranks: ranks ?? n.endpoints)
+                    let comparison = try PlanComparison(network: n, descriptor: d, ranks: ranks ?? n.endpoints * d.ranksPerEndpoint)
                     for c in collectives {
                         let table = comparison.compare(c, sizes: bytes.map { [$0.bytes] } ?? Plan.sizes, linkLoads: true)
                         PlanExplanation.print(table, collective: c, comparison: comparison, json: json)
                     }
                     guard output != nil else { return }
                 }
-                let plan = try Plan.make(network: n, descriptor: d, ranks: ranks ?? n.endpoints)
+                let plan = try Plan.make(network: n, descriptor: d, ranks: ranks ?? n.endpoints * d.ranksPerEndpoint)
                 if let output {
                     try plan.toml.write(toFile: output, atomically: true, encoding: .utf8)
                 } else {

@@ -18,6 +18,9 @@ public struct Descriptor: Sendable {
     public var placement = "linear"
     public var placementSeed: UInt64 = 1
     public var hosts: [String] = []
+    /// Ranks on each endpoint (`[placement] ranks_per_endpoint`): k > 1 describes hosts of k
+    /// ranks behind one NIC; ranks of one host copy through memory (`Network.memory`).
+    public var ranksPerEndpoint = 1
     public var portPrice: Double = 300
     /// For `custom`: switches, endpoints (name, switch) and links (a, b, class, count).
     public var customSwitches: [String] = []
@@ -68,13 +71,29 @@ public struct Descriptor: Sendable {
     }
 
     public static func parse(_ text: String, file: String) throws -> Descriptor {
+        try checkTableHeaders(text, file: file)
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
         } catch let error as TOMLParseError {
-            throw TopologyError(file: file, line: error.source.begin.line, "malformed TOML: \(error.description)")
+            // One line even when toml++ quotes the newline it saw.
+            throw TopologyError(file: file, line: error.source.begin.line, "malformed TOML: \(error.description.replacingOccurrences(of: "\n", with: "\\n"))")
         }
         return try Descriptor(table: table, file: file)
+    }
+
+    /// Refuses a table header with no name (`[`, `[#…`, `[[ =`): TOMLKit's bundled toml++
+    /// asserts on it and aborts the process instead of reporting a parse error.
+    static func checkTableHeaders(_ text: String, file: String) throws {
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            var rest = line.drop { $0 == " " || $0 == "\t" }
+            guard rest.first == "[" else { continue }
+            rest = rest.dropFirst()
+            if rest.first == "[" { rest = rest.dropFirst() }
+            rest = rest.drop { $0 == " " || $0 == "\t" }
+            if let c = rest.first, c.isASCII && (c.isLetter || c.isNumber || "_-\"']".contains(c)) { continue }
+            throw TopologyError(file: file, line: index + 1, "malformed TOML: a table header needs a name, e.g. [links.global]")
+        }
     }
 
     init(file: String, kind: NetworkKind, name: String) {
@@ -158,7 +177,8 @@ public struct Descriptor: Sendable {
                 }
                 var linkClass = classes[className]
                     ?? Network.LinkClass(name: className, bandwidth: 0, latency: 0, price: 30, optical: false)
-                if kind != .custom && classes[className] == nil {
+                // `memory` (copies between ranks of one endpoint) applies to every kind.
+                if kind != .custom && classes[className] == nil && className != "memory" {
                     let known = (Descriptor.classDefaults[kind] ?? []).map(\.0).joined(separator: ", ")
                     throw fail(key, "kind \(kind) has no link class '\(className)' (its classes: \(known))")
                 }
@@ -200,8 +220,16 @@ public struct Descriptor: Sendable {
             self.routing = r
         }
         if let placement = table["placement"]?.table {
-            for k in placement.keys where !["policy", "seed", "hosts"].contains(k) {
-                throw fail("placement.\(k)", "unknown (allowed: policy, seed, hosts)")
+            for k in placement.keys where !["policy", "seed", "hosts", "ranks_per_endpoint"].contains(k) {
+                throw fail("placement.\(k)", "unknown (allowed: policy, seed, hosts, ranks_per_endpoint)")
+            }
+            if let value = placement["ranks_per_endpoint"] {
+                guard let k = value.int, (1...1024).contains(k) else {
+                    throw fail("placement.ranks_per_endpoint",
+                               "must be an integer 1…1024 (ranks per host behind one NIC), got "
+                                   + (value.int.map { "\($0)" } ?? "a \(value.type)"))
+                }
+                ranksPerEndpoint = k
             }
             let policy = placement["policy"]?.string ?? (placement["hosts"] != nil ? "hosts" : "linear")
             guard ["linear", "round-robin", "random", "hosts"].contains(policy) else {

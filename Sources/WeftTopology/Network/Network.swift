@@ -34,6 +34,10 @@ public struct Network: Sendable {
     public var coordinates: [[Int]] = []
     /// Per-switch price of one port (cost model).
     public var portPrice: Double = 300
+    /// How ranks sharing an endpoint (the cores of a host behind one NIC) exchange data: a
+    /// memory copy, not a network link. The simulator gives each endpoint one channel of this
+    /// class that all its ranks' copies share (`[links.memory]`, default 10 GB/s, 200 ns).
+    public var memory = LinkClass(name: "memory", bandwidth: 10e9, latency: 200e-9, price: 0, optical: false)
 
     public var endpoints: Int { endpointNames.count }
     public var switches: Int { switchNames.count }
@@ -65,6 +69,15 @@ public struct Network: Sendable {
     /// Directed channel for traversing `link` from node `from`.
     @inline(__always) public func channel(_ link: Int, from: Int) -> Int { links[link].a == from ? 2 * link : 2 * link + 1 }
 
-    public func bandwidth(ofChannel c: Int) -> Double { classes[links[c / 2].linkClass].bandwidth }
-    public func latency(ofChannel c: Int) -> Double { classes[links[c / 2].linkClass].latency }
+    /// Channels the simulator uses: two per link, then one memory channel per endpoint.
+    public var channelCount: Int { 2 * links.count + endpoints }
+    /// The channel copies between ranks on `endpoint` go through.
+    public func memoryChannel(_ endpoint: Int) -> Int { 2 * links.count + endpoint }
+
+    public func bandwidth(ofChannel c: Int) -> Double {
+        c < 2 * links.count ? classes[links[c / 2].linkClass].bandwidth : memory.bandwidth
+    }
+    public func latency(ofChannel c: Int) -> Double {
+        c < 2 * links.count ? classes[links[c / 2].linkClass].latency : memory.latency
+    }
 }

@@ -8,7 +8,9 @@ extension Descriptor {
             guard let value else { throw fail(key, "missing; \(kind) needs it") }
             return value
         }
-        var classNames = Array(classes.keys).sorted()
+        // `memory` is a link class of single-node and custom networks only; elsewhere it
+        // describes copies between ranks of one endpoint (`Network.memory`).
+        var classNames = Array(classes.keys).sorted().filter { $0 != "memory" || [.singleNode, .custom].contains(kind) }
         if kind == .custom && classes["terminal"] == nil {
             classNames.append("terminal")
         }
@@ -52,6 +54,7 @@ extension Descriptor {
             network = try buildCustom(cls: cls, classList: classList)
         }
         network.portPrice = portPrice
+        if let memory = classes["memory"] { network.memory = memory }
         try network.checkConnected(file: file)
         return network
     }

@@ -5,6 +5,9 @@ import HeapModule
 /// (progressive filling, recomputed whenever flows finish); each flow also pays the
 /// latency of every channel on its path, and each step a software overhead. Steps are
 /// synchronous (a step ends when its last flow does), so predictions are conservative.
+/// A transfer between two ranks on one endpoint (a host's cores behind one NIC) is a memory
+/// copy: it goes through that endpoint's memory channel (`Network.memory`), which all the
+/// host's copies share, and never touches a link.
 ///
 /// Scale: steps with the same traffic pattern take the same time and are simulated once.
 /// A pattern is the multiset of (source, destination, size) flows, keyed by an
@@ -101,15 +104,17 @@ public final class Simulator {
     }
 
     public func linkLoads(_ schedule: Schedule, bytes: Int, elementSize: Int = 4) -> [LinkLoad] {
-        var carried = [Double](repeating: 0, count: 2 * network.links.count)
+        var carried = [Double](repeating: 0, count: network.channelCount)
         _ = replay(schedule, sizes: [bytes], elementSize: elementSize, carried: &carried) { _, _ in }
+        // Per class (memory channels as class -1): the busiest channel's bytes.
         var busiest: [Int: Double] = [:]
         for (c, b) in carried.enumerated() where b > 0 {
-            let cls = network.links[c / 2].linkClass
+            let cls = c < 2 * network.links.count ? network.links[c / 2].linkClass : -1
             busiest[cls] = max(busiest[cls] ?? 0, b)
         }
         return busiest.map { cls, b in
-            LinkLoad(link_class: network.classes[cls].name, bytes: b, busy_us: b / network.classes[cls].bandwidth * 1e6)
+            let linkClass = cls < 0 ? network.memory : network.classes[cls]
+            return LinkLoad(link_class: linkClass.name, bytes: b, busy_us: b / linkClass.bandwidth * 1e6)
         }.sorted { $0.busy_us > $1.busy_us }
     }
 
@@ -137,9 +142,7 @@ public final class Simulator {
         for index in 0..<schedule.stepCount {
             pairs.removeAll(keepingCapacity: true)
             func add(_ from: Int, _ to: Int, _ chunks: ChunkRange) {
-                let a = placement[from], b = placement[to]
-                guard a != b else { return }
-                pairs.append((Int32(a), Int32(b), chunks))
+                pairs.append((Int32(placement[from]), Int32(placement[to]), chunks))
             }
             for op in schedule.step(index) {
                 switch op {
@@ -170,9 +173,7 @@ public final class Simulator {
                 if k == 0 { distinct.insert(key) }
                 if !carried.isEmpty {
                     for (f, flow) in flows.enumerated() {
-                        for c in router.route(from: Int(flow.from), to: Int(flow.to), flow: UInt64(f)) {
-                            carried[c] += Double(flow.bytes)
-                        }
+                        for c in path(flow, index: f) { carried[c] += Double(flow.bytes) }
                     }
                 }
                 if let t = memo[key] {
@@ -187,15 +188,21 @@ public final class Simulator {
         return (flowCount, distinct.count)
     }
 
+    /// The channels `flow` (the `index`th of its step) crosses: its route, or the memory
+    /// channel of its endpoint when both ranks share one.
+    private func path(_ flow: Flow, index: Int, load: ((Int) -> Int)? = nil) -> [Int] {
+        if flow.from == flow.to { return [network.memoryChannel(Int(flow.from))] }
+        return router.route(from: Int(flow.from), to: Int(flow.to), flow: UInt64(index), load: load)
+    }
+
     /// Completion time of one step's flows under max-min fair sharing.
     func stepTime(_ flows: [Flow]) -> Double {
         let n = network
-        var load = [Int32](repeating: 0, count: 2 * n.links.count)
+        var load = [Int32](repeating: 0, count: n.channelCount)
         var paths: [[Int]] = [], remaining: [Double] = [], latency: [Double] = []
         paths.reserveCapacity(flows.count)
         for (k, flow) in flows.enumerated() {
-            let path = router.route(from: Int(flow.from), to: Int(flow.to), flow: UInt64(k),
-                                    load: { Int(load[$0]) })
+            let path = path(flow, index: k, load: { Int(load[$0]) })
             for c in path { load[c] += 1 }
             paths.append(path)
             remaining.append(Double(flow.bytes))
@@ -251,7 +258,7 @@ struct RateFiller {
 
     init(network: Network) {
         self.network = network
-        let channels = 2 * network.links.count
+        let channels = network.channelCount
         capacity = Array(repeating: -1, count: channels)
         unfrozen = Array(repeating: 0, count: channels)
         users = Array(repeating: [], count: channels)

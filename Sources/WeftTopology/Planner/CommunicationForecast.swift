@@ -41,7 +41,7 @@ public final class CommunicationForecast {
         let endpoints = ranks.map { placement[$0] }
         let segments = Schedules.segments(for: collective, algorithm: algorithm, bytes: bytes, ranks: ranks.count)
         let made = try? Schedules.make(collective, algorithm: algorithm, ranks: ranks.count, segments: segments,
-                                       network: network, placement: endpoints)
+                                       network: network, placement: endpoints, nodes: Placement.nodes(endpoints))
         return made?.onEndpoints(endpoints)
     }
 
@@ -54,7 +54,8 @@ public final class CommunicationForecast {
         // Cheapest lower bound first; a candidate whose bound (every step pays the software
         // overhead) already exceeds the best time is not simulated: on 16K ranks a ring's
         // 33K steps alone outlast a tree, and walking them would take minutes.
-        let candidates = Plan.candidates(collective, network: network).filter { $0 != .direct }.compactMap {
+        let layout = first.map { placement[$0] }
+        let candidates = Plan.candidates(collective, network: network, placement: layout).filter { $0 != .direct }.compactMap {
             algorithm -> (Algorithm, [Schedule], Double)? in
             let parts = sets.compactMap { schedule(algorithm, collective, bytes: bytes, ranks: $0) }
             guard parts.count == sets.count else { return nil }

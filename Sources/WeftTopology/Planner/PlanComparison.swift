@@ -22,6 +22,8 @@ public struct PlanComparison {
 
     public let network: Network
     public let placement: [Int]
+    /// Ranks grouped by endpoint: the node layout `two-level` is built on.
+    let nodes: [[Int]]
     let simulator: Simulator
     /// Bytes per second of the slowest link out of a rank's endpoint.
     let injection: Double
@@ -29,6 +31,7 @@ public struct PlanComparison {
     public init(network: Network, descriptor: Descriptor, ranks: Int) throws {
         self.network = network
         placement = try Placement.endpoints(ranks: ranks, network: network, descriptor: descriptor)
+        nodes = Placement.nodes(placement)
         simulator = Simulator(network: network, router: Router(network: network, policy: descriptor.routing),
                               placement: placement)
         injection = placement.map { e in
@@ -36,11 +39,12 @@ public struct PlanComparison {
         }.min() ?? 0
     }
 
-    /// Seconds-free lower bound on any algorithm: the bytes every rank must move through its
-    /// endpoint link (2(n−1)/n of the message for allreduce, (n−1)/n for the block-wise and
-    /// all-to-all ones, the whole message for the rooted ones, nothing for a barrier).
+    /// Lower bound on any algorithm, in µs: the bytes every endpoint must move through its
+    /// link (2(n−1)/n of the message for allreduce, (n−1)/n for the block-wise and all-to-all
+    /// ones, the whole message for the rooted ones, nothing for a barrier), n the endpoints
+    /// holding ranks: ranks sharing one (a host's) can combine their data in memory first.
     public func bound(_ collective: Collective, bytes: Int) -> Double {
-        let n = Double(placement.count), b = Double(bytes)
+        let n = Double(Set(placement).count), b = Double(bytes)
         guard n > 1, injection > 0 else { return 0 }
         let moved: Double
         switch collective {
@@ -57,7 +61,7 @@ public struct PlanComparison {
     public func compare(_ collective: Collective, sizes: [Int], linkLoads: Bool) -> [[Candidate]] {
         var table = [[Candidate]](repeating: [], count: sizes.count)
         let ranks = placement.count
-        for algorithm in Plan.candidates(collective, network: network) {
+        for algorithm in Plan.candidates(collective, network: network, placement: placement) {
             // Sizes grouped by how many segments the algorithm cuts them into (one schedule each).
             var groups: [Int: [Int]] = [:]
             for (k, bytes) in sizes.enumerated() {
@@ -66,7 +70,8 @@ public struct PlanComparison {
             }
             for (segments, indices) in groups.sorted(by: { $0.key < $1.key }) {
                 guard let schedule = try? Schedules.make(collective, algorithm: algorithm, ranks: ranks, segments: segments,
-                                                         network: network, placement: placement) else { continue }
+                                                         network: network, placement: placement, nodes: nodes)
+                else { continue }
                 let results = simulator.simulate(schedule, sizes: indices.map { sizes[$0] })
                 var busiest: (String, Double)?
                 if linkLoads, let reference = indices.map({ sizes[$0] }).max(), reference > 0,

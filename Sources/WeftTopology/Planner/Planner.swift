@@ -51,10 +51,14 @@ public struct Plan: Sendable {
     public static let sizes: [Int] = (3...30).map { 1 << $0 }
 
     /// Algorithms the planner weighs for a collective on a network: every generator serving
-    /// it that suits the network's kind.
-    public static func candidates(_ collective: Collective, network: Network) -> [Algorithm] {
-        Schedules.generators.filter { $0.collectives.contains(collective) && Schedules.suits($0.algorithm, network.kind) }
-            .map { $0.algorithm }
+    /// it that suits the network's kind; node-aware ones (`two-level`) only when `placement`
+    /// puts several ranks on one endpoint (hosts of several ranks), since otherwise they are a ring.
+    public static func candidates(_ collective: Collective, network: Network, placement: [Int] = []) -> [Algorithm] {
+        let hosts = Placement.sharesEndpoints(placement)
+        return Schedules.generators.filter {
+            $0.collectives.contains(collective) && Schedules.suits($0.algorithm, network.kind)
+                && ($0.requirement != .nodeLayout || hosts)
+        }.map { $0.algorithm }
     }
 
     public static func make(network: Network, descriptor: Descriptor, ranks: Int,
@@ -110,11 +114,13 @@ public struct Plan: Sendable {
         if let index = data.firstIndex(of: 0) {
             throw TopologyError(file: path, "holds a NUL byte at offset \(index); a tuning file is TOML text")
         }
+        let text = String(decoding: data, as: UTF8.self)
+        try Descriptor.checkTableHeaders(text, file: path)
         let table: TOMLTable
         do {
-            table = try TOMLTable(string: String(decoding: data, as: UTF8.self))
+            table = try TOMLTable(string: text)
         } catch let error as TOMLParseError {
-            throw TopologyError(file: path, line: error.source.begin.line, "malformed TOML: \(error.description)")
+            throw TopologyError(file: path, line: error.source.begin.line, "malformed TOML: \(error.description.replacingOccurrences(of: "\n", with: "\\n"))")
         }
         for key in table.keys where !["ranks", "rule"].contains(key) {
             throw TopologyError(file: path, key: key, "unknown key (a tuning file has ranks and [[rule]] tables)")

@@ -19,8 +19,9 @@ public enum TwoLevel: ScheduleGenerator {
     public static let algorithm = Algorithm.twoLevel
     public static let collectives: [Collective] = [.allreduce, .reduceScatter, .allgather, .broadcast, .reduce]
     public static let requirement = ScheduleRequirement.nodeLayout
-    /// A descriptor does not say which ranks share a node, so the planner never weighs it.
-    public static let networks: [NetworkKind]? = []
+    /// Any network: the planner weighs it where the descriptor puts several ranks on one
+    /// endpoint (`ranks_per_endpoint`), with the ranks grouped by endpoint as nodes.
+    public static let networks: [NetworkKind]? = nil
     /// Broadcast and reduce stream segments along the chain of nodes.
     public static func pipelines(_ collective: Collective) -> Bool { [.broadcast, .reduce].contains(collective) }
 
