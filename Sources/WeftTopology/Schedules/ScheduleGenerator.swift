@@ -25,7 +25,7 @@ public struct ScheduleRequest: Sendable {
 /// One algorithm: the collectives it serves, the networks it suits and how it is built.
 /// Adding an algorithm is one file conforming to this and one entry in
 /// `Schedules.generators` (plus its name in `Algorithm`).
-public protocol ScheduleGenerator {
+public protocol ScheduleGenerator: Sendable {
     static var algorithm: Algorithm { get }
     static var collectives: [Collective] { get }
     static var requirement: ScheduleRequirement { get }
