@@ -66,31 +66,4 @@ final class AutoChoiceTests: XCTestCase {
             }
         }
     }
-
-    func testPlanPicksTheCheapestCandidateAtEveryProbedSize() throws {
-        let path = Self.topologies.appendingPathComponent("fat-tree-k4.toml").path
-        let descriptor = try Descriptor.load(path)
-        let network = try descriptor.build()
-        let placement = try Placement.endpoints(ranks: 16, network: network, descriptor: descriptor)
-        let simulator = Simulator(network: network, router: Router(network: network, policy: descriptor.routing),
-                                  placement: placement)
-        let plan = try Plan.make(network: network, descriptor: descriptor, ranks: 16, collectives: [.allreduce])
-        for bytes in Plan.sizes {
-            var times: [Algorithm: Double] = [:]
-            for algorithm in Plan.candidates(.allreduce, network: network) {
-                let segments = Schedules.segments(for: .allreduce, algorithm: algorithm, bytes: bytes, ranks: 16)
-                // Only a placement the algorithm cannot use may leave it out (as the planner does).
-                let schedule: Schedule
-                do {
-                    schedule = try Schedules.make(.allreduce, algorithm: algorithm, ranks: 16, segments: segments,
-                                                  network: network, placement: placement)
-                } catch ScheduleError.irregular(_, _) {
-                    continue
-                }
-                times[algorithm] = simulator.simulate(schedule, bytes: bytes).time_us
-            }
-            let chosen = try XCTUnwrap(plan.choose(.allreduce, bytes: bytes))
-            XCTAssertEqual(times[chosen], times.values.min(), "at \(bytes) bytes the plan chose \(chosen): \(times)")
-        }
-    }
 }

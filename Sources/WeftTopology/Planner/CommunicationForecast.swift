@@ -37,13 +37,28 @@ public final class CommunicationForecast {
     }
 
     /// The schedule of `algorithm` among `ranks` (world ranks), on their endpoints.
+    /// Kept per (algorithm, collective, segments, ranks): a search asks for the same sets at
+    /// many sizes, and building a tree on 16K ranks takes seconds.
     func schedule(_ algorithm: Algorithm, _ collective: Collective, bytes: Int, ranks: [Int]) -> Schedule? {
-        let endpoints = ranks.map { placement[$0] }
         let segments = Schedules.segments(for: collective, algorithm: algorithm, bytes: bytes, ranks: ranks.count)
+        let key = ScheduleKey(algorithm: algorithm, collective: collective, segments: segments, ranks: ranks)
+        if let known = schedules[key] { return known }
+        let endpoints = ranks.map { placement[$0] }
         let made = try? Schedules.make(collective, algorithm: algorithm, ranks: ranks.count, segments: segments,
                                        network: network, placement: endpoints, nodes: Placement.nodes(endpoints))
-        return made?.onEndpoints(endpoints)
+        let onEndpoints = made?.onEndpoints(endpoints)
+        schedules[key] = onEndpoints
+        return onEndpoints
     }
+
+    struct ScheduleKey: Hashable {
+        var algorithm: Algorithm
+        var collective: Collective
+        var segments: Int
+        var ranks: [Int]
+    }
+
+    private var schedules: [ScheduleKey: Schedule?] = [:]
 
     /// The algorithm the planner's costing picks for `collective` of `bytes` run by every
     /// set of `sets` at once (the same algorithm everywhere, as the job would run), and
@@ -52,15 +67,22 @@ public final class CommunicationForecast {
         guard let first = sets.first, first.count > 1 else { return ("none", 0) }
         var best: (String, Double)?
         // Cheapest lower bound first; a candidate whose bound (every step pays the software
-        // overhead) already exceeds the best time is not simulated: on 16K ranks a ring's
-        // 33K steps alone outlast a tree, and walking them would take minutes.
+        // overhead, and every endpoint moves its share at its link's bandwidth) already
+        // exceeds the best time is not simulated: on 16K ranks a ring's 33K steps alone
+        // outlast a tree, and walking them would take minutes.
+        let endpoints = Set(first.map { placement[$0] }).count
+        let fastestLink = Set(sets.joined().map { placement[$0] }).map { e in
+            network.adjacency[e].map { network.classes[network.links[$0.link].linkClass].bandwidth }.max() ?? 0
+        }.max() ?? 0
+        let moved = fastestLink > 0
+            ? PlanComparison.injectedBytes(collective, bytes: bytes, endpoints: endpoints) / fastestLink * 1e6 : 0
         let layout = first.map { placement[$0] }
         let candidates = Plan.candidates(collective, network: network, placement: layout).filter { $0 != .direct }.compactMap {
             algorithm -> (Algorithm, [Schedule], Double)? in
             let parts = sets.compactMap { schedule(algorithm, collective, bytes: bytes, ranks: $0) }
             guard parts.count == sets.count else { return nil }
             let steps = parts.map(\.stepCount).max() ?? 0
-            return (algorithm, parts, Double(steps) * simulator.overhead * 1e6)
+            return (algorithm, parts, Double(steps) * simulator.overhead * 1e6 + moved)
         }.sorted { $0.2 < $1.2 }
         for (algorithm, parts, lowerBound) in candidates {
             if let best, lowerBound >= best.1 { continue }

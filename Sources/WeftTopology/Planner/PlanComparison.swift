@@ -44,16 +44,20 @@ public struct PlanComparison {
     /// ones, the whole message for the rooted ones, nothing for a barrier), n the endpoints
     /// holding ranks: ranks sharing one (a host's) can combine their data in memory first.
     public func bound(_ collective: Collective, bytes: Int) -> Double {
-        let n = Double(Set(placement).count), b = Double(bytes)
-        guard n > 1, injection > 0 else { return 0 }
-        let moved: Double
+        guard injection > 0 else { return 0 }
+        return PlanComparison.injectedBytes(collective, bytes: bytes, endpoints: Set(placement).count) / injection * 1e6
+    }
+
+    /// Bytes every one of `endpoints` participating endpoints must move through its link.
+    public static func injectedBytes(_ collective: Collective, bytes: Int, endpoints: Int) -> Double {
+        let n = Double(endpoints), b = Double(bytes)
+        guard n > 1 else { return 0 }
         switch collective {
-        case .allreduce: moved = 2 * (n - 1) / n * b
-        case .reduceScatter, .allgather, .alltoall: moved = (n - 1) / n * b
-        case .broadcast, .reduce: moved = b
-        case .barrier: moved = 0
+        case .allreduce: return 2 * (n - 1) / n * b
+        case .reduceScatter, .allgather, .alltoall: return (n - 1) / n * b
+        case .broadcast, .reduce: return b
+        case .barrier: return 0
         }
-        return moved / injection * 1e6
     }
 
     /// Per size (in the order given), every candidate that can run here, fastest first, the
