@@ -339,8 +339,14 @@ final class TopologyTests: XCTestCase {
                     var times: [Algorithm: Double] = [:]
                     for algorithm in Plan.candidates(collective, network: n) {
                         let segments = Schedules.segments(for: collective, algorithm: algorithm, bytes: bytes, ranks: ranks)
-                        guard let s = try? Schedules.make(collective, algorithm: algorithm, ranks: ranks, segments: segments,
-                                                          network: n, placement: placement) else { continue }
+                        // Only a placement the algorithm cannot use may leave it out; any other error fails.
+                        let s: Schedule
+                        do {
+                            s = try Schedules.make(collective, algorithm: algorithm, ranks: ranks, segments: segments,
+                                                   network: n, placement: placement, nodes: Placement.nodes(placement))
+                        } catch ScheduleError.irregular(_, _) {
+                            continue
+                        }
                         times[algorithm] = simulator.simulate(s, bytes: bytes).time_us
                     }
                     let rule = plan.rules.first { $0.collective == collective && $0.minBytes <= bytes && bytes < $0.maxBytes }

@@ -15,21 +15,8 @@ extension TwoLevel {
         let shards = g.shards, count = g.count
         func chunk(_ b: Int, _ s: Int) -> Int { b * shards + s }
         var steps: [[ScheduleOperation]] = []
-        var inside = ChunkTransfers()
-        for (n, node) in g.nodes.enumerated() {
-            for r in node {
-                for b in 0..<g.ranks where b != r {
-                    if g.nodeOf[b] == n {
-                        inside.add(from: r, to: b, chunk: chunk(b, 0), count: shards, reduce: true)
-                        continue
-                    }
-                    for s in 0..<shards where g.owner(n, s) != r {
-                        inside.add(from: r, to: g.owner(n, s), chunk: chunk(b, s), reduce: true)
-                    }
-                }
-            }
-        }
-        if !inside.isEmpty { steps.append(inside.operations) }
+        let inside = insideStep(g, towardOwners: true)
+        if !inside.isEmpty { steps.append(inside) }
         for t in 0..<max(0, count - 1) {
             var across = ChunkTransfers()
             for n in 0..<count {
@@ -71,22 +58,38 @@ extension TwoLevel {
             }
             steps.append(across.operations)
         }
+        let inside = insideStep(g, towardOwners: false)
+        if !inside.isEmpty { steps.append(inside) }
+        return Schedule(collective: .allgather, algorithm: algorithm, ranks: g.ranks,
+                        layout: ChunkLayout(blocks: g.ranks, chunksPerBlock: shards), steps: steps)
+    }
+
+    /// The step inside each node, the same pairs both ways: for reduce-scatter every rank
+    /// sends (reducing) its node-mates their blocks and other nodes' shards to the shards'
+    /// owners; for allgather the same pieces come back from them.
+    static func insideStep(_ g: NodeShards, towardOwners: Bool) -> [ScheduleOperation] {
+        let shards = g.shards
         var inside = ChunkTransfers()
+        func add(_ r: Int, _ holder: Int, chunk: Int, count: Int = 1) {
+            if towardOwners {
+                inside.add(from: r, to: holder, chunk: chunk, count: count, reduce: true)
+            } else {
+                inside.add(from: holder, to: r, chunk: chunk, count: count, reduce: false)
+            }
+        }
         for (n, node) in g.nodes.enumerated() {
             for r in node {
                 for b in 0..<g.ranks where b != r {
                     if g.nodeOf[b] == n {
-                        inside.add(from: b, to: r, chunk: chunk(b, 0), count: shards, reduce: false)
+                        add(r, b, chunk: b * shards, count: shards)
                         continue
                     }
                     for s in 0..<shards where g.owner(n, s) != r {
-                        inside.add(from: g.owner(n, s), to: r, chunk: chunk(b, s), reduce: false)
+                        add(r, g.owner(n, s), chunk: b * shards + s)
                     }
                 }
             }
         }
-        if !inside.isEmpty { steps.append(inside.operations) }
-        return Schedule(collective: .allgather, algorithm: algorithm, ranks: g.ranks,
-                        layout: ChunkLayout(blocks: g.ranks, chunksPerBlock: shards), steps: steps)
+        return inside.isEmpty ? [] : inside.operations
     }
 }
