@@ -20,9 +20,8 @@ public final class DataParallelTrainer {
         self.options = options
         self.communicator = communicator
         retainFreedMemory()
-        var train = try FashionMNIST.load(train: true, directory: options.dataDirectory)
-        if let limit = options.trainLimit { train = train.prefix(limit) }
-        test = try FashionMNIST.load(train: false, directory: options.dataDirectory)
+        let train = try options.trainingSet()
+        test = try options.testSet()
         guard Array(options.model.input) == train.sampleShape && options.model.classes == train.classes else {
             throw TrainingError("model \(options.model.name) takes input \(options.model.input) with \(options.model.classes) "
                 + "classes, but the data are \(train.sampleShape) with \(train.classes) classes")
@@ -43,7 +42,8 @@ public final class DataParallelTrainer {
         var slowest = [summary.seconds]
         try communicator.allreduce(&slowest, op: .max, algorithm: .mpi)
         let commBytes = replica.bytesInGroup
-        return TrainingResult(test_accuracy: accuracy, test_loss: testLoss, train_loss: summary.loss, epochs: summary.epochs,
+        return TrainingResult(test_accuracy: accuracy, test_loss: testLoss, test_images: test.count,
+                              train_loss: summary.loss, epochs: summary.epochs,
                               samples_per_s: summary.samples > 0 ? Double(summary.samples) / max(slowest[0], 1e-9) : 0,
                               comm_bytes: commBytes, comm_time_s: replica.secondsInGroup,
                               wall_s: Date().timeIntervalSince(start), ranks: communicator.size,

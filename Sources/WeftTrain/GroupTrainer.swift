@@ -61,10 +61,8 @@ public final class GroupTrainer {
         }
         groups = try PeerGroups(world: world, groups: peers)
         retainFreedMemory()
-        var train = try FashionMNIST.load(train: true, directory: options.dataDirectory)
-        if let limit = options.trainLimit { train = train.prefix(limit) }
-        self.train = train
-        test = try FashionMNIST.load(train: false, directory: options.dataDirectory)
+        train = try options.trainingSet()
+        test = try options.testSet()
         for (i, spec) in group.models.enumerated() where Array(spec.input) != train.sampleShape || spec.classes != train.classes {
             throw TrainingError("peer \(i) (\(spec.name)) takes input \(spec.input) with \(spec.classes) classes, "
                 + "but the data are \(train.sampleShape) with \(train.classes) classes")
@@ -129,7 +127,8 @@ public final class GroupTrainer {
         try world.allreduce(&slowest, op: .max, algorithm: .mpi)
         let mine = groups.index
         return TrainingResult(
-            test_accuracy: evaluation.peerAccuracies[mine], test_loss: evaluation.peerLosses[mine], train_loss: summary.loss,
+            test_accuracy: evaluation.peerAccuracies[mine], test_loss: evaluation.peerLosses[mine],
+            test_images: test.count, train_loss: summary.loss,
             epochs: summary.epochs, samples_per_s: Double(summary.samples) / max(slowest[0], 1e-9),
             comm_bytes: Int(totals[0] + totals[1]) / world.size, comm_time_s: totals[3] / Double(world.size),
             wall_s: Date().timeIntervalSince(start), ranks: world.size, parameters: replica.model.parameterCount,

@@ -16,6 +16,8 @@ public struct TrainingOptions: Sendable {
     public var warmupSteps = 0
     public var seed: UInt64 = 1
     public var trainLimit: Int?
+    /// Score only the first N test images (quick runs); nil: all 10,000.
+    public var testLimit: Int?
     public var dataDirectory = FashionMNIST.defaultDirectory
     public var checkpointDirectory: String?
     /// Also checkpoint every this many steps (0: only at the end of each epoch).
@@ -28,6 +30,18 @@ public struct TrainingOptions: Sendable {
     public var stopAfterSteps: Int?
 
     public init() {}
+
+    /// The training images, the first `trainLimit` of them when set.
+    public func trainingSet() throws -> Dataset {
+        let train = try FashionMNIST.load(train: true, directory: dataDirectory)
+        return trainLimit.map { train.prefix($0) } ?? train
+    }
+
+    /// The test images, the first `testLimit` of them when set.
+    public func testSet() throws -> Dataset {
+        let test = try FashionMNIST.load(train: false, directory: dataDirectory)
+        return testLimit.map { test.prefix($0) } ?? test
+    }
 
     /// The settings recorded beside a checkpoint, as option name → value.
     public var resumeSettings: [String: String] {
@@ -77,6 +91,8 @@ public struct TrainingOptions: Sendable {
 public struct TrainingResult: Encodable, Sendable {
     public var test_accuracy: Double
     public var test_loss: Double
+    /// Test images scored (10,000 unless `--test-limit`).
+    public var test_images: Int
     public var train_loss: Double
     public var epochs: Int
     public var samples_per_s: Double

@@ -34,6 +34,8 @@ struct TrainingArguments: ParsableArguments {
     @Option(parsing: .unconditional) var seed: UInt64 = 1
     @Option(parsing: .unconditional, help: "Use only the first N training images.")
     var trainLimit: Int?
+    @Option(parsing: .unconditional, help: "Score only the first N test images (quick runs).")
+    var testLimit: Int?
     @Option(help: "Folder with the Fashion-MNIST IDX files.")
     var data = FashionMNIST.defaultDirectory
     @Option(help: "Folder for checkpoints (written atomically at each epoch end).")
@@ -75,6 +77,7 @@ struct TrainingArguments: ParsableArguments {
             failEverywhere("unknown --schedule '\(schedule)' (choose from constant, step, cosine)")
         }
         if let trainLimit, trainLimit < 1 { failEverywhere("--train-limit must be at least 1, got \(trainLimit)") }
+        if let testLimit, testLimit < 1 { failEverywhere("--test-limit must be at least 1, got \(testLimit)") }
         if resume && checkpoint == nil { failEverywhere("--resume needs --checkpoint DIR") }
         guard warmup >= 0 else { failEverywhere("--warmup must be 0 or more steps, got \(warmup)") }
         guard checkpointEvery >= 0 else { failEverywhere("--checkpoint-every must be 0 (epoch ends only) or more steps, got \(checkpointEvery)") }
@@ -99,6 +102,7 @@ struct TrainingArguments: ParsableArguments {
         o.warmupSteps = warmup
         o.seed = seed
         o.trainLimit = trainLimit
+        o.testLimit = testLimit
         o.dataDirectory = data
         o.checkpointDirectory = checkpoint
         o.checkpointEvery = checkpointEvery

@@ -145,6 +145,8 @@ public enum SearchJobs {
         public var seed_tau: Double?
         public var epochs: Int
         public var train_limit: Int?
+        /// Test images every accuracy above is measured on.
+        public var test_images: Int
         public var wall_s: Double
     }
 
@@ -157,6 +159,8 @@ public enum SearchJobs {
         public var standalone_runs: [[Double]]?
         public var epochs: Int
         public var train_limit: Int?
+        /// Absent in results written before `--test-limit`: all 10,000 then.
+        public var test_images: Int?
 
         /// Reads the last JSON line of a rank-check output file.
         public static func load(_ path: String) throws -> StandaloneReference {
@@ -191,7 +195,7 @@ public enum SearchJobs {
     {
         let start = Date()
         let space = try SearchSpace.load(path)
-        let test = try FashionMNIST.load(train: false, directory: options.dataDirectory)
+        let test = try options.testSet()
         let scorer = try scorer(space: space, supernetPath: supernet, latencyPath: latencyTable, topology: nil,
                                 topologyRanks: nil, calibrationBatches: calibrationBatches,
                                 validation: (test, Array(0..<test.count)), dataDirectory: options.dataDirectory,
@@ -200,6 +204,10 @@ public enum SearchJobs {
         if let reference, reference.architectures != architectures.map(space.describe) {
             throw TrainingError("--standalone: the earlier rank check trained other architectures than this one samples; "
                                 + "use its --space, --architectures, --sample and --seed")
+        }
+        if let images = reference.map({ $0.test_images ?? 10000 }), images != test.count {
+            throw TrainingError("--standalone: the earlier rank check scored \(images) test images, this one \(test.count); "
+                                + "use its --test-limit")
         }
         let inherited = try EvolutionarySearch.scoreAll(architectures, scorer: scorer, world: world)
         let perArchitecture: [[Double]]
@@ -221,7 +229,7 @@ public enum SearchJobs {
                                 parameters_tau: kendallTau(inherited.map { Double($0.parameters) }, standalone),
                                 seed_tau: perArchitecture[0].count >= 2
                                     ? kendallTau(perArchitecture.map { $0[0] }, perArchitecture.map { $0[1] }) : nil,
-                                epochs: epochs, train_limit: trainLimit, wall_s: Date().timeIntervalSince(start))
+                                epochs: epochs, train_limit: trainLimit, test_images: test.count, wall_s: Date().timeIntervalSince(start))
     }
 
     /// Test accuracies of each architecture trained alone `seeds` times, from seeds
