@@ -11,12 +11,17 @@
 # the per-rank block for allgather and alltoall; the whole input vector for
 # reduce_scatter_block.
 #
-#   benchmarks/interpose.sh [OUT_DIR] [quick]      (or: benchmarks/interpose.sh quick)
+#   benchmarks/interpose.sh [OUT_DIR] [quick|paired]      (or: benchmarks/interpose.sh quick)
 # OUT_DIR (default benchmarks/results/interpose) receives the binary, raw outputs
 # (raw/COLL-npN-{native,weft}-rR.txt, .err), the library's reports
 # (report-COLL-npN-rR.json via WEFT_REPORT) and tables.txt. `quick`: allreduce only,
 # 2 ranks, 1 repetition. Takes about 5 minutes on an idle 2-core machine (quick: 15 s)
 # when the library is about as fast as native MPI.
+# `paired`: the A/B inside one process instead (osu_collective --paired, 2 ranks, 8 B to
+# 16 MiB): every size alternates rounds of MPI_ calls (the library) with PMPI_ calls (Open
+# MPI itself) on the same buffers, so machine drift hits both sides alike; first an A/A run
+# without the library shows the method's own spread. Tables: bytes native_us weft_us
+# speedup (medians over rounds; speedup = median of the rounds' native/weft). About 3 minutes.
 #
 # Noise: whole runs on a small VM are often 10-25% faster or slower than others (an A/A run
 # with WEFT_LIB=none showed that), so each table ends with the spread of its repetitions;
@@ -41,7 +46,7 @@ root="$PWD"
 out="${1:-benchmarks/results/interpose}"
 mode="${2:-full}"
 if [ "$#" -eq 1 ] && [ "$1" = quick ]; then out=benchmarks/results/interpose; mode=quick; fi
-case "$mode" in full|quick) ;; *) echo "interpose.sh: unknown mode '$mode' (expected quick)" >&2; exit 2 ;; esac
+case "$mode" in full|quick|paired) ;; *) echo "interpose.sh: unknown mode '$mode' (expected quick or paired)" >&2; exit 2 ;; esac
 
 lib="${WEFT_LIB:-$root/.build/release/libweft-mpi.so}"
 if [ "$lib" != "none" ]; then
@@ -129,6 +134,29 @@ run() {
 }
 
 start=$SECONDS
+if [ "$mode" = paired ]; then
+    [ "$lib" != none ] || { echo "interpose.sh: paired needs the library (WEFT_LIB=none is the A/A run it makes anyway)" >&2; exit 2; }
+    rounds="${ROUNDS:-21}"
+    paired_args=(--min-bytes 8 --max-bytes 16M --iters "$iters" --warmup "$warmup" --paired "$rounds" --check)
+    run "allreduce-aa" "${base[@]}" -np 2 "$bin" allreduce "${paired_args[@]}"
+    for coll in allreduce reduce reduce_scatter_block bcast allgather; do
+        run "$coll-paired" "${base[@]}" -np 2 -x "LD_PRELOAD=$lib" -x "WEFT_REPORT=$out/report-$coll-paired.json" \
+            "${passthrough[@]}" "$bin" "$coll" "${paired_args[@]}"
+        echo "# done $coll ($((SECONDS - start)) s)" >&2
+    done
+    for name in allreduce-aa allreduce-paired reduce-paired reduce_scatter_block-paired bcast-paired allgather-paired; do
+        case "$name" in
+            *-aa) title="allreduce, A/A: both sides native (the method's own spread)" ;;
+            *) title="${name%-paired}, 2 ranks: weft (MPI_, preloaded) against native (PMPI_) in one process" ;;
+        esac
+        { echo; echo "## $title"; grep -v '^# cmd:' "$out/raw/$name.txt" | grep -v '^# osu_collective' | grep -v '^# paired'; } \
+            | tee -a "$out/tables.txt"
+        grep -q "CHECK FAILED" "$out/raw/$name.txt" && failed=1
+    done
+    echo "# total $((SECONDS - start)) s; raw outputs in $out/raw" >&2
+    rm -f "$out/raw/.times"
+    exit "$failed"
+fi
 for np in "${rank_counts[@]}"; do
     flags=(-np "$np")
     if [ "$np" -gt "$(nproc)" ]; then flags+=(--oversubscribe --mca mpi_yield_when_idle 1); fi

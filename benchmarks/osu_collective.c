@@ -5,7 +5,7 @@
  * Weft's LD_PRELOAD interposition library (benchmarks/interpose.sh runs both).
  *
  *   osu_collective COLLECTIVE [--min-bytes N] [--max-bytes N] [--iters N] [--warmup N]
- *                             [--dtype float|int] [--check]
+ *                             [--dtype float|int] [--check] [--paired ROUNDS]
  *
  * COLLECTIVE: allreduce, reduce, bcast, allgather, reduce_scatter_block, alltoall, barrier.
  * N accepts a K, M or G suffix (binary: 1K = 1024).
@@ -36,6 +36,15 @@
  * Buffers: one send and one receive buffer, each from malloc at the largest size (as a
  * third-party application would allocate them, not MPI_Alloc_mem), written once before
  * any timing.
+ *
+ * --paired ROUNDS: an A/B inside one process instead. Each size runs ROUNDS rounds; a round
+ * times --iters/ROUNDS calls (at least 1) through MPI_ and as many through PMPI_, in
+ * alternating order, each block after a PMPI_Barrier. Under LD_PRELOAD MPI_ is the
+ * interposed library and PMPI_ is always Open MPI itself, so both sides see the same
+ * buffers, caches and machine noise at the same moments. The row reports the median over
+ * rounds of each side's latency (mean over ranks) and the median of the rounds' ratios
+ * (pmpi / mpi): "native_us weft_us speedup". Without a preloaded library both sides are
+ * native and the speedup measures the method's own noise (an A/A run).
  *
  * --check: once per size, after the timed calls, one more call on freshly filled buffers is
  * checked against the exact expected result (all data are small integers, so a float sum
@@ -109,19 +118,35 @@ static inline int sum_value(size_t i) {
     return nranks * (nranks + 1) / 2 + nranks * (int)(i % 13);
 }
 
-/* Runs one call of the collective with `count` elements (the OSU message size in elements). */
-static void run(enum coll c, void *sbuf, void *rbuf, int count, MPI_Datatype dt) {
+/* Runs one call of the collective with `count` elements (the OSU message size in elements):
+ * through MPI_ (whatever is linked or preloaded), or straight to Open MPI's PMPI_ entry
+ * points when `native` (--paired compares the two inside one process). */
+static void run_via(enum coll c, void *sbuf, void *rbuf, int count, MPI_Datatype dt, int native) {
+    MPI_Comm w = MPI_COMM_WORLD;
     switch (c) {
-    case ALLREDUCE: MPI_Allreduce(sbuf, rbuf, count, dt, MPI_SUM, MPI_COMM_WORLD); break;
-    case REDUCE: MPI_Reduce(sbuf, rbuf, count, dt, MPI_SUM, 0, MPI_COMM_WORLD); break;
-    case BCAST: MPI_Bcast(sbuf, count, dt, 0, MPI_COMM_WORLD); break;
-    case ALLGATHER: MPI_Allgather(sbuf, count, dt, rbuf, count, dt, MPI_COMM_WORLD); break;
-    case REDUCE_SCATTER_BLOCK:
-        MPI_Reduce_scatter_block(sbuf, rbuf, count / nranks, dt, MPI_SUM, MPI_COMM_WORLD);
+    case ALLREDUCE:
+        native ? PMPI_Allreduce(sbuf, rbuf, count, dt, MPI_SUM, w) : MPI_Allreduce(sbuf, rbuf, count, dt, MPI_SUM, w);
         break;
-    case ALLTOALL: MPI_Alltoall(sbuf, count, dt, rbuf, count, dt, MPI_COMM_WORLD); break;
-    case BARRIER: MPI_Barrier(MPI_COMM_WORLD); break;
+    case REDUCE:
+        native ? PMPI_Reduce(sbuf, rbuf, count, dt, MPI_SUM, 0, w) : MPI_Reduce(sbuf, rbuf, count, dt, MPI_SUM, 0, w);
+        break;
+    case BCAST: native ? PMPI_Bcast(sbuf, count, dt, 0, w) : MPI_Bcast(sbuf, count, dt, 0, w); break;
+    case ALLGATHER:
+        native ? PMPI_Allgather(sbuf, count, dt, rbuf, count, dt, w) : MPI_Allgather(sbuf, count, dt, rbuf, count, dt, w);
+        break;
+    case REDUCE_SCATTER_BLOCK:
+        native ? PMPI_Reduce_scatter_block(sbuf, rbuf, count / nranks, dt, MPI_SUM, w)
+               : MPI_Reduce_scatter_block(sbuf, rbuf, count / nranks, dt, MPI_SUM, w);
+        break;
+    case ALLTOALL:
+        native ? PMPI_Alltoall(sbuf, count, dt, rbuf, count, dt, w) : MPI_Alltoall(sbuf, count, dt, rbuf, count, dt, w);
+        break;
+    case BARRIER: native ? PMPI_Barrier(w) : MPI_Barrier(w); break;
     }
+}
+
+static void run(enum coll c, void *sbuf, void *rbuf, int count, MPI_Datatype dt) {
+    run_via(c, sbuf, rbuf, count, dt, 0);
 }
 
 /* One checked call; returns the number of wrong elements on this rank (first one printed). */
@@ -203,6 +228,58 @@ static int any_failed(int mine) {
     return all;
 }
 
+static int by_value(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, long n) {
+    qsort(v, (size_t)n, sizeof *v, by_value);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* --paired: `rounds` rounds of MPI_ against PMPI_ (see the header). On rank 0, *native_us and
+ * *weft_us get the medians over rounds of each side's latency (mean over ranks); every rank
+ * returns the median of the rounds' ratios. */
+static double paired(enum coll c, void *sbuf, void *rbuf, int count, MPI_Datatype dt, long warmup, long iters,
+                     long rounds, double *native_us, double *weft_us) {
+    long k = iters / rounds < 1 ? 1 : iters / rounds;
+    for (long i = 0; i < warmup; i++) {
+        run_via(c, sbuf, rbuf, count, dt, 0);
+        run_via(c, sbuf, rbuf, count, dt, 1);
+    }
+    double *mine = malloc(sizeof(double) * 2 * (size_t)rounds), *all = malloc(sizeof(double) * 2 * (size_t)rounds);
+    if (!mine || !all) MPI_Abort(MPI_COMM_WORLD, 2);
+    for (long r = 0; r < rounds; r++) {
+        for (int side = 0; side < 2; side++) {
+            int native = (int)((r + side) % 2); /* W N, N W, W N, ... */
+            PMPI_Barrier(MPI_COMM_WORLD);
+            double t0 = MPI_Wtime();
+            for (long i = 0; i < k; i++) run_via(c, sbuf, rbuf, count, dt, native);
+            mine[2 * r + native] = (MPI_Wtime() - t0) * 1e6 / (double)k;
+        }
+    }
+    PMPI_Reduce(mine, all, (int)(2 * rounds), MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+    double ratio = 0;
+    if (rank == 0) {
+        double *w = malloc(sizeof(double) * (size_t)rounds), *n = malloc(sizeof(double) * (size_t)rounds);
+        double *q = malloc(sizeof(double) * (size_t)rounds);
+        if (!w || !n || !q) MPI_Abort(MPI_COMM_WORLD, 2);
+        for (long r = 0; r < rounds; r++) {
+            w[r] = all[2 * r] / nranks;
+            n[r] = all[2 * r + 1] / nranks;
+            q[r] = n[r] / w[r];
+        }
+        ratio = median(q, rounds);
+        *native_us = median(n, rounds);
+        *weft_us = median(w, rounds);
+        free(w); free(n); free(q);
+    }
+    free(mine);
+    free(all);
+    return ratio;
+}
+
 /* base calls up to 64 KiB, then base * sqrt(64 KiB / bytes): a size 4x larger gets half
  * the calls, so large sizes still time a window of 0.1-1 s (single hiccups of a few ms on a
  * shared machine stay small) without the largest ones dominating the run. */
@@ -226,6 +303,7 @@ int main(int argc, char **argv) {
     long long min_bytes = 8, max_bytes = 1 << 20;
     long iters = 1000, warmup = 100;
     int is_float = 1, do_check = 0;
+    long rounds = 0;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         const char *v = (i + 1 < argc) ? argv[i + 1] : NULL;
@@ -235,6 +313,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--max-bytes")) max_bytes = parse_size(v);
         else if (!strcmp(a, "--iters")) iters = strtol(v, NULL, 10);
         else if (!strcmp(a, "--warmup")) warmup = strtol(v, NULL, 10);
+        else if (!strcmp(a, "--paired")) rounds = strtol(v, NULL, 10);
         else if (!strcmp(a, "--dtype")) {
             if (!strcmp(v, "float")) is_float = 1;
             else if (!strcmp(v, "int")) is_float = 0;
@@ -242,7 +321,7 @@ int main(int argc, char **argv) {
         } else usage_exit("unknown option");
         i++;
     }
-    if (min_bytes < 0 || max_bytes < 0 || iters < 1 || warmup < 0)
+    if (min_bytes < 0 || max_bytes < 0 || iters < 1 || warmup < 0 || rounds < 0 || rounds > 10000)
         usage_exit("bad size or count");
     if (min_bytes < 4) min_bytes = 4;
     if (max_bytes < min_bytes) max_bytes = min_bytes;
@@ -279,7 +358,11 @@ int main(int argc, char **argv) {
                "(avg, min, max over ranks)\n",
                coll_names[coll], nranks, is_float ? "float" : "int", convention, iters, warmup,
                do_check ? "; results checked" : "");
-        printf("%-12s %12s %12s %12s\n", "# bytes", "avg_us", "min_us", "max_us");
+        if (rounds)
+            printf("# paired: %ld rounds per size, MPI_ (weft when preloaded) against PMPI_ (native)\n"
+                   "%-12s %12s %12s %12s\n", rounds, "# bytes", "native_us", "weft_us", "speedup");
+        else
+            printf("%-12s %12s %12s %12s\n", "# bytes", "avg_us", "min_us", "max_us");
         fflush(stdout);
     }
 
@@ -294,16 +377,20 @@ int main(int argc, char **argv) {
         long it = scaled(iters, b, iters < 10 ? iters : 10);
         long wu = scaled(warmup, b, warmup < 2 ? warmup : 2);
 
-        for (long i = 0; i < wu; i++) run(coll, sbuf, rbuf, (int)n, dt);
-        MPI_Barrier(MPI_COMM_WORLD);
-        double t0 = MPI_Wtime();
-        for (long i = 0; i < it; i++) run(coll, sbuf, rbuf, (int)n, dt);
-        double t = (MPI_Wtime() - t0) * 1e6 / (double)it;
-
-        double sum = 0, lo = 0, hi = 0;
-        MPI_Reduce(&t, &sum, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
-        MPI_Reduce(&t, &lo, 1, MPI_DOUBLE, MPI_MIN, 0, MPI_COMM_WORLD);
-        MPI_Reduce(&t, &hi, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+        double sum = 0, lo = 0, hi = 0, native_us = 0, speedup = 0;
+        if (rounds) {
+            speedup = paired(coll, sbuf, rbuf, (int)n, dt, wu, it, rounds, &native_us, &sum);
+        } else {
+            for (long i = 0; i < wu; i++) run(coll, sbuf, rbuf, (int)n, dt);
+            MPI_Barrier(MPI_COMM_WORLD);
+            double t0 = MPI_Wtime();
+            for (long i = 0; i < it; i++) run(coll, sbuf, rbuf, (int)n, dt);
+            double t = (MPI_Wtime() - t0) * 1e6 / (double)it;
+            MPI_Reduce(&t, &sum, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+            MPI_Reduce(&t, &lo, 1, MPI_DOUBLE, MPI_MIN, 0, MPI_COMM_WORLD);
+            MPI_Reduce(&t, &hi, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+            sum /= nranks;
+        }
 
         int bad = 0;
         if (do_check && coll != BARRIER) {
@@ -313,8 +400,10 @@ int main(int argc, char **argv) {
              * values in sbuf, also valid data), so nothing needs restoring. */
         }
         if (rank == 0) {
-            printf("%-12zu %12.2f %12.2f %12.2f%s\n", b, sum / nranks, lo, hi,
-                   bad ? "   # CHECK FAILED" : "");
+            if (rounds)
+                printf("%-12zu %12.2f %12.2f %12.2f%s\n", b, native_us, sum, speedup, bad ? "   # CHECK FAILED" : "");
+            else
+                printf("%-12zu %12.2f %12.2f %12.2f%s\n", b, sum, lo, hi, bad ? "   # CHECK FAILED" : "");
             fflush(stdout);
         }
         if (bad) { failed = 1; break; }

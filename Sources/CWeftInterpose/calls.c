@@ -36,6 +36,10 @@ static int reduction_op(MPI_Op op, weft_op_t *out) {
 /// byte-moving collectives move any such type as bytes.
 static int64_t contiguous_size(MPI_Datatype type) {
     if (type == MPI_DATATYPE_NULL) return 0;
+    // The common predefined types without three PMPI_ queries: a forwarded small call pays them.
+    weft_dtype_t known;
+    if (reduction_type(type, &known)) return (int64_t)weft_dtype_size(known);
+    if (type == MPI_BYTE || type == MPI_CHAR || type == MPI_SIGNED_CHAR || type == MPI_UNSIGNED_CHAR) return 1;
     int size = 0;
     MPI_Aint lb = 0, extent = 0, true_lb = 0, true_extent = 0;
     if (PMPI_Type_size(type, &size) != MPI_SUCCESS || PMPI_Type_get_extent(type, &lb, &extent) != MPI_SUCCESS ||
