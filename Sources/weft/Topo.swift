@@ -98,7 +98,7 @@ struct Topo: ParsableCommand {
             if algorithm == "all" {
                 // Every candidate the planner weighs, side by side, as `topo plan --explain` shows them.
                 do {
-                    let comparison = try PlanComparison(network: n, descriptor: d, ranks: ranks ?? n.endpoints * d.ranksPerEndpoint)
+                    let comparison = try PlanComparison(network: n, descriptor: d, ranks: ranks ?? Placement.capacity(network: n, descriptor: d))
                     PlanExplanation.print(comparison.compare(c, sizes: [bytes.bytes], linkLoads: true), collective: c,
                                           comparison: comparison, json: json)
                 } catch {
@@ -110,7 +110,7 @@ struct Topo: ParsableCommand {
                 failEverywhere("unknown or unsimulatable --algorithm '\(algorithm)' (mpi and auto have no schedule; all compares every candidate)")
             }
             do {
-                let placement = try Placement.endpoints(ranks: ranks ?? n.endpoints * d.ranksPerEndpoint, network: n, descriptor: d)
+                let placement = try Placement.endpoints(ranks: ranks ?? Placement.capacity(network: n, descriptor: d), network: n, descriptor: d)
                 let schedule = try Schedules.make(c, algorithm: a, ranks: placement.count,
                                                   segments: Schedules.segments(for: c, algorithm: a, bytes: bytes.bytes, ranks: placement.count),
                                                   network: n, placement: placement, nodes: Placement.nodes(placement))
@@ -170,14 +170,14 @@ struct Topo: ParsableCommand {
                     } else {
                         collectives = [.allreduce, .reduceScatter, .allgather, .broadcast]
                     }
-                    let comparison = try PlanComparison(network: n, descriptor: d, ranks: ranks ?? n.endpoints * d.ranksPerEndpoint)
+                    let comparison = try PlanComparison(network: n, descriptor: d, ranks: ranks ?? Placement.capacity(network: n, descriptor: d))
                     for c in collectives {
                         let table = comparison.compare(c, sizes: bytes.map { [$0.bytes] } ?? Plan.sizes, linkLoads: true)
                         PlanExplanation.print(table, collective: c, comparison: comparison, json: json)
                     }
                     guard output != nil else { return }
                 }
-                let plan = try Plan.make(network: n, descriptor: d, ranks: ranks ?? n.endpoints * d.ranksPerEndpoint)
+                let plan = try Plan.make(network: n, descriptor: d, ranks: ranks ?? Placement.capacity(network: n, descriptor: d))
                 if let output {
                     try plan.toml.write(toFile: output, atomically: true, encoding: .utf8)
                 } else {

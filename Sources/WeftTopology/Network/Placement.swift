@@ -4,12 +4,15 @@
 /// orders the endpoints and each takes k consecutive ranks, as mpirun fills a host's slots
 /// before the next: a host of k ranks behind one NIC.
 public enum Placement {
+    /// Ranks the network holds: every endpoint × `ranks_per_endpoint` (the default job size).
+    public static func capacity(network n: Network, descriptor d: Descriptor) -> Int { n.endpoints * d.ranksPerEndpoint }
+
     public static func endpoints(ranks: Int, network n: Network, descriptor d: Descriptor) throws -> [Int] {
         guard ranks >= 1 else { throw TopologyError(file: d.file, key: "ranks", "must be at least 1") }
         let k = d.ranksPerEndpoint
-        guard ranks <= n.endpoints * k else {
+        guard ranks <= capacity(network: n, descriptor: d) else {
             let limit = k == 1 ? "the network's \(n.endpoints) endpoints"
-                : "the network's \(n.endpoints) endpoints × \(k) ranks per endpoint = \(n.endpoints * k)"
+                : "the network's \(n.endpoints) endpoints × \(k) ranks per endpoint = \(capacity(network: n, descriptor: d))"
             throw TopologyError(file: d.file, key: "placement",
                                 "\(ranks) ranks exceed \(limit); use fewer ranks or a larger network")
         }
