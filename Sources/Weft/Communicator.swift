@@ -186,6 +186,24 @@ public final class Communicator {
         try run(.barrier, algorithm, empty, nil, op: .sum, root: 0)
     }
 
+    /// Runs `collective` by name, for code that sweeps every collective (benchmarks, tests):
+    /// the method of that name with these arguments. `output` is alltoall's (required there).
+    public func perform<T: WeftScalar>(_ collective: Collective, _ data: UnsafeMutableBufferPointer<T>,
+                                       output: UnsafeMutableBufferPointer<T>? = nil, op: ReduceOp = .sum, root: Int = 0,
+                                       algorithm: Algorithm = .auto) throws {
+        switch collective {
+        case .allreduce: try allreduce(data, op: op, algorithm: algorithm)
+        case .reduceScatter: try reduceScatter(data, op: op, algorithm: algorithm)
+        case .allgather: try allgather(data, algorithm: algorithm)
+        case .broadcast: try broadcast(data, root: root, algorithm: algorithm)
+        case .reduce: try reduce(data, op: op, root: root, algorithm: algorithm)
+        case .barrier: try barrier(algorithm: algorithm)
+        case .alltoall:
+            guard let output else { throw WeftError(function: "alltoall", reason: "needs an output buffer") }
+            try alltoall(data, output: output, algorithm: algorithm)
+        }
+    }
+
     /// The algorithm `auto` picks for this request: `WEFT_ALGO`, else the tuning file,
     /// else the topology's plan, else the measured table.
     public func resolve(_ algorithm: Algorithm, _ collective: Collective, bytes: Int, registered: Bool) -> Algorithm {
