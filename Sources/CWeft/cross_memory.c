@@ -37,9 +37,9 @@ int weft_cross_memory_probe(int32_t pid, const void *address, int64_t bytes) {
 }
 
 // Scratch for one block of every remote source plus a home block; grown once and reused
-// (the executor runs on one thread).
-static char *scratch;
-static size_t scratch_capacity;
+// (per thread: the executor runs on one thread per rank).
+static _Thread_local char *scratch;
+static _Thread_local size_t scratch_capacity;
 
 static char *reserve_scratch(size_t bytes) {
     if (bytes <= scratch_capacity) return scratch;
@@ -153,6 +153,8 @@ int weft_execute_cross_memory(weft_comm_t comm, const weft_schedule_op_t *ops, i
         bases[r] = (void *)(uintptr_t)slot[0];
         bases[ranks + r] = (void *)(uintptr_t)slot[1];
     }
+    // On a local communicator every pid is this process's: process_vm_readv/writev then
+    // read and write this address space, so the same code runs in the in-process tests.
     weft_buffers_t buffers = {
         .data = data, .output = output, .shared_data = bases, .shared_output = bases + ranks,
         .shared_barrier = control, .remote_pids = pids, .entry_synced = 1,

@@ -1,8 +1,10 @@
 // MPI start-up, errors, communicators, point-to-point and RMA windows.
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -15,14 +17,18 @@ double weft_get_timeout(void) { return weft_timeout_seconds; }
 void weft_set_yield(int yield) { weft_yield_when_waiting = yield; }
 void weft_set_max_message_bytes(int64_t bytes) { weft_max_message_bytes = bytes > 0 ? bytes : ((int64_t)1 << 30); }
 
-double weft_wtime(void) { return MPI_Wtime(); }
+double weft_wtime(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
 
-double weft_deadline(void) { return weft_timeout_seconds > 0 ? MPI_Wtime() + weft_timeout_seconds : 0; }
+double weft_deadline(void) { return weft_timeout_seconds > 0 ? weft_wtime() + weft_timeout_seconds : 0; }
 
 int weft_wait_tick(double deadline, unsigned *spins) {
     *spins += 1;
     if (weft_yield_when_waiting) sched_yield();
-    if (deadline > 0 && (*spins & 255) == 0 && MPI_Wtime() > deadline) return WEFT_ERR_TIMEOUT;
+    if (deadline > 0 && (*spins & 255) == 0 && weft_wtime() > deadline) return WEFT_ERR_TIMEOUT;
     return WEFT_OK;
 }
 
@@ -85,6 +91,7 @@ static int wrap_comm(MPI_Comm comm, int owned, weft_comm_t *out) {
     if (!c) return WEFT_ERR_NO_MEMORY;
     c->comm = comm;
     c->owned = owned;
+    c->local = NULL;
     if (comm != MPI_COMM_NULL) MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
     *out = c;
     return WEFT_OK;
@@ -95,12 +102,14 @@ int weft_comm_world(weft_comm_t *out) { return wrap_comm(MPI_COMM_WORLD, 0, out)
 int weft_comm_adopt(const void *mpi_comm, weft_comm_t *out) { return wrap_comm(*(const MPI_Comm *)mpi_comm, 1, out); }
 
 int weft_comm_dup(weft_comm_t comm, weft_comm_t *out) {
+    if (comm->local) return weft_local_split(comm, 0, comm->local_rank, out);
     MPI_Comm dup;
     int rc = WEFT_WATCHED("MPI_Comm_dup", MPI_Comm_dup(comm->comm, &dup));
     return rc != MPI_SUCCESS ? rc : wrap_comm(dup, 1, out);
 }
 
 int weft_comm_split(weft_comm_t comm, int color, int key, weft_comm_t *out) {
+    if (comm->local) return weft_local_split(comm, color, key, out);
     MPI_Comm split;
     int rc = WEFT_WATCHED("MPI_Comm_split", MPI_Comm_split(comm->comm, color < 0 ? MPI_UNDEFINED : color, key, &split));
     if (rc != MPI_SUCCESS) return rc;
@@ -112,6 +121,7 @@ int weft_comm_split(weft_comm_t comm, int color, int key, weft_comm_t *out) {
 }
 
 int weft_comm_split_shared(weft_comm_t comm, weft_comm_t *out) {
+    if (comm->local) return weft_local_split_shared(comm, out);
     MPI_Comm split;
     int rank;
     MPI_Comm_rank(comm->comm, &rank);
@@ -121,6 +131,7 @@ int weft_comm_split_shared(weft_comm_t comm, weft_comm_t *out) {
 
 int weft_comm_free(weft_comm_t comm) {
     if (!comm) return WEFT_OK;
+    if (comm->local) return weft_local_comm_free(comm);
     int rc = MPI_SUCCESS;
     if (comm->owned && !weft_is_finalized()) rc = PMPI_Comm_free(&comm->comm);
     free(comm);
@@ -128,18 +139,21 @@ int weft_comm_free(weft_comm_t comm) {
 }
 
 int weft_comm_rank(weft_comm_t comm) {
+    if (comm->local) return comm->local_rank;
     int r = 0;
     MPI_Comm_rank(comm->comm, &r);
     return r;
 }
 
 int weft_comm_size(weft_comm_t comm) {
+    if (comm->local) return weft_local_size(comm);
     int s = 0;
     MPI_Comm_size(comm->comm, &s);
     return s;
 }
 
 int weft_comm_is_node_local(weft_comm_t comm) {
+    if (comm->local) return weft_local_is_node_local(comm);
     MPI_Comm node;
     int rank, size, node_size = 0;
     MPI_Comm_rank(comm->comm, &rank);
@@ -153,6 +167,7 @@ int weft_comm_is_node_local(weft_comm_t comm) {
 }
 
 int weft_comm_node_keys(weft_comm_t comm, int32_t *keys) {
+    if (comm->local) return weft_local_node_keys(comm, keys);
     MPI_Comm node;
     int rank = 0, rc;
     MPI_Comm_rank(comm->comm, &rank);
@@ -166,6 +181,7 @@ int weft_comm_node_keys(weft_comm_t comm, int32_t *keys) {
 }
 
 int weft_comm_host_names(weft_comm_t comm, char *names) {
+    if (comm->local) return weft_local_host_names(comm, names);
     char mine[MPI_MAX_PROCESSOR_NAME + 1] = {0}, padded[WEFT_HOST_NAME_BYTES] = {0};
     int length = 0;
     int rc = MPI_Get_processor_name(mine, &length);
@@ -176,6 +192,7 @@ int weft_comm_host_names(weft_comm_t comm, char *names) {
 }
 
 int weft_barrier(weft_comm_t comm) {
+    if (comm->local) return weft_local_barrier(comm);
     MPI_Request request;
     int rc = MPI_Ibarrier(comm->comm, &request);
     return rc != MPI_SUCCESS ? rc : weft_wait_all(1, &request, NULL);
@@ -226,7 +243,9 @@ int weft_isend(weft_comm_t comm, const void *buffer, int64_t bytes, int peer, in
     if (bytes < 0 || bytes > INT32_MAX) return WEFT_ERR_TOO_LARGE;
     struct weft_request *r = malloc(sizeof *r);
     if (!r) return WEFT_ERR_NO_MEMORY;
-    int rc = MPI_Isend(buffer, (int)bytes, MPI_BYTE, peer, tag, comm->comm, &r->request);
+    r->is_local = comm->local != NULL;
+    int rc = r->is_local ? weft_local_post(comm, 1, (void *)buffer, bytes, peer, tag, &r->local)
+                         : MPI_Isend(buffer, (int)bytes, MPI_BYTE, peer, tag, comm->comm, &r->request);
     if (rc != MPI_SUCCESS) {
         free(r);
         return rc;
@@ -239,7 +258,9 @@ int weft_irecv(weft_comm_t comm, void *buffer, int64_t bytes, int peer, int tag,
     if (bytes < 0 || bytes > INT32_MAX) return WEFT_ERR_TOO_LARGE;
     struct weft_request *r = malloc(sizeof *r);
     if (!r) return WEFT_ERR_NO_MEMORY;
-    int rc = MPI_Irecv(buffer, (int)bytes, MPI_BYTE, peer, tag, comm->comm, &r->request);
+    r->is_local = comm->local != NULL;
+    int rc = r->is_local ? weft_local_post(comm, 0, buffer, bytes, peer, tag, &r->local)
+                         : MPI_Irecv(buffer, (int)bytes, MPI_BYTE, peer, tag, comm->comm, &r->request);
     if (rc != MPI_SUCCESS) {
         free(r);
         return rc;
@@ -249,6 +270,12 @@ int weft_irecv(weft_comm_t comm, void *buffer, int64_t bytes, int peer, int tag,
 }
 
 int weft_wait(weft_request_t request, int64_t *received) {
+    if (request->is_local) {
+        int rc = weft_local_wait_all(1, &request->local, NULL);
+        if (rc == WEFT_OK && received) *received = request->local.received;
+        if (rc == WEFT_OK) free(request);
+        return rc;
+    }
     double deadline = weft_deadline();
     unsigned spins = 0;
     MPI_Status status;
@@ -279,6 +306,7 @@ static int wrap_window(MPI_Win win, weft_window_t *out) {
     struct weft_window *w = malloc(sizeof *w);
     if (!w) return WEFT_ERR_NO_MEMORY;
     w->win = win;
+    w->local = NULL;
     MPI_Win_set_errhandler(win, MPI_ERRORS_RETURN);
     int rc = MPI_Win_lock_all(MPI_MODE_NOCHECK, win);
     if (rc != MPI_SUCCESS) {
@@ -291,18 +319,21 @@ static int wrap_window(MPI_Win win, weft_window_t *out) {
 }
 
 int weft_window_create(weft_comm_t comm, void *base, int64_t bytes, weft_window_t *out) {
+    if (comm->local) return weft_local_window(comm, WEFT_LOCAL_CREATE, bytes, &base, out);
     MPI_Win win;
     int rc = WEFT_WATCHED("MPI_Win_create", MPI_Win_create(base, (MPI_Aint)bytes, 1, MPI_INFO_NULL, comm->comm, &win));
     return rc != MPI_SUCCESS ? rc : wrap_window(win, out);
 }
 
 int weft_window_allocate(weft_comm_t comm, int64_t bytes, void **base, weft_window_t *out) {
+    if (comm->local) return weft_local_window(comm, WEFT_LOCAL_ALLOCATE, bytes, base, out);
     MPI_Win win;
     int rc = WEFT_WATCHED("MPI_Win_allocate", MPI_Win_allocate((MPI_Aint)bytes, 1, MPI_INFO_NULL, comm->comm, base, &win));
     return rc != MPI_SUCCESS ? rc : wrap_window(win, out);
 }
 
 int weft_window_allocate_shared(weft_comm_t comm, int64_t bytes, void **base, weft_window_t *out) {
+    if (comm->local) return weft_local_window(comm, WEFT_LOCAL_ALLOCATE_SHARED, bytes, base, out);
     if (!weft_comm_is_node_local(comm)) return WEFT_ERR_NOT_SHARED;
     MPI_Win win;
     MPI_Info info;
@@ -315,6 +346,7 @@ int weft_window_allocate_shared(weft_comm_t comm, int64_t bytes, void **base, we
 }
 
 int weft_window_shared_query(weft_window_t window, int rank, void **base, int64_t *bytes) {
+    if (window->local) return weft_local_shared_query(window, rank, base, bytes);
     MPI_Aint size = 0;
     int unit = 0;
     int rc = MPI_Win_shared_query(window->win, rank, &size, &unit, base);
@@ -323,6 +355,7 @@ int weft_window_shared_query(weft_window_t window, int rank, void **base, int64_
 }
 
 int weft_put(weft_window_t window, const void *source, int64_t bytes, int target, int64_t offset) {
+    if (window->local) return weft_local_access(window, 1, (void *)source, bytes, target, offset);
     const char *s = source;
     while (bytes > 0) {
         int64_t n = bytes < weft_max_message_bytes ? bytes : weft_max_message_bytes;
@@ -336,6 +369,7 @@ int weft_put(weft_window_t window, const void *source, int64_t bytes, int target
 }
 
 int weft_get(weft_window_t window, void *destination, int64_t bytes, int target, int64_t offset) {
+    if (window->local) return weft_local_access(window, 0, destination, bytes, target, offset);
     char *d = destination;
     while (bytes > 0) {
         int64_t n = bytes < weft_max_message_bytes ? bytes : weft_max_message_bytes;
@@ -348,12 +382,19 @@ int weft_get(weft_window_t window, void *destination, int64_t bytes, int target,
     return WEFT_OK;
 }
 
-int weft_flush(weft_window_t window, int target) { return MPI_Win_flush(target, window->win); }
-int weft_flush_all(weft_window_t window) { return MPI_Win_flush_all(window->win); }
-int weft_window_sync(weft_window_t window) { return MPI_Win_sync(window->win); }
+// Local windows are plain memory: completion is a memory fence.
+static int fence(void) {
+    atomic_thread_fence(memory_order_seq_cst);
+    return WEFT_OK;
+}
+
+int weft_flush(weft_window_t window, int target) { return window->local ? fence() : MPI_Win_flush(target, window->win); }
+int weft_flush_all(weft_window_t window) { return window->local ? fence() : MPI_Win_flush_all(window->win); }
+int weft_window_sync(weft_window_t window) { return window->local ? fence() : MPI_Win_sync(window->win); }
 
 int weft_window_free(weft_window_t window) {
     if (!window) return WEFT_OK;
+    if (window->local) return weft_local_window_free(window);
     int rc = MPI_SUCCESS;
     if (!weft_is_finalized()) {
         MPI_Win_unlock_all(window->win);

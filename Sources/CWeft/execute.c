@@ -22,10 +22,12 @@ int64_t weft_program_scratch_bytes(const weft_schedule_op_t *ops, int64_t n, wef
     return best;
 }
 
-// Request storage grows once and is reused: the executor runs on one thread (FUNNELED).
-static MPI_Request *requests;
-static int64_t *expected;
-static int capacity;
+// Request storage grows once and is reused, per thread: one thread per process under MPI
+// (FUNNELED), one per rank on a local communicator.
+static _Thread_local MPI_Request *requests;
+static _Thread_local struct weft_local_request *local_requests;
+static _Thread_local int64_t *expected;
+static _Thread_local int capacity;
 
 static int reserve(int needed) {
     if (needed <= capacity) return WEFT_OK;
@@ -33,6 +35,9 @@ static int reserve(int needed) {
     MPI_Request *r = realloc(requests, sizeof *r * (size_t)grown);
     if (!r) return WEFT_ERR_NO_MEMORY;
     requests = r;
+    struct weft_local_request *l = realloc(local_requests, sizeof *l * (size_t)grown);
+    if (!l) return WEFT_ERR_NO_MEMORY;
+    local_requests = l;
     int64_t *e = realloc(expected, sizeof *e * (size_t)grown);
     if (!e) return WEFT_ERR_NO_MEMORY;
     expected = e;
@@ -44,12 +49,13 @@ static int pieces(int64_t bytes) { return bytes == 0 ? 1 : (int)((bytes + weft_m
 
 /// Posts one transfer as messages of at most weft_max_message_bytes (at least one, so a
 /// zero-byte transfer still synchronises).
-static int post(int send, MPI_Comm comm, char *address, int64_t bytes, int peer, int tag, int *used) {
+static int post(int send, weft_comm_t comm, char *address, int64_t bytes, int peer, int tag, int *used) {
     int64_t done = 0;
     do {
         int64_t n = bytes - done < weft_max_message_bytes ? bytes - done : weft_max_message_bytes;
-        int rc = send ? MPI_Isend(address + done, (int)n, MPI_BYTE, peer, tag, comm, &requests[*used])
-                      : MPI_Irecv(address + done, (int)n, MPI_BYTE, peer, tag, comm, &requests[*used]);
+        int rc = comm->local ? weft_local_post(comm, send, address + done, n, peer, tag, &local_requests[*used])
+                 : send      ? MPI_Isend(address + done, (int)n, MPI_BYTE, peer, tag, comm->comm, &requests[*used])
+                             : MPI_Irecv(address + done, (int)n, MPI_BYTE, peer, tag, comm->comm, &requests[*used]);
         if (rc != MPI_SUCCESS) return rc;
         expected[*used] = send ? -1 : n;
         *used += 1;
@@ -180,16 +186,17 @@ int weft_execute(weft_comm_t comm, const weft_schedule_op_t *ops, int64_t n, wef
                 address = (char *)buffers->scratch + scratch_used;
                 scratch_used += bytes;
             }
-            rc = post(0, comm->comm, address, bytes, o->peer, tag, &used);
+            rc = post(0, comm, address, bytes, o->peer, tag, &used);
         }
         for (int64_t k = i; k < j && rc == WEFT_OK; k++) {
             const weft_schedule_op_t *o = &ops[k];
             if (o->kind != WEFT_OP_SEND) continue;
             int64_t bytes = chunk_elements(layout, o->source_chunk, o->chunks) * (int64_t)size;
-            rc = post(1, comm->comm, base_of(buffers, o->source_buffer) + chunk_offset(layout, o->source_chunk) * size,
+            rc = post(1, comm, base_of(buffers, o->source_buffer) + chunk_offset(layout, o->source_chunk) * size,
                       bytes, o->peer, tag, &used);
         }
-        if (rc == WEFT_OK) rc = weft_wait_all(used, requests, expected);
+        if (rc == WEFT_OK)
+            rc = comm->local ? weft_local_wait_all(used, local_requests, expected) : weft_wait_all(used, requests, expected);
         if (rc != WEFT_OK) return rc;
         for (int64_t k = i; k < j && rc == WEFT_OK; k++) {
             const weft_schedule_op_t *o = &ops[k];

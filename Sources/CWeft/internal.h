@@ -5,17 +5,34 @@
 #include <mpi.h>
 #include "cweft.h"
 
+/// A communicator is MPI-backed, or in-process ("local", local.c): one handle per rank, each
+/// used by its own thread, over state the ranks share. Local handles never call MPI.
 struct weft_comm {
     MPI_Comm comm;
     int owned; // freed by weft_comm_free (not MPI_COMM_WORLD)
+    struct weft_local_group *local; // non-NULL: a local communicator
+    int local_rank;
+};
+
+/// A local receive (or an eagerly copied send, complete when posted).
+struct weft_local_request {
+    struct weft_local_group *group;
+    struct weft_local_request *next; // in the destination's queue of posted receives
+    char *buffer;
+    int64_t capacity;
+    int64_t received; // bytes the matching send carried
+    int source, tag, done;
 };
 
 struct weft_request {
     MPI_Request request;
+    struct weft_local_request local;
+    int is_local;
 };
 
 struct weft_window {
     MPI_Win win;
+    struct weft_local_window *local; // non-NULL: a window of a local communicator
 };
 
 /// Process-wide settings (set once from Swift before collectives run).
@@ -49,6 +66,42 @@ static inline int64_t chunk_offset(weft_layout_t layout, int64_t chunk) {
 static inline int64_t chunk_elements(weft_layout_t layout, int64_t start, int64_t count) {
     return chunk_offset(layout, start + count) - chunk_offset(layout, start);
 }
+
+// MARK: - The local transport (local.c): every entry point above dispatches to these when
+// `comm->local` (or `window->local`, `request->is_local`) is set.
+
+/// Posts a send (copied at once) or a receive matched by source, tag and communicator.
+int weft_local_post(weft_comm_t comm, int send, void *buffer, int64_t bytes, int peer, int tag,
+                    struct weft_local_request *request);
+/// Waits for `n` requests of one communicator with the timeout; a timeout withdraws the
+/// receives still posted. Checks received byte counts against `expected` like weft_wait_all.
+int weft_local_wait_all(int n, struct weft_local_request *requests, const int64_t *expected);
+int weft_local_barrier(weft_comm_t comm);
+int weft_local_split(weft_comm_t comm, int color, int key, weft_comm_t *out);
+/// Splits by emulated node (colour: the node, key: the rank).
+int weft_local_split_shared(weft_comm_t comm, weft_comm_t *out);
+int weft_local_comm_free(weft_comm_t comm);
+int weft_local_size(weft_comm_t comm);
+int weft_local_is_node_local(weft_comm_t comm);
+int weft_local_node_keys(weft_comm_t comm, int32_t *keys);
+int weft_local_host_names(weft_comm_t comm, char *names);
+
+/// Window kinds for weft_local_window: the caller's memory, or allocated (shared or not).
+enum { WEFT_LOCAL_CREATE = 0, WEFT_LOCAL_ALLOCATE = 1, WEFT_LOCAL_ALLOCATE_SHARED = 2 };
+int weft_local_window(weft_comm_t comm, int kind, int64_t bytes, void **base, weft_window_t *out);
+int weft_local_shared_query(weft_window_t window, int rank, void **base, int64_t *bytes);
+/// put (write non-zero) or get as memcpy, bounds-checked against the target's window.
+int weft_local_access(weft_window_t window, int write, void *local, int64_t bytes, int target, int64_t offset);
+int weft_local_window_free(weft_window_t window);
+
+/// The native collectives (weft_native_*) on a local communicator; `count` is elements, or
+/// one block's for the block-wise ones. In place except alltoall (`input` to `output`).
+typedef enum {
+    WEFT_LOCAL_ALLREDUCE, WEFT_LOCAL_REDUCE_SCATTER, WEFT_LOCAL_ALLGATHER, WEFT_LOCAL_BROADCAST, WEFT_LOCAL_REDUCE,
+    WEFT_LOCAL_ALLTOALL,
+} weft_local_collective_t;
+int weft_local_collective(weft_comm_t comm, weft_local_collective_t kind, const void *input, void *output,
+                          int64_t count, weft_dtype_t dtype, weft_op_t op, int root);
 
 /// A shared operation whose peers' segments live in other processes (cross_memory.c).
 int weft_run_cross_memory(const weft_schedule_op_t *o, weft_layout_t layout, weft_dtype_t dtype, weft_op_t op,

@@ -1,5 +1,5 @@
 // The `mpi` baseline: Open MPI's own collectives on the caller's buffers, so every
-// benchmark carries its own reference. Element-wise collectives with more than 2^31-1
+// benchmark carries its own reference (on a local communicator, local.c's). Element-wise collectives with more than 2^31-1
 // elements run in pieces; block collectives refuse such blocks (WEFT_ERR_TOO_LARGE).
 #include <limits.h>
 #include <string.h>
@@ -34,6 +34,7 @@ static int piece_elements(weft_dtype_t dtype) {
 }
 
 int weft_native_allreduce(weft_comm_t comm, void *buffer, int64_t count, weft_dtype_t dtype, weft_op_t op) {
+    if (comm->local) return weft_local_collective(comm, WEFT_LOCAL_ALLREDUCE, buffer, buffer, count, dtype, op, 0);
     size_t size = weft_dtype_size(dtype);
     int piece = piece_elements(dtype);
     for (int64_t start = 0; start < count || (start == 0 && count == 0); start += piece) {
@@ -48,6 +49,7 @@ int weft_native_allreduce(weft_comm_t comm, void *buffer, int64_t count, weft_dt
 }
 
 int weft_native_reduce(weft_comm_t comm, void *buffer, int64_t count, weft_dtype_t dtype, weft_op_t op, int root) {
+    if (comm->local) return weft_local_collective(comm, WEFT_LOCAL_REDUCE, buffer, buffer, count, dtype, op, root);
     size_t size = weft_dtype_size(dtype);
     int piece = piece_elements(dtype);
     int rank = weft_comm_rank(comm);
@@ -64,6 +66,7 @@ int weft_native_reduce(weft_comm_t comm, void *buffer, int64_t count, weft_dtype
 }
 
 int weft_native_broadcast(weft_comm_t comm, void *buffer, int64_t count, weft_dtype_t dtype, int root) {
+    if (comm->local) return weft_local_collective(comm, WEFT_LOCAL_BROADCAST, buffer, buffer, count, dtype, WEFT_SUM, root);
     size_t size = weft_dtype_size(dtype);
     int piece = piece_elements(dtype);
     for (int64_t start = 0; start < count || (start == 0 && count == 0); start += piece) {
@@ -76,6 +79,7 @@ int weft_native_broadcast(weft_comm_t comm, void *buffer, int64_t count, weft_dt
 }
 
 int weft_native_reduce_scatter(weft_comm_t comm, void *buffer, int64_t block, weft_dtype_t dtype, weft_op_t op) {
+    if (comm->local) return weft_local_collective(comm, WEFT_LOCAL_REDUCE_SCATTER, buffer, buffer, block, dtype, op, 0);
     if (block > INT_MAX) return WEFT_ERR_TOO_LARGE;
     int rank = weft_comm_rank(comm);
     size_t size = weft_dtype_size(dtype);
@@ -89,11 +93,13 @@ int weft_native_reduce_scatter(weft_comm_t comm, void *buffer, int64_t block, we
 }
 
 int weft_native_allgather(weft_comm_t comm, void *buffer, int64_t block, weft_dtype_t dtype) {
+    if (comm->local) return weft_local_collective(comm, WEFT_LOCAL_ALLGATHER, buffer, buffer, block, dtype, WEFT_SUM, 0);
     if (block > INT_MAX) return WEFT_ERR_TOO_LARGE;
     return WEFT_WATCHED("MPI_Allgather", PMPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buffer, (int)block, mpi_type(dtype), comm->comm));
 }
 
 int weft_native_alltoall(weft_comm_t comm, const void *input, void *output, int64_t block, weft_dtype_t dtype) {
+    if (comm->local) return weft_local_collective(comm, WEFT_LOCAL_ALLTOALL, input, output, block, dtype, WEFT_SUM, 0);
     if (block > INT_MAX) return WEFT_ERR_TOO_LARGE;
     return WEFT_WATCHED("MPI_Alltoall", PMPI_Alltoall(input, (int)block, mpi_type(dtype), output, (int)block, mpi_type(dtype), comm->comm));
 }

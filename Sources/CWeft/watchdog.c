@@ -13,16 +13,10 @@
 
 #include "internal.h"
 
-static _Atomic double deadline; // monotonic seconds; 0: disarmed
+static _Atomic double deadline; // weft_wtime seconds (monotonic); 0: disarmed
 static const char *_Atomic watched;
 static pthread_once_t started = PTHREAD_ONCE_INIT;
 static int watchdog_rank = -1;
-
-static double monotonic(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 static void *watch(void *unused) {
     (void)unused;
@@ -30,7 +24,7 @@ static void *watch(void *unused) {
         struct timespec pause = {0, 100 * 1000 * 1000};
         nanosleep(&pause, NULL);
         double d = atomic_load(&deadline);
-        if (d > 0 && monotonic() > d) {
+        if (d > 0 && weft_wtime() > d) {
             fprintf(stderr,
                     "weft: error: rank %d: %s did not complete within the %g s timeout (a peer died, hangs or was "
                     "stopped); ending the job\n",
@@ -61,7 +55,7 @@ void weft_watch_begin(const char *what) {
         if (initialized && !finalized) MPI_Comm_rank(MPI_COMM_WORLD, &watchdog_rank);
     }
     atomic_store(&watched, what);
-    atomic_store(&deadline, monotonic() + weft_timeout_seconds);
+    atomic_store(&deadline, weft_wtime() + weft_timeout_seconds);
 }
 
 void weft_watch_end(void) { atomic_store(&deadline, 0.0); }

@@ -14,6 +14,8 @@ public final class Communicator {
     public let size: Int
     /// Whether every rank shares this node (so `direct` and registered buffers work).
     public let isNodeLocal: Bool
+    /// `WEFT_ALGO`: the algorithm `.auto` always picks when set (tests set it directly).
+    var forced = AlgorithmSelector.environmentOverride { didSet { autoChoices = [:] } }
     /// Chooses the algorithm for `.auto` where no tuning file or plan rule applies.
     public var selector = AlgorithmSelector.measured { didSet { autoChoices = [:] } }
     /// The network the ranks run on (`--topology`, `WEFT_TOPOLOGY`): enables the
@@ -55,6 +57,29 @@ public final class Communicator {
         var handle: weft_comm_t?
         try check("weft_comm_world", weft_comm_world(&handle))
         return Communicator(handle: handle!)
+    }
+
+    /// One communicator per rank in this process, for tests without mpirun (as gloo's tests
+    /// run ranks as threads): use each from its own thread, calling collectives as ranks of
+    /// an MPI job would. `nodeOfRank[r]` is rank r's emulated node (nil: all on one node),
+    /// which `nodes()`, `splitByNode()`, `hostNames()` ("host-N") and `isNodeLocal` report,
+    /// so node-aware algorithms run as across hosts. No MPI is involved: messages are copied
+    /// between threads, `mpi` is a rank-order reduction, and waits honour `Runtime.timeout`.
+    /// Waiting loops yield from then on, since the ranks share the cores.
+    public static func inProcess(ranks: Int, nodeOfRank: [Int]? = nil) throws -> [Communicator] {
+        guard ranks >= 1, nodeOfRank.map({ $0.count == ranks && $0.allSatisfy { $0 >= 0 } }) ?? true else {
+            throw WeftError(function: "inProcess",
+                            reason: "need at least one rank and one node index >= 0 per rank (\(ranks) ranks, nodes \(nodeOfRank ?? []))")
+        }
+        var handles = [weft_comm_t?](repeating: nil, count: ranks)
+        let nodes = nodeOfRank?.map { Int32($0) }
+        let code = handles.withUnsafeMutableBufferPointer { out in
+            guard let nodes else { return weft_comm_local_create(Int32(ranks), nil, out.baseAddress) }
+            return nodes.withUnsafeBufferPointer { weft_comm_local_create(Int32(ranks), $0.baseAddress, out.baseAddress) }
+        }
+        try check("weft_comm_local_create", code)
+        weft_set_yield(1)
+        return handles.map { Communicator(handle: $0!) }
     }
 
     deinit {
@@ -186,13 +211,31 @@ public final class Communicator {
         try run(.barrier, algorithm, empty, nil, op: .sum, root: 0)
     }
 
+    /// Runs `collective` by name, for code that sweeps every collective (benchmarks, tests):
+    /// the method of that name with these arguments. `output` is alltoall's (required there).
+    public func perform<T: WeftScalar>(_ collective: Collective, _ data: UnsafeMutableBufferPointer<T>,
+                                       output: UnsafeMutableBufferPointer<T>? = nil, op: ReduceOp = .sum, root: Int = 0,
+                                       algorithm: Algorithm = .auto) throws {
+        switch collective {
+        case .allreduce: try allreduce(data, op: op, algorithm: algorithm)
+        case .reduceScatter: try reduceScatter(data, op: op, algorithm: algorithm)
+        case .allgather: try allgather(data, algorithm: algorithm)
+        case .broadcast: try broadcast(data, root: root, algorithm: algorithm)
+        case .reduce: try reduce(data, op: op, root: root, algorithm: algorithm)
+        case .barrier: try barrier(algorithm: algorithm)
+        case .alltoall:
+            guard let output else { throw WeftError(function: "alltoall", reason: "needs an output buffer") }
+            try alltoall(data, output: output, algorithm: algorithm)
+        }
+    }
+
     /// The algorithm `auto` picks for this request: `WEFT_ALGO`, else the tuning file,
     /// else the topology's plan, else the measured table.
     public func resolve(_ algorithm: Algorithm, _ collective: Collective, bytes: Int, registered: Bool) -> Algorithm {
         guard algorithm == .auto else { return algorithm }
         let key = AutoKey(collective: collective, bytes: bytes, registered: registered)
         if let known = autoChoices[key] { return known }
-        let choice = AutoChoice(tuning: tuning, network: network, selector: selector)
+        let choice = AutoChoice(forced: forced, tuning: tuning, network: network, selector: selector)
         let chosen = choice.choose(collective, bytes: bytes, ranks: size, nodeLocal: isNodeLocal, registered: registered,
                                    buffers: registered ? .registered : .ordinary)
         autoChoices[key] = chosen

@@ -111,18 +111,9 @@ final class BenchRunner<T: WeftScalar & Numeric & Comparable> {
     }
 
     private func invoke(_ algorithm: Algorithm, count: Int) throws {
-        let d = UnsafeMutableBufferPointer(rebasing: data[0..<count])
-        switch collective {
-        case .allreduce: try communicator.allreduce(d, op: request.op, algorithm: algorithm)
-        case .reduceScatter: try communicator.reduceScatter(d, op: request.op, algorithm: algorithm)
-        case .allgather: try communicator.allgather(d, algorithm: algorithm)
-        case .broadcast: try communicator.broadcast(d, root: options.root, algorithm: algorithm)
-        case .reduce: try communicator.reduce(d, op: request.op, root: options.root, algorithm: algorithm)
-        case .barrier: try communicator.barrier(algorithm: algorithm)
-        case .alltoall:
-            try communicator.alltoall(d, output: UnsafeMutableBufferPointer(rebasing: output[0..<count]),
-                                      algorithm: algorithm)
-        }
+        let o = collective == .alltoall ? UnsafeMutableBufferPointer(rebasing: output[0..<count]) : nil
+        try communicator.perform(collective, UnsafeMutableBufferPointer(rebasing: data[0..<count]), output: o,
+                                 op: request.op, root: options.root, algorithm: algorithm)
     }
 
     /// Median over iterations of the slowest rank's time for one call.

@@ -52,15 +52,7 @@ func run<T: WeftScalar & BinaryInteger>(_ type: T.Type, _ collective: Collective
     }
     try data.withUnsafeMutableBufferPointer { d in
         try output.withUnsafeMutableBufferPointer { o in
-            switch collective {
-            case .allreduce: try world.allreduce(d, op: op, algorithm: algorithm)
-            case .reduceScatter: try world.reduceScatter(d, op: op, algorithm: algorithm)
-            case .allgather: try world.allgather(d, algorithm: algorithm)
-            case .broadcast: try world.broadcast(d, root: root, algorithm: algorithm)
-            case .reduce: try world.reduce(d, op: op, root: root, algorithm: algorithm)
-            case .barrier: try world.barrier(algorithm: algorithm)
-            case .alltoall: try world.alltoall(d, output: o, algorithm: algorithm)
-            }
+            try world.perform(collective, d, output: o, op: op, root: root, algorithm: algorithm)
         }
     }
     for i in 0..<total {

@@ -41,7 +41,7 @@ int weft_is_initialized(void);
 int weft_is_finalized(void);
 /// Kills every rank of the job; used after an unrecoverable collective error.
 void weft_abort(int code);
-/// Seconds since an arbitrary origin (MPI_Wtime).
+/// Seconds since an arbitrary origin (the monotonic clock; needs no MPI).
 double weft_wtime(void);
 /// Sets the timeout, in seconds, applied to every wait in this process (<= 0: none).
 void weft_set_timeout(double seconds);
@@ -59,6 +59,14 @@ typedef struct weft_comm *weft_comm_t;
 int weft_comm_world(weft_comm_t *out);
 /// Wraps an existing MPI communicator (`*(MPI_Comm *)mpi_comm`); weft_comm_free frees it.
 int weft_comm_adopt(const void *mpi_comm, weft_comm_t *out);
+/// An in-process communicator of `ranks` ranks for tests (as gloo's tests run ranks as
+/// threads): writes one handle per rank to out[0..<ranks], each to be used by its own
+/// thread. `node_of_rank[r]` is the emulated node of rank r (NULL: all on node 0); it
+/// drives split_shared, is_node_local, node_keys and host_names ("host-N"). Every entry
+/// point works on these handles without MPI: messages are copied between threads, windows
+/// are plain memory, the `mpi` collectives reduce in rank order (identical on every rank),
+/// and waits honour the timeout. Freeing a local window does not wait for the others.
+int weft_comm_local_create(int ranks, const int32_t *node_of_rank, weft_comm_t *out);
 int weft_comm_dup(weft_comm_t comm, weft_comm_t *out);
 /// MPI_Comm_split; a negative colour leaves the caller out (out is NULL).
 int weft_comm_split(weft_comm_t comm, int color, int key, weft_comm_t *out);
