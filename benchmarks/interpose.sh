@@ -102,7 +102,8 @@ fi
     else
         echo "# library: $lib (sha256 $(sha256sum "$lib" | cut -c1-12), $(date -u -r "$lib" +%Y-%m-%dT%H:%MZ))"
     fi
-    echo "# settings: ${passthrough[*]:-(no WEFT_* settings)}; iters $iters, warmup $warmup up to 64 KiB; $reps repetition(s); CPUs ${busy}% busy at start"
+    if [ "$mode" = paired ]; then runs="paired, ${ROUNDS:-21} rounds per size"; else runs="$reps repetition(s)"; fi
+    echo "# settings: ${passthrough[*]:-(no WEFT_* settings)}; iters $iters, warmup $warmup up to 64 KiB; $runs; CPUs ${busy}% busy at start"
 } | tee "$out/tables.txt"
 
 failed=0
