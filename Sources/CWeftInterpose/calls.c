@@ -48,6 +48,21 @@ static int64_t contiguous_size(MPI_Datatype type) {
     return size > 0 && lb == 0 && true_lb == 0 && extent == size && true_extent == size ? size : 0;
 }
 
+/// Whether a call may go straight to PMPI_ without classification: on the communicator used
+/// last (state cached, so created earlier), a predefined type, and a size below every rule
+/// that runs on Weft — where dispatch would forward too, decided from the same shared
+/// values. A forwarded small call then costs a compare and a counter (docs/BENCHMARKS.md,
+/// "Paired"). `*bytes` gets the size the report counts; `blocks` multiplies by the
+/// communicator size for per-rank counts (allgather, reduce-scatter, alltoall).
+static int quick_forward(MPI_Comm comm, int collective, int count, MPI_Datatype type, int blocks, int64_t *bytes) {
+    const weft_ip_state_t *s = weft_ip_cached_state;
+    if (comm != weft_ip_cached_comm || !s || weft_ip_forward_all || count < 0) return 0;
+    weft_dtype_t known;
+    if (!reduction_type(type, &known)) return 0;
+    *bytes = (int64_t)count * (int64_t)weft_dtype_size(known) * (blocks ? s->size : 1);
+    return *bytes < s->weft_from[collective];
+}
+
 static int valid_root(int root, MPI_Comm comm) {
     int size = 0;
     return comm != MPI_COMM_NULL && PMPI_Comm_size(comm, &size) == MPI_SUCCESS && root >= 0 && root < size;
@@ -120,6 +135,11 @@ static int movement(weft_ip_request_t *r, int collective, const void *send, void
 }
 
 int MPI_Allreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op, MPI_Comm comm) {
+    int64_t quick = 0;
+    if (quick_forward(comm, WEFT_IP_ALLREDUCE, count, datatype, 0, &quick)) {
+        native(WEFT_IP_ALLREDUCE, quick);
+        return PMPI_Allreduce(sendbuf, recvbuf, count, datatype, op, comm);
+    }
     weft_ip_request_t r = {0};
     if (reduction(&r, WEFT_IP_ALLREDUCE, sendbuf, recvbuf, count, datatype, op, 1)) {
         int rc = dispatch(comm, &r, "MPI_Allreduce");
@@ -131,6 +151,11 @@ int MPI_Allreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype da
 
 int MPI_Reduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op, int root,
                MPI_Comm comm) {
+    int64_t quick = 0;
+    if (quick_forward(comm, WEFT_IP_REDUCE, count, datatype, 0, &quick)) {
+        native(WEFT_IP_REDUCE, quick);
+        return PMPI_Reduce(sendbuf, recvbuf, count, datatype, op, root, comm);
+    }
     weft_ip_request_t r = {0};
     if (valid_root(root, comm) && reduction(&r, WEFT_IP_REDUCE, sendbuf, recvbuf, count, datatype, op, 1)) {
         r.root = root;
@@ -142,6 +167,11 @@ int MPI_Reduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datat
 }
 
 int MPI_Bcast(void *buffer, int count, MPI_Datatype datatype, int root, MPI_Comm comm) {
+    int64_t quick = 0;
+    if (quick_forward(comm, WEFT_IP_BROADCAST, count, datatype, 0, &quick)) {
+        native(WEFT_IP_BROADCAST, quick);
+        return PMPI_Bcast(buffer, count, datatype, root, comm);
+    }
     weft_ip_request_t r = {0};
     if (valid_root(root, comm) && movement(&r, WEFT_IP_BROADCAST, buffer, buffer, count, datatype, 1)) {
         r.send = NULL;
@@ -155,6 +185,11 @@ int MPI_Bcast(void *buffer, int count, MPI_Datatype datatype, int root, MPI_Comm
 
 int MPI_Allgather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf, int recvcount,
                   MPI_Datatype recvtype, MPI_Comm comm) {
+    int64_t quick = 0;
+    if (quick_forward(comm, WEFT_IP_ALLGATHER, recvcount, recvtype, 1, &quick)) {
+        native(WEFT_IP_ALLGATHER, quick);
+        return PMPI_Allgather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm);
+    }
     weft_ip_request_t r = {0};
     int same = sendbuf == MPI_IN_PLACE || (sendtype == recvtype && sendcount == recvcount);
     if (same && comm != MPI_COMM_NULL &&
@@ -168,6 +203,11 @@ int MPI_Allgather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, voi
 
 int MPI_Reduce_scatter_block(const void *sendbuf, void *recvbuf, int recvcount, MPI_Datatype datatype, MPI_Op op,
                              MPI_Comm comm) {
+    int64_t quick = 0;
+    if (quick_forward(comm, WEFT_IP_REDUCE_SCATTER, recvcount, datatype, 1, &quick)) {
+        native(WEFT_IP_REDUCE_SCATTER, quick);
+        return PMPI_Reduce_scatter_block(sendbuf, recvbuf, recvcount, datatype, op, comm);
+    }
     weft_ip_request_t r = {0};
     if (comm != MPI_COMM_NULL &&
         reduction(&r, WEFT_IP_REDUCE_SCATTER, sendbuf, recvbuf, recvcount, datatype, op, comm_size(comm))) {
@@ -197,6 +237,11 @@ int MPI_Reduce_scatter(const void *sendbuf, void *recvbuf, const int recvcounts[
 
 int MPI_Alltoall(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf, int recvcount,
                  MPI_Datatype recvtype, MPI_Comm comm) {
+    int64_t quick = 0;
+    if (quick_forward(comm, WEFT_IP_ALLTOALL, recvcount, recvtype, 1, &quick)) {
+        native(WEFT_IP_ALLTOALL, quick);
+        return PMPI_Alltoall(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm);
+    }
     weft_ip_request_t r = {0};
     int same = sendbuf != MPI_IN_PLACE && sendtype == recvtype && sendcount == recvcount;
     if (same && comm != MPI_COMM_NULL &&

@@ -30,6 +30,9 @@ typedef struct weft_ip_state {
     int32_t *node_keys; // lowest rank on each rank's node
     weft_ip_rule_t rules[WEFT_IP_COLLECTIVES][WEFT_IP_MAX_RULES];
     int nrules[WEFT_IP_COLLECTIVES];
+    /// Per collective, the smallest size any rule runs on Weft (INT64_MAX: none); every
+    /// call below it is forwarded, so it may skip classification (calls.c, quick_forward).
+    int64_t weft_from[WEFT_IP_COLLECTIVES];
     void *temp; // private copies for schedules that need a writable whole buffer
     size_t temp_bytes;
     void *scratch; // the executor's reduce-receive scratch
@@ -71,6 +74,10 @@ int weft_ip_state_keyval_create(void);
 /// Releases every state (before PMPI_Finalize).
 void weft_ip_state_release_all(void);
 int weft_ip_choose(const weft_ip_state_t *state, int collective, int64_t bytes);
+/// The communicator looked up last and its state (state.c): a program calls collectives on
+/// one communicator again and again.
+extern MPI_Comm weft_ip_cached_comm;
+extern weft_ip_state_t *weft_ip_cached_state;
 
 // run.c
 /// Runs `request` with `algorithm` on `state`; WEFT_OK or a Weft/MPI error code.

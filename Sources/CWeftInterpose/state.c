@@ -21,13 +21,13 @@ static int created;
 // communicator again and again, and an attribute lookup costs more than the forwarding it
 // decides. Cleared when that state is released, so a freed handle reused for a new
 // communicator never finds the old state.
-static MPI_Comm cached_comm = MPI_COMM_NULL;
-static weft_ip_state_t *cached_state;
+MPI_Comm weft_ip_cached_comm = MPI_COMM_NULL;
+weft_ip_state_t *weft_ip_cached_state;
 
 static void release(weft_ip_state_t *s) {
-    if (cached_state == s) {
-        cached_state = NULL;
-        cached_comm = MPI_COMM_NULL;
+    if (weft_ip_cached_state == s) {
+        weft_ip_cached_state = NULL;
+        weft_ip_cached_comm = MPI_COMM_NULL;
     }
     if (s->previous) s->previous->next = s->next; else if (states == s) states = s->next;
     if (s->next) s->next->previous = s->previous;
@@ -169,6 +169,12 @@ static weft_ip_state_t *create(MPI_Comm comm) {
                                              s->rules[c], WEFT_IP_MAX_RULES);
         }
     }
+    for (int c = 0; c < WEFT_IP_COLLECTIVES; c++) {
+        s->weft_from[c] = INT64_MAX;
+        for (int i = 0; !s->forward && i < s->nrules[c]; i++)
+            if (s->rules[c][i].algorithm != weft_ip_mpi && s->rules[c][i].min_bytes < s->weft_from[c])
+                s->weft_from[c] = s->rules[c][i].min_bytes;
+    }
     if (weft_ip_verbose && s->rank == 0) print_plan(s);
     s->next = states;
     if (states) states->previous = s;
@@ -181,14 +187,14 @@ static weft_ip_state_t *create(MPI_Comm comm) {
 }
 
 weft_ip_state_t *weft_ip_state(MPI_Comm comm) {
-    if (comm == cached_comm && cached_state) return cached_state;
+    if (comm == weft_ip_cached_comm && weft_ip_cached_state) return weft_ip_cached_state;
     if (!weft_ip_active || comm == MPI_COMM_NULL || keyval == MPI_KEYVAL_INVALID) return NULL;
     void *value = NULL;
     int found = 0;
     if (PMPI_Comm_get_attr(comm, keyval, &value, &found) != MPI_SUCCESS) return NULL;
     weft_ip_state_t *s = found ? value : create(comm);
-    cached_comm = s ? comm : MPI_COMM_NULL;
-    cached_state = s;
+    weft_ip_cached_comm = s ? comm : MPI_COMM_NULL;
+    weft_ip_cached_state = s;
     return s;
 }
 
