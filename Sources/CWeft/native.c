@@ -1,6 +1,7 @@
 // The `mpi` baseline: Open MPI's own collectives on the caller's buffers, so every
-// benchmark carries its own reference (on a local communicator, local.c's). Element-wise collectives with more than 2^31-1
-// elements run in pieces; block collectives refuse such blocks (WEFT_ERR_TOO_LARGE).
+// benchmark carries its own reference (on a local communicator, local.c's). Element-wise
+// collectives with more than 2^31-1 elements run in pieces; block collectives refuse such
+// blocks (WEFT_ERR_TOO_LARGE).
 #include <limits.h>
 #include <string.h>
 
