@@ -83,6 +83,26 @@ final class AlgorithmSelectorTests: XCTestCase {
         XCTAssertEqual(selector.choose(.broadcast, ranks: 4, bytes: 8, nodeLocal: true, registered: true), .mpi)
     }
 
+    func testTablesMeasuredOnOneNodeGiveWayToMPIAcrossNodes() {
+        for selector in [AlgorithmSelector.measured, .crossMemory] {
+            XCTAssertTrue(selector.measuredOnOneNode)
+            var somewhereWeft = false
+            for collective in Collective.allCases {
+                for shift in stride(from: 3, through: 30, by: 1) {
+                    for ranks in [2, 3, 4, 16] {
+                        for registered in [false, true] {
+                            XCTAssertEqual(selector.choose(collective, ranks: ranks, bytes: 1 << shift, nodeLocal: false,
+                                                           registered: registered), .mpi)
+                            somewhereWeft = somewhereWeft || selector.choose(
+                                collective, ranks: ranks, bytes: 1 << shift, nodeLocal: true, registered: registered) != .mpi
+                        }
+                    }
+                }
+            }
+            XCTAssertTrue(somewhereWeft, "on one node the table picks Weft algorithms somewhere")
+        }
+    }
+
     func testPipelinedAlgorithmsSegmentLargeMessagesOnly() {
         XCTAssertEqual(Schedules.segments(for: .broadcast, algorithm: .tree, bytes: 1024, ranks: 4), 1)
         XCTAssertEqual(Schedules.segments(for: .broadcast, algorithm: .tree, bytes: 1 << 20, ranks: 4), 4)
