@@ -27,7 +27,10 @@ int64_t weft_program_scratch_bytes(const weft_schedule_op_t *ops, int64_t n, wef
 static _Thread_local MPI_Request *requests;
 static _Thread_local struct weft_local_request *local_requests;
 static _Thread_local int64_t *expected;
+static _Thread_local int *peers;
 static _Thread_local int capacity;
+/// The peer a timed-out step was still waiting for (weft_timeout_peer), or -1.
+static _Thread_local int unanswered = -1;
 
 static int reserve(int needed) {
     if (needed <= capacity) return WEFT_OK;
@@ -41,6 +44,9 @@ static int reserve(int needed) {
     int64_t *e = realloc(expected, sizeof *e * (size_t)grown);
     if (!e) return WEFT_ERR_NO_MEMORY;
     expected = e;
+    int *p = realloc(peers, sizeof *p * (size_t)grown);
+    if (!p) return WEFT_ERR_NO_MEMORY;
+    peers = p;
     capacity = grown;
     return WEFT_OK;
 }
@@ -58,10 +64,35 @@ static int post(int send, weft_comm_t comm, char *address, int64_t bytes, int pe
                              : MPI_Irecv(address + done, (int)n, MPI_BYTE, peer, tag, comm->comm, &requests[*used]);
         if (rc != MPI_SUCCESS) return rc;
         expected[*used] = send ? -1 : n;
+        peers[*used] = peer;
         *used += 1;
         done += n;
     } while (done < bytes);
     return WEFT_OK;
+}
+
+/// After a timeout: the first peer whose message has not arrived (else the first whose
+/// send has not completed), so the error can name the rank that did not answer.
+static void note_unanswered(weft_comm_t comm, int used) {
+    unanswered = -1;
+    for (int pass = 0; pass < 2 && unanswered < 0; pass++) {
+        for (int i = 0; i < used; i++) {
+            if ((pass == 0) != (expected[i] >= 0)) continue; // receives first, then sends
+            int done = 0;
+            if (comm->local) done = local_requests[i].done;
+            else MPI_Test(&requests[i], &done, MPI_STATUS_IGNORE);
+            if (!done) {
+                unanswered = peers[i];
+                break;
+            }
+        }
+    }
+}
+
+int weft_timeout_peer(void) {
+    int peer = unanswered;
+    unanswered = -1;
+    return peer;
 }
 
 static char *base_of(const weft_buffers_t *buffers, int32_t buffer) {
@@ -197,6 +228,7 @@ int weft_execute(weft_comm_t comm, const weft_schedule_op_t *ops, int64_t n, wef
         }
         if (rc == WEFT_OK)
             rc = comm->local ? weft_local_wait_all(used, local_requests, expected) : weft_wait_all(used, requests, expected);
+        if (rc == WEFT_ERR_TIMEOUT) note_unanswered(comm, used);
         if (rc != WEFT_OK) return rc;
         for (int64_t k = i; k < j && rc == WEFT_OK; k++) {
             const weft_schedule_op_t *o = &ops[k];

@@ -17,6 +17,7 @@ static _Atomic double deadline; // weft_wtime seconds (monotonic); 0: disarmed
 static const char *_Atomic watched;
 static pthread_once_t started = PTHREAD_ONCE_INIT;
 static int watchdog_rank = -1;
+static char watchdog_host[MPI_MAX_PROCESSOR_NAME + 1] = "?";
 
 static void *watch(void *unused) {
     (void)unused;
@@ -26,9 +27,9 @@ static void *watch(void *unused) {
         double d = atomic_load(&deadline);
         if (d > 0 && weft_wtime() > d) {
             fprintf(stderr,
-                    "weft: error: rank %d: %s did not complete within the %g s timeout (a peer died, hangs or was "
-                    "stopped); ending the job\n",
-                    watchdog_rank, atomic_load(&watched), weft_timeout_seconds);
+                    "weft: error: rank %d (host %s): %s did not complete within the %g s timeout (a peer died, hangs "
+                    "or was stopped); ending the job\n",
+                    watchdog_rank, watchdog_host, atomic_load(&watched), weft_timeout_seconds);
             fflush(stderr);
             _exit(1);
         }
@@ -52,7 +53,11 @@ void weft_watch_begin(const char *what) {
         int initialized = 0, finalized = 0;
         MPI_Initialized(&initialized);
         MPI_Finalized(&finalized);
-        if (initialized && !finalized) MPI_Comm_rank(MPI_COMM_WORLD, &watchdog_rank);
+        if (initialized && !finalized) {
+            MPI_Comm_rank(MPI_COMM_WORLD, &watchdog_rank);
+            int length = 0;
+            MPI_Get_processor_name(watchdog_host, &length);
+        }
     }
     atomic_store(&watched, what);
     atomic_store(&deadline, weft_wtime() + weft_timeout_seconds);

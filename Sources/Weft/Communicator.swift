@@ -38,6 +38,9 @@ public final class Communicator {
     /// first `direct` call on ordinary buffers); empty when it does not.
     private var crossMemoryPids: [Int32]?
     private var nodeLayout: [[Int]]?
+    /// Every rank's host, learnt with the first program across nodes, so that a timeout can
+    /// say where the rank that did not answer runs.
+    private var peerHosts: [String]?
     private var staging: SharedSegments?
     private var scratch: UnsafeMutableRawPointer?
     private var scratchBytes = 0
@@ -342,6 +345,10 @@ public final class Communicator {
                             reason: "algorithm '\(algorithm.rawValue)' works through shared memory, which the emulated fabric cannot hold; pick a message-passing algorithm")
         }
         let program = CompiledProgram(schedule: schedule, rank: rank, key: key)
+        if !isNodeLocal && peerHosts == nil {
+            // Collective like compiling itself: every rank compiles the same program in the same call.
+            peerHosts = try hostNames()
+        }
         programs[key] = program
         return program
     }
@@ -391,6 +398,11 @@ public final class Communicator {
                                         (op == .avg ? ReduceOp.sum : op).c, &buffers)
                 }
             }
+        }
+        if code == WEFT_ERR_TIMEOUT, case let peer = Int(weft_timeout_peer()), peer >= 0 {
+            let host = peerHosts.map { " (host \($0[peer]))" } ?? ""
+            throw WeftError(code: code, function: "weft_execute",
+                            reason: "timed out waiting for rank \(peer)\(host): it died, hangs or was stopped, or the ranks called different collectives")
         }
         try check("weft_execute", code)
     }

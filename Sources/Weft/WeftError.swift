@@ -17,7 +17,11 @@ public struct WeftError: Error, CustomStringConvertible, Equatable {
     }
 
     public init(function: String, reason: String) {
-        code = Int32(WEFT_ERR_ARGUMENT)
+        self.init(code: Int32(WEFT_ERR_ARGUMENT), function: function, reason: reason)
+    }
+
+    public init(code: Int32, function: String, reason: String) {
+        self.code = code
         self.function = function
         self.reason = reason
     }

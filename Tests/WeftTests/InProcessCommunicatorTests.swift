@@ -166,6 +166,29 @@ final class InProcessCommunicatorTests: XCTestCase {
         }
     }
 
+    /// Across nodes a timed-out schedule names the rank it was waiting for and its host.
+    func testATimeoutNamesTheRankThatDidNotAnswerAndItsHost() throws {
+        Runtime.timeout = 0.5
+        for algorithm in [Algorithm.ring, .twoLevel] {
+            let outcomes = try InProcessRanks<String>.outcomes(ranks: 3, nodeOfRank: [0, 0, 1]) { world in
+                var x = [Float](repeating: 1, count: 64)
+                try world.allreduce(&x, algorithm: algorithm)
+                if world.rank == 2 { return "" }
+                do {
+                    try world.allreduce(&x, algorithm: algorithm)
+                } catch let error as WeftError where error.isTimeout {
+                    return error.reason
+                }
+                throw WeftError(function: "test", reason: "no timeout")
+            }
+            // Rank 0 waits on rank 2 in both schedules (ring: its left neighbour; two-level: the
+            // other node's owner of its shard).
+            XCTAssertEqual(try outcomes[0].get(),
+                           "timed out waiting for rank 2 (host host-1): it died, hangs or was stopped, or the ranks called different collectives",
+                           "\(algorithm)")
+        }
+    }
+
     // MARK: - auto, topology and placement
 
     /// `resolve` through a Communicator: WEFT_ALGO, then the tuning file, then the plan, then

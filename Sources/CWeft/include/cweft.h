@@ -226,6 +226,10 @@ int64_t weft_program_scratch_bytes(const weft_schedule_op_t *ops, int64_t n, wef
 int weft_execute(weft_comm_t comm, const weft_schedule_op_t *ops, int64_t n, weft_layout_t layout, weft_dtype_t dtype,
                  weft_op_t op, const weft_buffers_t *buffers);
 
+/// After weft_execute returned WEFT_ERR_TIMEOUT on this thread: the rank it was still
+/// waiting for (a message not arrived, else a send not taken), or -1; reading clears it.
+int weft_timeout_peer(void);
+
 /// Bytes of shared memory a shared barrier needs; place it in a shared window, zeroed.
 int64_t weft_shared_barrier_bytes(int ranks);
 /// A sense-reversing barrier over shared memory (much cheaper than MPI_Barrier on a node).
