@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `weft tune`, then checked: with the tuning file, is `auto` within 5% of the best
-# algorithm at every size the tuner measured? The tuner runs once on N ranks; then, per
-# collective and buffer kind, `weft bench --algorithm all,auto --tuning FILE` re-measures
-# every algorithm and auto side by side, and a table shows best vs auto per size.
+# algorithm at every size the tuner measured? The tuner runs once on N ranks (3 interleaved
+# rounds of 40 iterations per size and algorithm); then, per collective and buffer kind,
+# `weft bench --algorithm all,auto --tuning FILE --rounds 5` re-measures every algorithm and
+# auto side by side, interleaved, and a table shows best vs auto per size.
 #
 #   benchmarks/tune.sh [OUT_DIR] [RANKS] [MAX_BYTES]     (default benchmarks/results/tune 2 16M)
 set -euo pipefail
@@ -23,7 +24,7 @@ for collective in "${collectives[@]}"; do
         flag=()
         [ "$kind" = ordinary ] && flag=(--unregistered)
         ./launch/weftrun -np "$ranks" -- weft bench "$collective" --algorithm all,auto --tuning "$out/tuning.toml" \
-            --min-bytes 1K --max-bytes "$max" --iters 100 "${flag[@]}" --format csv >"$out/$collective-$kind.csv"
+            --min-bytes 1K --max-bytes "$max" --iters 40 --rounds 5 "${flag[@]}" --format csv >"$out/$collective-$kind.csv"
         python3 - "$collective" "$kind" "$out/$collective-$kind.csv" <<'PY'
 import sys
 name, kind, path = sys.argv[1:]

@@ -11,7 +11,8 @@ struct Bench: ParsableCommand {
         discussion: """
             Collectives: \(Collective.allCases.map(\.rawValue).joined(separator: ", ")).
             Columns: bytes count algorithm time_us algbw_GBps busbw_GBps wrong. time_us is the median over \
-            iterations of the slowest rank's time; busbw uses nccl-tests' factors (2(n-1)/n for allreduce).
+            iterations of the slowest rank's time (with --rounds, the median over rounds of that); busbw uses \
+            nccl-tests' factors (2(n-1)/n for allreduce).
             """
     )
 
@@ -32,6 +33,9 @@ struct Bench: ParsableCommand {
 
     @Option(parsing: .unconditional, help: "Untimed iterations before timing.")
     var warmup = 5
+
+    @Option(parsing: .unconditional, help: "Rounds: each size times every algorithm once per round, round after round, and reports the median over rounds — so drift on a busy machine falls on all algorithms alike.")
+    var rounds = 1
 
     @Option(help: "Element type: f32, f64, i32, i64.")
     var dtype = "f32"
@@ -156,6 +160,7 @@ struct Bench: ParsableCommand {
             failEverywhere("--max-bytes \(maxBytes) needs \(copies)× that per rank; this machine has \(ByteCount(bytes: available)) per rank (limit: \(ByteCount(bytes: available / (2 * copies))))")
         }
         if warmup < 0 { failEverywhere("--warmup must not be negative, got \(warmup)") }
+        if !(1...1000).contains(rounds) { failEverywhere("--rounds must be 1…1000, got \(rounds)") }
         return Request(collective: collective, algorithms: unique, explicit: explicit, type: type, op: op,
                        format: format)
     }

@@ -77,24 +77,53 @@ final class BenchRunner<T: WeftScalar & Numeric & Comparable> {
         for bytes in sizes {
             var count = bytes / MemoryLayout<T>.stride
             if collective.isBlockwise { count -= count % communicator.size }
-            for algorithm in algorithms {
-                let label = algorithm == .auto
+            let labels = algorithms.map { algorithm in
+                algorithm == .auto
                     ? "auto:" + communicator.resolve(.auto, collective, bytes: count * MemoryLayout<T>.stride,
                                                      registered: !registered.isEmpty).rawValue
                     : algorithm.rawValue
-                do {
-                    let wrong = options.check ? try verify(algorithm, count: count) : nil
-                    let time = try measure(algorithm, count: count)
-                    report.row(bytes: count * MemoryLayout<T>.stride, count: count, algorithm: label, seconds: time,
-                               wrong: wrong)
-                } catch let error as WeftError {
-                    printError("rank \(communicator.rank): \(collective.rawValue) with \(label) at "
-                        + "\(count * MemoryLayout<T>.stride) bytes failed: \(error)")
-                    Runtime.abort(code: 1)
-                }
+            }
+            var wrong: [Int?] = []
+            for (algorithm, label) in zip(algorithms, labels) {
+                wrong.append(options.check ? try failingTheJob(label, count) { try verify(algorithm, count: count) } : nil)
+            }
+            let times = try roundMedians(algorithms, count: count, labels: labels)
+            for i in algorithms.indices {
+                report.row(bytes: count * MemoryLayout<T>.stride, count: count, algorithm: labels[i], seconds: times[i],
+                           wrong: wrong[i])
             }
         }
         report.footer()
+    }
+
+    /// Every algorithm timed once per round, the rounds interleaved so that a machine's drift
+    /// falls on all of them alike; per algorithm the median over rounds of each round's median.
+    private func roundMedians(_ algorithms: [Algorithm], count: Int, labels: [String]? = nil) throws -> [Double] {
+        var rounds = [[Double]](repeating: [], count: algorithms.count)
+        for _ in 0..<options.rounds {
+            for (i, algorithm) in algorithms.enumerated() {
+                rounds[i].append(try failingTheJob(labels?[i] ?? algorithm.rawValue, count) {
+                    try measure(algorithm, count: count)
+                })
+            }
+        }
+        return rounds.map(Self.median)
+    }
+
+    /// Runs one measurement; a transport error ends the job with one line naming the case.
+    private func failingTheJob<R>(_ label: String, _ count: Int, _ body: () throws -> R) throws -> R {
+        do {
+            return try body()
+        } catch let error as WeftError {
+            printError("rank \(communicator.rank): \(collective.rawValue) with \(label) at "
+                + "\(count * MemoryLayout<T>.stride) bytes failed: \(error)")
+            Runtime.abort(code: 1)
+        }
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted(), n = sorted.count
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2
     }
 
     /// Median time of every algorithm at every size, for `weft tune`: (bytes, algorithm, seconds).
@@ -103,8 +132,8 @@ final class BenchRunner<T: WeftScalar & Numeric & Comparable> {
         for bytes in sizes {
             var count = bytes / MemoryLayout<T>.stride
             if collective.isBlockwise { count -= count % communicator.size }
-            for algorithm in algorithms {
-                out.append((count * MemoryLayout<T>.stride, algorithm, try measure(algorithm, count: count)))
+            for (algorithm, seconds) in zip(algorithms, try roundMedians(algorithms, count: count)) {
+                out.append((count * MemoryLayout<T>.stride, algorithm, seconds))
             }
         }
         return out
@@ -128,9 +157,7 @@ final class BenchRunner<T: WeftScalar & Numeric & Comparable> {
             times[i] = (Runtime.wallTime() - start) * scale
         }
         try communicator.allreduce(&times, op: .max, algorithm: .mpi)
-        times.sort()
-        let n = times.count
-        return n % 2 == 1 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2
+        return Self.median(times)
     }
 
     // MARK: - Checking against native MPI

@@ -21,8 +21,11 @@ struct Tune: ParsableCommand {
     @Option(help: "Largest message; sizes double from --min-bytes.")
     var maxBytes = ByteCount(bytes: 16 << 20)
 
-    @Option(parsing: .unconditional, help: "Timed iterations per size and algorithm (a median each; the tuner's choice is only as steady as it).")
-    var iters = 100
+    @Option(parsing: .unconditional, help: "Timed iterations per size, algorithm and round (a median each; the tuner's choice is only as steady as it).")
+    var iters = 40
+
+    @Option(parsing: .unconditional, help: "Rounds per size: every algorithm timed once per round, interleaved; the median over rounds decides.")
+    var rounds = 3
 
     @Option(parsing: .unconditional, help: "Untimed iterations before timing.")
     var warmup = 5
@@ -43,6 +46,7 @@ struct Tune: ParsableCommand {
         let chosen = try parse()
         if !(1...10_000_000).contains(iters) { failEverywhere("--iters must be 1…10000000, got \(iters)") }
         if warmup < 0 { failEverywhere("--warmup must not be negative, got \(warmup)") }
+        if !(1...1000).contains(rounds) { failEverywhere("--rounds must be 1…1000, got \(rounds)") }
         if minBytes.bytes > maxBytes.bytes { failEverywhere("--min-bytes \(minBytes) is larger than --max-bytes \(maxBytes)") }
         let folder = (output as NSString).deletingLastPathComponent
         if !folder.isEmpty && !FileManager.default.fileExists(atPath: folder) {
@@ -55,7 +59,7 @@ struct Tune: ParsableCommand {
                 if kind == .registered && !communicator.isNodeLocal { continue }
                 var arguments = [collective.rawValue, "--algorithm", "all", "--min-bytes", "\(minBytes.bytes)",
                                  "--max-bytes", "\(maxBytes.bytes)", "--warmup", "\(warmup)", "--timeout", "\(timeout)"]
-                arguments += ["--iters", "\(iters)"]
+                arguments += ["--iters", "\(iters)", "--rounds", "\(rounds)"]
                 if kind == .ordinary { arguments.append("--unregistered") }
                 let bench = try Bench.parse(arguments)
                 let request = Bench.Request(collective: collective, algorithms: algorithms(for: collective, communicator),
