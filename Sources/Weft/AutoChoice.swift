@@ -21,8 +21,10 @@ public struct AutoChoice {
     /// The algorithm for one request. `registered`: the buffers are in Weft's shared windows
     /// (or reached single-copy by cross-memory attach), so `direct` needs no staging;
     /// `buffers` picks a tuning file's rules for this kind of buffer.
+    /// `nodesInterleaved`: the ranks span nodes and some node's ranks are not consecutive
+    /// (`TwoLevel.isInterleaved`).
     public func choose(_ collective: Collective, bytes: Int, ranks: Int, nodeLocal: Bool, registered: Bool,
-                       buffers: Plan.BufferKind) -> Algorithm {
+                       buffers: Plan.BufferKind, nodesInterleaved: Bool = false) -> Algorithm {
         if let forced { return forced }
         for plan in [tuning, network?.plan].compactMap({ $0 }) {
             guard let chosen = plan.choose(collective, bytes: bytes, buffers: buffers) else { continue }
@@ -32,7 +34,21 @@ public struct AutoChoice {
             return chosen
         }
         if collective == .barrier && !registered { return .mpi }
+        if Self.twoLevelAcrossInterleavedNodes(collective, bytes: bytes, nodeLocal: nodeLocal,
+                                               nodesInterleaved: nodesInterleaved) {
+            return .twoLevel
+        }
         return selector.choose(collective, ranks: ranks, bytes: bytes, nodeLocal: nodeLocal, registered: registered)
+    }
+
+    /// Ranks placed round-robin over nodes: Open MPI's recursive halving then sends half the
+    /// vector across nodes in its first step, two-level a quarter. Measured on 2 emulated
+    /// hosts × 2 ranks, interleaved rounds: two-level 1.09–1.32× native from 2 to 16 MiB,
+    /// a tie at 1 MiB (docs/BENCHMARKS.md); with consecutive placement both cross alike and
+    /// native stays.
+    static func twoLevelAcrossInterleavedNodes(_ collective: Collective, bytes: Int, nodeLocal: Bool,
+                                               nodesInterleaved: Bool) -> Bool {
+        collective == .allreduce && !nodeLocal && nodesInterleaved && bytes >= 2 << 20
     }
 
     /// The same decision as size ranges: every boundary any source names, and the choice

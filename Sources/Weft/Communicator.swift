@@ -234,13 +234,15 @@ public final class Communicator {
 
     /// The algorithm `auto` picks for this request: `WEFT_ALGO`, else the tuning file,
     /// else the topology's plan, else the measured table.
-    public func resolve(_ algorithm: Algorithm, _ collective: Collective, bytes: Int, registered: Bool) -> Algorithm {
+    public func resolve(_ algorithm: Algorithm, _ collective: Collective, bytes: Int, registered: Bool) throws -> Algorithm {
         guard algorithm == .auto else { return algorithm }
         let key = AutoKey(collective: collective, bytes: bytes, registered: registered)
         if let known = autoChoices[key] { return known }
         let choice = AutoChoice(forced: forced, tuning: tuning, network: network, selector: selector)
+        // Where ranks span nodes, which ones share a node matters too (asked of MPI once).
+        let interleaved = isNodeLocal ? false : TwoLevel.isInterleaved(try nodes())
         let chosen = choice.choose(collective, bytes: bytes, ranks: size, nodeLocal: isNodeLocal, registered: registered,
-                                   buffers: registered ? .registered : .ordinary)
+                                   buffers: registered ? .registered : .ordinary, nodesInterleaved: interleaved)
         autoChoices[key] = chosen
         return chosen
     }
@@ -289,7 +291,7 @@ public final class Communicator {
                             reason: "buffer of \(count) elements is not \(size) equal blocks (one per rank)")
         }
         let isRegistered = isInRegisteredMemory(data, output)
-        let algorithm = resolve(requested, collective, bytes: bytes, registered: isRegistered)
+        let algorithm = try resolve(requested, collective, bytes: bytes, registered: isRegistered)
         let start = weft_wtime()
         defer {
             collectiveBytes += bytes

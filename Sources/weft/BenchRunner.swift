@@ -77,10 +77,10 @@ final class BenchRunner<T: WeftScalar & Numeric & Comparable> {
         for bytes in sizes {
             var count = bytes / MemoryLayout<T>.stride
             if collective.isBlockwise { count -= count % communicator.size }
-            let labels = algorithms.map { algorithm in
+            let labels = try algorithms.map { algorithm in
                 algorithm == .auto
-                    ? "auto:" + communicator.resolve(.auto, collective, bytes: count * MemoryLayout<T>.stride,
-                                                     registered: !registered.isEmpty).rawValue
+                    ? "auto:" + (try communicator.resolve(.auto, collective, bytes: count * MemoryLayout<T>.stride,
+                                                          registered: !registered.isEmpty)).rawValue
                     : algorithm.rawValue
             }
             var wrong: [Int?] = []

@@ -66,4 +66,32 @@ final class AutoChoiceTests: XCTestCase {
             }
         }
     }
+
+    func testInterleavedNodesAreThoseWithNonConsecutiveRanks() {
+        XCTAssertFalse(TwoLevel.isInterleaved([[0, 1], [2, 3]]))
+        XCTAssertFalse(TwoLevel.isInterleaved([[0, 1, 2], [3]]))
+        XCTAssertFalse(TwoLevel.isInterleaved([[0], [1], [2]]))
+        XCTAssertTrue(TwoLevel.isInterleaved([[0, 2], [1, 3]]))
+        XCTAssertTrue(TwoLevel.isInterleaved([[0, 3], [1], [2]]))
+    }
+
+    /// Round-robin placement across nodes: allreduce from 2 MiB goes two-level; below, on
+    /// other collectives, with consecutive placement or on one node, the rest of the chain
+    /// decides — and a tuning file still comes first.
+    func testInterleavedNodesRunTwoLevelAllreduceFromTwoMiB() {
+        let choice = AutoChoice(forced: nil, tuning: nil, network: nil, selector: .measured)
+        func pick(_ collective: Collective, _ bytes: Int, nodeLocal: Bool = false, interleaved: Bool = true,
+                  _ c: AutoChoice? = nil) -> Algorithm {
+            (c ?? choice).choose(collective, bytes: bytes, ranks: 4, nodeLocal: nodeLocal, registered: false,
+                                 buffers: .ordinary, nodesInterleaved: interleaved)
+        }
+        for shift in 21...30 { XCTAssertEqual(pick(.allreduce, 1 << shift), .twoLevel) }
+        XCTAssertEqual(pick(.allreduce, (2 << 20) - 4), .mpi)
+        XCTAssertEqual(pick(.allreduce, 4 << 20, interleaved: false), .mpi)
+        XCTAssertEqual(pick(.allgather, 4 << 20), .mpi)
+        XCTAssertEqual(pick(.allreduce, 4 << 20, nodeLocal: true), .direct)
+        let tuned = AutoChoice(forced: nil, tuning: Plan(ranks: 4, source: "test", rules: [rule(.ring, 0, Int.max)]),
+                               network: nil, selector: .measured)
+        XCTAssertEqual(pick(.allreduce, 4 << 20, tuned), .ring)
+    }
 }

@@ -212,7 +212,7 @@ final class InProcessCommunicatorTests: XCTestCase {
             ])
             var chosen: [Algorithm] = []
             func step() throws {
-                chosen.append(world.resolve(.auto, .allreduce, bytes: bytes, registered: false))
+                chosen.append(try world.resolve(.auto, .allreduce, bytes: bytes, registered: false))
                 if let problem = try check(world, Float.init, .allreduce, .auto, count: 64, op: .sum) {
                     throw WeftError(function: "auto as \(chosen.last!)", reason: problem)
                 }
@@ -228,6 +228,21 @@ final class InProcessCommunicatorTests: XCTestCase {
             return (chosen, [forced, tuned, planned, tabled])
         }
         for run in runs { XCTAssertEqual(run.chosen, run.expected) }
+    }
+
+    /// `auto` asks which ranks share a node: placed round-robin, a 4 MiB allreduce runs
+    /// two-level (and gives the right sums); placed consecutively, Open MPI's.
+    func testAutoRunsTwoLevelWhenNodesInterleave() throws {
+        for (placement, expected) in [([0, 1, 0, 1], Algorithm.twoLevel), ([0, 0, 1, 1], .mpi)] {
+            let chosen = try InProcessRanks<Algorithm>.values(ranks: 4, nodeOfRank: placement) { world in
+                let algorithm = try world.resolve(.auto, .allreduce, bytes: 4 << 20, registered: false)
+                var x = [Float](repeating: Float(world.rank + 1), count: 1 << 20)
+                try world.allreduce(&x, algorithm: .auto)
+                guard x.allSatisfy({ $0 == 10 }) else { throw WeftError(function: "test", reason: "wrong sum") }
+                return algorithm
+            }
+            XCTAssertEqual(chosen, [Algorithm](repeating: expected, count: 4), "placement \(placement)")
+        }
     }
 
     func testTopologyAwareAlgorithmsRunOnEmulatedHosts() throws {

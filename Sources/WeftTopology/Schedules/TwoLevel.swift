@@ -97,6 +97,13 @@ public enum TwoLevel: ScheduleGenerator {
                         layout: ChunkLayout(blocks: 1, chunksPerBlock: shards * count), steps: steps)
     }
 
+    /// Whether some node's ranks are not consecutive (e.g. placed round-robin, `--map-by node`).
+    /// Then a flat algorithm's first, largest exchange crosses nodes, and two-level sends half
+    /// the bytes across that recursive halving does.
+    public static func isInterleaved(_ nodes: [[Int]]) -> Bool {
+        nodes.contains { node in node.count > 1 && node.last! - node.first! + 1 != node.count }
+    }
+
     /// Nodes from each rank's node key (e.g. the lowest rank sharing its node), in order of
     /// first appearance; ranks within a node in rank order.
     public static func nodes(fromKeys keys: [Int]) -> [[Int]] {
