@@ -1,9 +1,11 @@
 import WeftTopology
 
 /// The one decision `auto` takes, shared by `Communicator` and the interposition library
-/// (libweft-mpi.so): `WEFT_ALGO`, else the tuning file, else the topology's plan, else the
-/// measured selection table. It reads only values every rank of a communicator shares, so
-/// ranks never disagree on an algorithm.
+/// (libweft-mpi.so): `WEFT_ALGO`, else the tuning file, else the topology's plan, else
+/// two-level allreduce across round-robin-placed nodes, else the measured selection table.
+/// It reads only values every rank of a communicator shares, so ranks never disagree on an
+/// algorithm. (libweft-mpi.so does not pass the node layout, so there the round-robin rule
+/// does not apply.)
 public struct AutoChoice {
     public var forced: Algorithm?
     public var tuning: Plan?
