@@ -4,8 +4,7 @@ import WeftTopology
 /// (libweft-mpi.so): `WEFT_ALGO`, else the tuning file, else the topology's plan, else
 /// two-level allreduce across round-robin-placed nodes, else the measured selection table.
 /// It reads only values every rank of a communicator shares, so ranks never disagree on an
-/// algorithm. (libweft-mpi.so does not pass the node layout, so there the round-robin rule
-/// does not apply.)
+/// algorithm.
 public struct AutoChoice {
     public var forced: Algorithm?
     public var tuning: Plan?
@@ -50,15 +49,18 @@ public struct AutoChoice {
     /// native stays.
     static func twoLevelAcrossInterleavedNodes(_ collective: Collective, bytes: Int, nodeLocal: Bool,
                                                nodesInterleaved: Bool) -> Bool {
-        collective == .allreduce && !nodeLocal && nodesInterleaved && bytes >= 2 << 20
+        collective == .allreduce && !nodeLocal && nodesInterleaved && bytes >= twoLevelFrom
     }
+
+    static let twoLevelFrom = 2 << 20
 
     /// The same decision as size ranges: every boundary any source names, and the choice
     /// between two neighbouring boundaries (it is constant there). Lower bounds inclusive.
     public func ranges(_ collective: Collective, ranks: Int, nodeLocal: Bool, registered: Bool,
-                       buffers: Plan.BufferKind) -> [(bytes: Range<Int>, algorithm: Algorithm)]
+                       buffers: Plan.BufferKind, nodesInterleaved: Bool = false)
+        -> [(bytes: Range<Int>, algorithm: Algorithm)]
     {
-        var bounds: Set<Int> = [0]
+        var bounds: Set<Int> = [0, Self.twoLevelFrom]
         for plan in [tuning, network?.plan].compactMap({ $0 }) {
             for rule in plan.rules where rule.collective == collective { bounds.formUnion([rule.minBytes, rule.maxBytes]) }
         }
@@ -70,7 +72,7 @@ public struct AutoChoice {
         for (i, low) in sorted.enumerated() {
             let high = i + 1 < sorted.count ? sorted[i + 1] : Int.max
             let algorithm = choose(collective, bytes: low, ranks: ranks, nodeLocal: nodeLocal, registered: registered,
-                                   buffers: buffers)
+                                   buffers: buffers, nodesInterleaved: nodesInterleaved)
             if let last = out.last, last.algorithm == algorithm {
                 out[out.count - 1].bytes = last.bytes.lowerBound..<high
             } else {

@@ -43,10 +43,14 @@ func weftIPServes(_ collective: Int32, _ algorithm: Int32, _ nodeLocal: Int32, _
 
 @_cdecl("weft_ip_rules")
 func weftIPRules(_ collective: Int32, _ ranks: Int32, _ nodeLocal: Int32, _ crossMemory: Int32,
-                 _ worldCongruent: Int32, _ rules: UnsafeMutablePointer<weft_ip_rule_t>?, _ capacity: Int32) -> Int32 {
+                 _ worldCongruent: Int32, _ nodeKeys: UnsafePointer<Int32>?,
+                 _ rules: UnsafeMutablePointer<weft_ip_rule_t>?, _ capacity: Int32) -> Int32 {
     guard let c = collectiveAt(collective), let rules else { return 0 }
+    let interleaved = nodeLocal == 0 && nodeKeys.map {
+        TwoLevel.isInterleaved(TwoLevel.nodes(fromKeys: UnsafeBufferPointer(start: $0, count: Int(ranks)).map(Int.init)))
+    } ?? false
     let ranges = InterposePolicy.rules(c, ranks: Int(ranks), nodeLocal: nodeLocal != 0, crossMemory: crossMemory != 0,
-                                       worldCongruent: worldCongruent != 0)
+                                       worldCongruent: worldCongruent != 0, nodesInterleaved: interleaved)
     let mpi = InterposePolicy.algorithms.firstIndex(of: .mpi)!
     var n = 0
     for range in ranges where n < Int(capacity) {

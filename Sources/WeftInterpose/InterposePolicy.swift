@@ -76,14 +76,14 @@ enum InterposePolicy {
         return Schedules.collectives(servedBy: algorithm).contains(collective)
     }
 
-    static func rules(_ collective: Collective, ranks: Int, nodeLocal: Bool, crossMemory: Bool, worldCongruent: Bool)
-        -> [(bytes: Range<Int>, algorithm: Algorithm)]
+    static func rules(_ collective: Collective, ranks: Int, nodeLocal: Bool, crossMemory: Bool, worldCongruent: Bool,
+                      nodesInterleaved: Bool = false) -> [(bytes: Range<Int>, algorithm: Algorithm)]
     {
         var local = choice
         // A descriptor's plan and placement describe MPI_COMM_WORLD's ranks only.
         if !worldCongruent { local.network = nil }
         return local.ranges(collective, ranks: ranks, nodeLocal: nodeLocal, registered: crossMemory,
-                            buffers: .ordinary).map {
+                            buffers: .ordinary, nodesInterleaved: nodesInterleaved).map {
             let feasible = serves(collective, $0.algorithm, nodeLocal: nodeLocal, crossMemory: crossMemory,
                                   worldCongruent: worldCongruent)
             return ($0.bytes, feasible ? $0.algorithm : .mpi)

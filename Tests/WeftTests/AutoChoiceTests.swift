@@ -94,4 +94,16 @@ final class AutoChoiceTests: XCTestCase {
                                network: nil, selector: .measured)
         XCTAssertEqual(pick(.allreduce, 4 << 20, tuned), .ring)
     }
+
+    /// libweft-mpi.so caches the decision as size ranges: they switch to two-level exactly at
+    /// 2 MiB where nodes interleave.
+    func testRangesCarryTheInterleavedRule() {
+        let choice = AutoChoice(forced: nil, tuning: nil, network: nil, selector: .crossMemory)
+        let ranges = choice.ranges(.allreduce, ranks: 4, nodeLocal: false, registered: false, buffers: .ordinary,
+                                   nodesInterleaved: true)
+        XCTAssertEqual(ranges.map(\.algorithm), [.mpi, .twoLevel])
+        XCTAssertEqual(ranges.first?.bytes, 0..<(2 << 20))
+        let consecutive = choice.ranges(.allreduce, ranks: 4, nodeLocal: false, registered: false, buffers: .ordinary)
+        XCTAssertEqual(consecutive.map(\.algorithm), [.mpi])
+    }
 }
