@@ -107,7 +107,7 @@ final class BenchRunner<T: WeftScalar & Numeric & Comparable> {
                 })
             }
         }
-        return rounds.map(Self.median)
+        return rounds.map(median)
     }
 
     /// Runs one measurement; a transport error ends the job with one line naming the case.
@@ -119,11 +119,6 @@ final class BenchRunner<T: WeftScalar & Numeric & Comparable> {
                 + "\(count * MemoryLayout<T>.stride) bytes failed: \(error)")
             Runtime.abort(code: 1)
         }
-    }
-
-    static func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted(), n = sorted.count
-        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2
     }
 
     /// Median time of every algorithm at every size, for `weft tune`: (bytes, algorithm, seconds).
@@ -157,7 +152,7 @@ final class BenchRunner<T: WeftScalar & Numeric & Comparable> {
             times[i] = (Runtime.wallTime() - start) * scale
         }
         try communicator.allreduce(&times, op: .max, algorithm: .mpi)
-        return Self.median(times)
+        return median(times)
     }
 
     // MARK: - Checking against native MPI
@@ -209,4 +204,10 @@ final class BenchRunner<T: WeftScalar & Numeric & Comparable> {
         default: return a == b
         }
     }
+}
+
+/// The middle value (the mean of the two middle ones for an even count).
+private func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted(), n = sorted.count
+    return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2
 }
