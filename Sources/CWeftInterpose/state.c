@@ -157,7 +157,8 @@ static weft_ip_state_t *create(MPI_Comm comm) {
             }
             s->node_local = agree(node_size == s->size, internal);
             s->node_keys = calloc((size_t)s->size, sizeof *s->node_keys);
-            if (!s->node_keys || weft_comm_node_keys(s->internal, s->node_keys) != WEFT_OK) {
+            // The rules read the node layout, so every rank must have it or none may.
+            if (!agree(s->node_keys && weft_comm_node_keys(s->internal, s->node_keys) == WEFT_OK, internal)) {
                 free(s->node_keys);
                 s->node_keys = NULL;
             }

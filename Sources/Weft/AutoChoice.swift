@@ -22,8 +22,7 @@ public struct AutoChoice {
     /// The algorithm for one request. `registered`: the buffers are in Weft's shared windows
     /// (or reached single-copy by cross-memory attach), so `direct` needs no staging;
     /// `buffers` picks a tuning file's rules for this kind of buffer.
-    /// `nodesInterleaved`: the ranks span nodes and some node's ranks are not consecutive
-    /// (`TwoLevel.isInterleaved`).
+    /// `nodesInterleaved`: the ranks span equal nodes placed round-robin (`TwoLevel.isRoundRobin`).
     public func choose(_ collective: Collective, bytes: Int, ranks: Int, nodeLocal: Bool, registered: Bool,
                        buffers: Plan.BufferKind, nodesInterleaved: Bool = false) -> Algorithm {
         if let forced { return forced }
@@ -44,9 +43,9 @@ public struct AutoChoice {
 
     /// Ranks placed round-robin over nodes: Open MPI's recursive halving then sends half the
     /// vector across nodes in its first step, two-level a quarter. Measured on 2 emulated
-    /// hosts × 2 ranks, interleaved rounds: two-level 1.09–1.32× native from 2 to 16 MiB,
-    /// a tie at 1 MiB (docs/BENCHMARKS.md); with consecutive placement both cross alike and
-    /// native stays.
+    /// hosts × 2 ranks, interleaved rounds: two-level 1.09–1.32× native from 2 to 16 MiB and
+    /// 1.01–1.11× at 1 MiB (docs/BENCHMARKS.md); 2 MiB is a judgement that keeps the margin
+    /// clear of the noise. With consecutive placement both cross alike and native stays.
     static func twoLevelAcrossInterleavedNodes(_ collective: Collective, bytes: Int, nodeLocal: Bool,
                                                nodesInterleaved: Bool) -> Bool {
         collective == .allreduce && !nodeLocal && nodesInterleaved && bytes >= twoLevelFrom

@@ -233,16 +233,18 @@ public final class Communicator {
     }
 
     /// The algorithm `auto` picks for this request: `WEFT_ALGO`, else the tuning file,
-    /// else the topology's plan, else the measured table.
+    /// else the topology's plan, else two-level across round-robin nodes, else the measured
+    /// table. Collective on its first call on a communicator spanning nodes (it asks MPI
+    /// which ranks share a node): call it on every rank, as the collectives do.
     public func resolve(_ algorithm: Algorithm, _ collective: Collective, bytes: Int, registered: Bool) throws -> Algorithm {
         guard algorithm == .auto else { return algorithm }
         let key = AutoKey(collective: collective, bytes: bytes, registered: registered)
         if let known = autoChoices[key] { return known }
         let choice = AutoChoice(forced: forced, tuning: tuning, network: network, selector: selector)
         // Where ranks span nodes, which ones share a node matters too (asked of MPI once).
-        let interleaved = isNodeLocal ? false : TwoLevel.isInterleaved(try nodes())
+        let roundRobin = isNodeLocal ? false : TwoLevel.isRoundRobin(try nodes())
         let chosen = choice.choose(collective, bytes: bytes, ranks: size, nodeLocal: isNodeLocal, registered: registered,
-                                   buffers: registered ? .registered : .ordinary, nodesInterleaved: interleaved)
+                                   buffers: registered ? .registered : .ordinary, nodesInterleaved: roundRobin)
         autoChoices[key] = chosen
         return chosen
     }
@@ -404,7 +406,7 @@ public final class Communicator {
         if code == WEFT_ERR_TIMEOUT, case let peer = Int(weft_timeout_peer()), peer >= 0 {
             let host = peerHosts.map { " (host \($0[peer]))" } ?? ""
             throw WeftError(code: code, function: "weft_execute",
-                            reason: "timed out waiting for rank \(peer)\(host): it died, hangs or was stopped, or the ranks called different collectives")
+                            reason: "timed out waiting for rank \(peer)\(host): it, or a rank it waits for, died, hangs or was stopped, or the ranks called different collectives")
         }
         try check("weft_execute", code)
     }

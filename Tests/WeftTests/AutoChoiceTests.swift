@@ -73,6 +73,12 @@ final class AutoChoiceTests: XCTestCase {
         XCTAssertFalse(TwoLevel.isInterleaved([[0], [1], [2]]))
         XCTAssertTrue(TwoLevel.isInterleaved([[0, 2], [1, 3]]))
         XCTAssertTrue(TwoLevel.isInterleaved([[0, 3], [1], [2]]))
+        // The rule's layouts: interleaved nodes of one size.
+        XCTAssertTrue(TwoLevel.isRoundRobin([[0, 2], [1, 3]]))
+        XCTAssertTrue(TwoLevel.isRoundRobin([[0, 3], [1, 4], [2, 5]]))
+        XCTAssertFalse(TwoLevel.isRoundRobin([[0, 3], [1], [2]]))
+        XCTAssertFalse(TwoLevel.isRoundRobin([[0, 1], [2, 3]]))
+        XCTAssertFalse(TwoLevel.isRoundRobin([[0, 1, 2, 3]]))
     }
 
     /// Round-robin placement across nodes: allreduce from 2 MiB goes two-level; below, on

@@ -184,7 +184,7 @@ final class InProcessCommunicatorTests: XCTestCase {
             // Rank 0 waits on rank 2 in both schedules (ring: its left neighbour; two-level: the
             // other node's owner of its shard).
             XCTAssertEqual(try outcomes[0].get(),
-                           "timed out waiting for rank 2 (host host-1): it died, hangs or was stopped, or the ranks called different collectives",
+                           "timed out waiting for rank 2 (host host-1): it, or a rank it waits for, died, hangs or was stopped, or the ranks called different collectives",
                            "\(algorithm)")
         }
     }

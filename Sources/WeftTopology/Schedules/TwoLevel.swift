@@ -104,6 +104,12 @@ public enum TwoLevel: ScheduleGenerator {
         nodes.contains { node in node.count > 1 && node.last! - node.first! + 1 != node.count }
     }
 
+    /// Interleaved nodes of equal size (`--map-by node`, Slurm's cyclic distribution): the
+    /// layouts `auto`'s round-robin rule was measured on.
+    public static func isRoundRobin(_ nodes: [[Int]]) -> Bool {
+        nodes.count > 1 && Set(nodes.map(\.count)).count == 1 && isInterleaved(nodes)
+    }
+
     /// Nodes from each rank's node key (e.g. the lowest rank sharing its node), in order of
     /// first appearance; ranks within a node in rank order.
     public static func nodes(fromKeys keys: [Int]) -> [[Int]] {
