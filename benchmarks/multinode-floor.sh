@@ -18,12 +18,16 @@ iters="${3:-20}"
 netns=../shared/tools/netns-hosts
 weft="$PWD/.build/release/weft"
 [ -x "$weft" ] || { echo "multinode-floor.sh: $weft is not built; run: swift build -c release" >&2; exit 2; }
-if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null || ! "$netns" up 2 >/dev/null 2>&1; then
-    echo "skipped: emulated hosts need root, iproute2 and $netns"
+mkdir -p "$out"
+if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null; then
+    echo "skipped: emulated hosts need root and iproute2 (ip)"
     exit 0
 fi
-trap '"$netns" down 2 >/dev/null 2>&1 || true' EXIT
-mkdir -p "$out"
+if ! "$netns" up 2 >"$out/netns.log" 2>&1; then
+    echo "skipped: $netns up failed: $(tail -1 "$out/netns.log")"
+    exit 0
+fi
+trap '"$netns" down 2 >>"$out/netns.log" 2>&1' EXIT
 sizes=1048576,2097152,4194304,8388608,16777216
 echo "# machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(mpirun --version | head -1)"
 echo "# date: $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD); $rounds rounds x $iters iterations"
@@ -35,10 +39,11 @@ bench() {  # LABEL HOSTS NP MIN MAX ALGORITHMS [MPIRUN OPTIONS…]
         | awk -F, -v label="$1" '/^[0-9]/ { print label "," $1 "," $3 "," $4 }' >>"$rows"
 }
 for round in $(seq "$rounds"); do
-    ip netns exec h1 python3 benchmarks/cross_host_floor.py listen - 2 "$sizes" "$iters" \
-        | awk -F, '{ print "floor," $1 ",tcp," $2 }' >>"$rows" &
+    ip netns exec h1 python3 benchmarks/cross_host_floor.py listen - 2 "$sizes" "$iters" >"$out/floor.csv" &
+    listener=$!
     ip netns exec h2 python3 benchmarks/cross_host_floor.py connect 10.77.0.2 2 "$sizes" "$iters" >/dev/null
-    wait
+    wait "$listener"   # a failed floor run stops the script (set -e) rather than leaving empty cells
+    awk -F, '{ print "floor," $1 ",tcp," $2 }' "$out/floor.csv" >>"$rows"
     bench 2x2 10.77.0.2:2,10.77.0.3:2 4 1M 16M two-level,rabenseifner,ring,mpi
     bench inside 10.77.0.2:2 2 1M 16M two-level
     bench across 10.77.0.2:1,10.77.0.3:1 2 512K 8M two-level
