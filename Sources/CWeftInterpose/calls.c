@@ -79,6 +79,21 @@ static int comm_size(MPI_Comm comm) {
 static int fail(MPI_Comm comm, int code, const char *function) {
     char text[256];
     weft_error_string(code, text, sizeof text);
+    // A timed-out schedule knows the rank it still waited for (in `comm`'s numbering, which
+    // Weft's private split keeps): name it, with its rank in MPI_COMM_WORLD.
+    int peer = code == WEFT_ERR_TIMEOUT ? weft_timeout_peer() : -1, world_peer = MPI_UNDEFINED;
+    if (peer >= 0) {
+        MPI_Group group, world;
+        PMPI_Comm_group(comm, &group);
+        PMPI_Comm_group(MPI_COMM_WORLD, &world);
+        PMPI_Group_translate_ranks(group, 1, &peer, world, &world_peer);
+        PMPI_Group_free(&group);
+        PMPI_Group_free(&world);
+        snprintf(text, sizeof text,
+                 "timed out waiting for rank %d (world rank %d): it, or a rank it waits for, died, hangs or was "
+                 "stopped, or the ranks called different collectives",
+                 peer, world_peer);
+    }
     fprintf(stderr, "weft-mpi: rank %d: %s failed: %s\n", weft_ip_world_rank, function, text);
     int mpi = code > 0 && code <= MPI_ERR_LASTCODE ? code : MPI_ERR_OTHER;
     PMPI_Comm_call_errhandler(comm, mpi);
