@@ -3,6 +3,7 @@
 // operations and reductions apply, so a send always carries the buffer as it was when the
 // step began (the semantics the Swift checker proves schedules against).
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,6 +94,13 @@ int weft_timeout_peer(void) {
     int peer = unanswered;
     unanswered = -1;
     return peer;
+}
+
+void weft_timeout_reason(int peer, const char *where, char *buffer, int length) {
+    snprintf(buffer, (size_t)length,
+             "timed out waiting for rank %d%s%s%s: it, or a rank it waits for, died, hangs or was stopped, or the "
+             "ranks called different collectives",
+             peer, where && *where ? " (" : "", where && *where ? where : "", where && *where ? ")" : "");
 }
 
 static char *base_of(const weft_buffers_t *buffers, int32_t buffer) {

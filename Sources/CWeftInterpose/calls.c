@@ -89,10 +89,9 @@ static int fail(MPI_Comm comm, int code, const char *function) {
         PMPI_Group_translate_ranks(group, 1, &peer, world, &world_peer);
         PMPI_Group_free(&group);
         PMPI_Group_free(&world);
-        snprintf(text, sizeof text,
-                 "timed out waiting for rank %d (world rank %d): it, or a rank it waits for, died, hangs or was "
-                 "stopped, or the ranks called different collectives",
-                 peer, world_peer);
+        char where[32];
+        snprintf(where, sizeof where, "world rank %d", world_peer);
+        weft_timeout_reason(peer, where, text, sizeof text);
     }
     fprintf(stderr, "weft-mpi: rank %d: %s failed: %s\n", weft_ip_world_rank, function, text);
     int mpi = code > 0 && code <= MPI_ERR_LASTCODE ? code : MPI_ERR_OTHER;

@@ -22,9 +22,9 @@ public struct AutoChoice {
     /// The algorithm for one request. `registered`: the buffers are in Weft's shared windows
     /// (or reached single-copy by cross-memory attach), so `direct` needs no staging;
     /// `buffers` picks a tuning file's rules for this kind of buffer.
-    /// `nodesInterleaved`: the ranks span equal nodes placed round-robin (`TwoLevel.isRoundRobin`).
+    /// `nodesRoundRobin`: the ranks span equal nodes placed round-robin (`TwoLevel.isRoundRobin`).
     public func choose(_ collective: Collective, bytes: Int, ranks: Int, nodeLocal: Bool, registered: Bool,
-                       buffers: Plan.BufferKind, nodesInterleaved: Bool = false) -> Algorithm {
+                       buffers: Plan.BufferKind, nodesRoundRobin: Bool = false) -> Algorithm {
         if let forced { return forced }
         for plan in [tuning, network?.plan].compactMap({ $0 }) {
             guard let chosen = plan.choose(collective, bytes: bytes, buffers: buffers) else { continue }
@@ -34,8 +34,8 @@ public struct AutoChoice {
             return chosen
         }
         if collective == .barrier && !registered { return .mpi }
-        if Self.twoLevelAcrossInterleavedNodes(collective, bytes: bytes, nodeLocal: nodeLocal,
-                                               nodesInterleaved: nodesInterleaved) {
+        if Self.twoLevelAcrossRoundRobinNodes(collective, bytes: bytes, nodeLocal: nodeLocal,
+                                               nodesRoundRobin: nodesRoundRobin) {
             return .twoLevel
         }
         return selector.choose(collective, ranks: ranks, bytes: bytes, nodeLocal: nodeLocal, registered: registered)
@@ -46,9 +46,9 @@ public struct AutoChoice {
     /// hosts × 2 ranks, interleaved rounds: two-level 1.09–1.32× native from 2 to 16 MiB and
     /// 1.01–1.11× at 1 MiB (docs/BENCHMARKS.md); 2 MiB is a judgement that keeps the margin
     /// clear of the noise. With consecutive placement both cross alike and native stays.
-    static func twoLevelAcrossInterleavedNodes(_ collective: Collective, bytes: Int, nodeLocal: Bool,
-                                               nodesInterleaved: Bool) -> Bool {
-        collective == .allreduce && !nodeLocal && nodesInterleaved && bytes >= twoLevelFrom
+    static func twoLevelAcrossRoundRobinNodes(_ collective: Collective, bytes: Int, nodeLocal: Bool,
+                                               nodesRoundRobin: Bool) -> Bool {
+        collective == .allreduce && !nodeLocal && nodesRoundRobin && bytes >= twoLevelFrom
     }
 
     static let twoLevelFrom = 2 << 20
@@ -56,7 +56,7 @@ public struct AutoChoice {
     /// The same decision as size ranges: every boundary any source names, and the choice
     /// between two neighbouring boundaries (it is constant there). Lower bounds inclusive.
     public func ranges(_ collective: Collective, ranks: Int, nodeLocal: Bool, registered: Bool,
-                       buffers: Plan.BufferKind, nodesInterleaved: Bool = false)
+                       buffers: Plan.BufferKind, nodesRoundRobin: Bool = false)
         -> [(bytes: Range<Int>, algorithm: Algorithm)]
     {
         var bounds: Set<Int> = [0, Self.twoLevelFrom]
@@ -71,7 +71,7 @@ public struct AutoChoice {
         for (i, low) in sorted.enumerated() {
             let high = i + 1 < sorted.count ? sorted[i + 1] : Int.max
             let algorithm = choose(collective, bytes: low, ranks: ranks, nodeLocal: nodeLocal, registered: registered,
-                                   buffers: buffers, nodesInterleaved: nodesInterleaved)
+                                   buffers: buffers, nodesRoundRobin: nodesRoundRobin)
             if let last = out.last, last.algorithm == algorithm {
                 out[out.count - 1].bytes = last.bytes.lowerBound..<high
             } else {

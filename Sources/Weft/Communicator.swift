@@ -244,7 +244,7 @@ public final class Communicator {
         // Where ranks span nodes, which ones share a node matters too (asked of MPI once).
         let roundRobin = isNodeLocal ? false : TwoLevel.isRoundRobin(try nodes())
         let chosen = choice.choose(collective, bytes: bytes, ranks: size, nodeLocal: isNodeLocal, registered: registered,
-                                   buffers: registered ? .registered : .ordinary, nodesInterleaved: roundRobin)
+                                   buffers: registered ? .registered : .ordinary, nodesRoundRobin: roundRobin)
         autoChoices[key] = chosen
         return chosen
     }
@@ -403,10 +403,11 @@ public final class Communicator {
                 }
             }
         }
-        if code == WEFT_ERR_TIMEOUT, case let peer = Int(weft_timeout_peer()), peer >= 0 {
-            let host = peerHosts.map { " (host \($0[peer]))" } ?? ""
+        if code == WEFT_ERR_TIMEOUT, case let peer = weft_timeout_peer(), peer >= 0 {
+            var text = [CChar](repeating: 0, count: 256)
+            weft_timeout_reason(peer, peerHosts.map { "host \($0[Int(peer)])" } ?? "", &text, Int32(text.count))
             throw WeftError(code: code, function: "weft_execute",
-                            reason: "timed out waiting for rank \(peer)\(host): it, or a rank it waits for, died, hangs or was stopped, or the ranks called different collectives")
+                            reason: String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
         try check("weft_execute", code)
     }

@@ -50,7 +50,7 @@ func weftIPRules(_ collective: Int32, _ ranks: Int32, _ nodeLocal: Int32, _ cros
         TwoLevel.isRoundRobin(TwoLevel.nodes(fromKeys: UnsafeBufferPointer(start: $0, count: Int(ranks)).map(Int.init)))
     } ?? false
     let ranges = InterposePolicy.rules(c, ranks: Int(ranks), nodeLocal: nodeLocal != 0, crossMemory: crossMemory != 0,
-                                       worldCongruent: worldCongruent != 0, nodesInterleaved: roundRobin)
+                                       worldCongruent: worldCongruent != 0, nodesRoundRobin: roundRobin)
     let mpi = InterposePolicy.algorithms.firstIndex(of: .mpi)!
     var n = 0
     for range in ranges where n < Int(capacity) {

@@ -77,13 +77,13 @@ enum InterposePolicy {
     }
 
     static func rules(_ collective: Collective, ranks: Int, nodeLocal: Bool, crossMemory: Bool, worldCongruent: Bool,
-                      nodesInterleaved: Bool = false) -> [(bytes: Range<Int>, algorithm: Algorithm)]
+                      nodesRoundRobin: Bool = false) -> [(bytes: Range<Int>, algorithm: Algorithm)]
     {
         var local = choice
         // A descriptor's plan and placement describe MPI_COMM_WORLD's ranks only.
         if !worldCongruent { local.network = nil }
         return local.ranges(collective, ranks: ranks, nodeLocal: nodeLocal, registered: crossMemory,
-                            buffers: .ordinary, nodesInterleaved: nodesInterleaved).map {
+                            buffers: .ordinary, nodesRoundRobin: nodesRoundRobin).map {
             let feasible = serves(collective, $0.algorithm, nodeLocal: nodeLocal, crossMemory: crossMemory,
                                   worldCongruent: worldCongruent)
             return ($0.bytes, feasible ? $0.algorithm : .mpi)

@@ -84,16 +84,16 @@ final class AutoChoiceTests: XCTestCase {
     /// Round-robin placement across nodes: allreduce from 2 MiB goes two-level; below, on
     /// other collectives, with consecutive placement or on one node, the rest of the chain
     /// decides — and a tuning file still comes first.
-    func testInterleavedNodesRunTwoLevelAllreduceFromTwoMiB() {
+    func testRoundRobinNodesRunTwoLevelAllreduceFromTwoMiB() {
         let choice = AutoChoice(forced: nil, tuning: nil, network: nil, selector: .measured)
-        func pick(_ collective: Collective, _ bytes: Int, nodeLocal: Bool = false, interleaved: Bool = true,
+        func pick(_ collective: Collective, _ bytes: Int, nodeLocal: Bool = false, roundRobin: Bool = true,
                   _ c: AutoChoice? = nil) -> Algorithm {
             (c ?? choice).choose(collective, bytes: bytes, ranks: 4, nodeLocal: nodeLocal, registered: false,
-                                 buffers: .ordinary, nodesInterleaved: interleaved)
+                                 buffers: .ordinary, nodesRoundRobin: roundRobin)
         }
         for shift in 21...30 { XCTAssertEqual(pick(.allreduce, 1 << shift), .twoLevel) }
         XCTAssertEqual(pick(.allreduce, (2 << 20) - 4), .mpi)
-        XCTAssertEqual(pick(.allreduce, 4 << 20, interleaved: false), .mpi)
+        XCTAssertEqual(pick(.allreduce, 4 << 20, roundRobin: false), .mpi)
         XCTAssertEqual(pick(.allgather, 4 << 20), .mpi)
         XCTAssertEqual(pick(.allreduce, 4 << 20, nodeLocal: true), .direct)
         let tuned = AutoChoice(forced: nil, tuning: Plan(ranks: 4, source: "test", rules: [rule(.ring, 0, Int.max)]),
@@ -106,7 +106,7 @@ final class AutoChoiceTests: XCTestCase {
     func testRangesCarryTheInterleavedRule() {
         let choice = AutoChoice(forced: nil, tuning: nil, network: nil, selector: .crossMemory)
         let ranges = choice.ranges(.allreduce, ranks: 4, nodeLocal: false, registered: false, buffers: .ordinary,
-                                   nodesInterleaved: true)
+                                   nodesRoundRobin: true)
         XCTAssertEqual(ranges.map(\.algorithm), [.mpi, .twoLevel])
         XCTAssertEqual(ranges.first?.bytes, 0..<(2 << 20))
         let consecutive = choice.ranges(.allreduce, ranks: 4, nodeLocal: false, registered: false, buffers: .ordinary)

@@ -229,6 +229,9 @@ int weft_execute(weft_comm_t comm, const weft_schedule_op_t *ops, int64_t n, wef
 /// After weft_execute returned WEFT_ERR_TIMEOUT on this thread: the rank it was still
 /// waiting for (a message not arrived, else a send not taken), or -1; reading clears it.
 int weft_timeout_peer(void);
+/// The one-line reason for such a timeout, naming `peer` and, when not empty, where it runs
+/// (`where`: e.g. "host h2" or "world rank 3").
+void weft_timeout_reason(int peer, const char *where, char *buffer, int length);
 
 /// Bytes of shared memory a shared barrier needs; place it in a shared window, zeroed.
 int64_t weft_shared_barrier_bytes(int ranks);
