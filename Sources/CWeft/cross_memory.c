@@ -30,6 +30,10 @@ static int transfer(int write, pid_t pid, char *local, uintptr_t remote, size_t 
     return WEFT_OK;
 }
 
+int weft_cross_memory_read(int32_t pid, void *local, uintptr_t remote, size_t bytes) {
+    return transfer(0, (pid_t)pid, local, remote, bytes);
+}
+
 int weft_cross_memory_probe(int32_t pid, const void *address, int64_t bytes) {
     char probe[64];
     size_t n = bytes < (int64_t)sizeof probe ? (size_t)bytes : sizeof probe;

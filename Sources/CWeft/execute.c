@@ -196,8 +196,10 @@ int weft_execute(weft_comm_t comm, const weft_schedule_op_t *ops, int64_t n, wef
     int rc = WEFT_OK;
     for (int64_t i = 0; i < n && rc == WEFT_OK;) {
         int64_t j = i;
-        int needed = 0, shared = 0;
+        int needed = 0, shared = 0, pulls = 0, held = 0; // held: sends a node-mate pulls
         while (j < n && ops[j].step == ops[i].step) {
+            pulls += ops[j].kind == WEFT_OP_PULL_COPY || ops[j].kind == WEFT_OP_PULL_REDUCE;
+            held += ops[j].kind == WEFT_OP_PULL_SEND;
             if (ops[j].kind <= WEFT_OP_RECV_REDUCE)
                 needed += pieces(chunk_elements(layout, ops[j].kind == WEFT_OP_SEND ? ops[j].source_chunk
                                                                                    : ops[j].destination_chunk,
@@ -211,6 +213,10 @@ int weft_execute(weft_comm_t comm, const weft_schedule_op_t *ops, int64_t n, wef
             if ((rc = weft_shared_barrier(buffers->shared_barrier, rank, ranks, total)) != WEFT_OK) return rc;
         }
         if ((rc = reserve(needed)) != WEFT_OK) return rc;
+        if (pulls || held) {
+            if (!buffers->pull_control || !buffers->pull_slots || !buffers->pull_pids) return WEFT_ERR_ARGUMENT;
+            weft_pull_enter(buffers, rank, ops[i].step);
+        }
         int tag = ops[i].step & 0x7fff, used = 0;
         int64_t scratch_used = 0;
         for (int64_t k = i; k < j && rc == WEFT_OK; k++) {
@@ -234,6 +240,16 @@ int weft_execute(weft_comm_t comm, const weft_schedule_op_t *ops, int64_t n, wef
             rc = post(1, comm, base_of(buffers, o->source_buffer) + chunk_offset(layout, o->source_chunk) * size,
                       bytes, o->peer, tag, &used);
         }
+        for (int64_t k = i; k < j && rc == WEFT_OK && pulls; k++) {
+            if (ops[k].kind != WEFT_OP_PULL_COPY && ops[k].kind != WEFT_OP_PULL_REDUCE) continue;
+            int waited = -1;
+            rc = weft_pull_receive(comm, &ops[k], layout, dtype, op, buffers, &waited);
+            if (rc == WEFT_ERR_TIMEOUT) {
+                unanswered = waited;
+                return rc;
+            }
+        }
+        if (rc == WEFT_OK && pulls) weft_pull_done(buffers, rank, ops[i].step);
         if (rc == WEFT_OK)
             rc = comm->local ? weft_local_wait_all(used, local_requests, expected) : weft_wait_all(used, requests, expected);
         if (rc == WEFT_ERR_TIMEOUT) note_unanswered(comm, used);
@@ -257,6 +273,11 @@ int weft_execute(weft_comm_t comm, const weft_schedule_op_t *ops, int64_t n, wef
             weft_reduce(base_of(buffers, o->destination_buffer) + chunk_offset(layout, o->destination_chunk) * size,
                         (char *)buffers->scratch + scratch_used, count, dtype, op);
             scratch_used += count * (int64_t)size;
+        }
+        for (int64_t k = i; k < j && rc == WEFT_OK && held; k++) {
+            if (ops[k].kind != WEFT_OP_PULL_SEND) continue;
+            rc = weft_pull_wait_reader(comm, buffers, ops[k].peer, ops[k].step);
+            if (rc == WEFT_ERR_TIMEOUT) unanswered = ops[k].peer;
         }
         if (rc != WEFT_OK) return rc;
         synced = 0;

@@ -106,5 +106,22 @@ int weft_local_collective(weft_comm_t comm, weft_local_collective_t kind, const 
 /// A shared operation whose peers' segments live in other processes (cross_memory.c).
 int weft_run_cross_memory(const weft_schedule_op_t *o, weft_layout_t layout, weft_dtype_t dtype, weft_op_t op,
                           const weft_buffers_t *buffers, int rank, int ranks);
+/// Reads `bytes` at `remote` in process `pid` into `local` (process_vm_readv).
+int weft_cross_memory_read(int32_t pid, void *local, uintptr_t remote, size_t bytes);
+
+// MARK: - Pulls between ranks of one node (pull.c), inside programs that span nodes
+
+/// Publishes this rank's buffers and that it has begun `step` of the call (everything
+/// before it done): node-mates may now read chunks it sends in this step.
+void weft_pull_enter(const weft_buffers_t *buffers, int rank, int step);
+/// Runs one pull (WEFT_OP_PULL_COPY or _REDUCE): waits until the sender has begun this
+/// step, then reads its source chunks a cache-sized block at a time, each copied or reduced
+/// into this rank's destination at once. On a timeout, *waited names the sender.
+int weft_pull_receive(weft_comm_t comm, const weft_schedule_op_t *o, weft_layout_t layout, weft_dtype_t dtype, weft_op_t op,
+                      const weft_buffers_t *buffers, int *waited);
+/// Publishes that this rank finished its pulls of `step`.
+void weft_pull_done(const weft_buffers_t *buffers, int rank, int step);
+/// Waits until `reader` finished its pulls of `step` (so the chunks it read may change).
+int weft_pull_wait_reader(weft_comm_t comm, const weft_buffers_t *buffers, int reader, int step);
 
 #endif

@@ -30,6 +30,8 @@ public final class Communicator {
     /// Bytes this rank handed to collectives and seconds spent in them, for accounting.
     public private(set) var collectiveBytes = 0
     public private(set) var collectiveSeconds = 0.0
+    /// Transfers this rank read from a node-mate's buffer (pulls) rather than received.
+    package private(set) var pulledTransfers = 0
 
     private var programs: [CompiledProgram.Key: CompiledProgram] = [:]
     private var registered: [WeakSegments] = []
@@ -42,6 +44,9 @@ public final class Communicator {
     /// say where the rank that did not answer runs.
     private var peerHosts: [String]?
     private var staging: SharedSegments?
+    /// Pulls inside each node for programs across nodes: set up with the first such program;
+    /// `.some(nil)` where they cannot run (see `NodePullState.make`).
+    private var nodePullState: NodePullState??
     private var scratch: UnsafeMutableRawPointer?
     private var scratchBytes = 0
 
@@ -86,6 +91,7 @@ public final class Communicator {
     }
 
     deinit {
+        if case .some(.some(let state)) = nodePullState { state.control.free() }
         staging?.free()
         control?.free()
         scratch?.deallocate()
@@ -306,6 +312,9 @@ public final class Communicator {
         let segments = segments(for: collective, algorithm: algorithm, bytes: bytes)
         let program = try compiled(collective, algorithm, root: root, segments: segments)
         let blockCount = collective.isBlockwise ? count / size : count
+        // Every rank counts every scheduled call, so node-mates agree on the call a pull is in
+        // (a rank's own program may have no pulls in it).
+        if case .some(.some(let state)) = nodePullState { state.calls += 1 }
         if let fabric {
             try runEmulated(program, fabric, UnsafeMutableRawPointer(data.baseAddress),
                             output.flatMap { UnsafeMutableRawPointer($0.baseAddress) }, bytes: bytes,
@@ -348,11 +357,13 @@ public final class Communicator {
             throw WeftError(function: collective.rawValue,
                             reason: "algorithm '\(algorithm.rawValue)' works through shared memory, which the emulated fabric cannot hold; pick a message-passing algorithm")
         }
-        let program = CompiledProgram(schedule: schedule, rank: rank, key: key)
         if !isNodeLocal && peerHosts == nil {
             // Collective like compiling itself: every rank compiles the same program in the same call.
             peerHosts = try hostNames()
         }
+        let pulls = isNodeLocal || fabric != nil ? nil : try nodePulls()
+        let program = CompiledProgram(schedule: schedule, rank: rank, key: key,
+                                      pulls: pulls.map { NodePulls(nodeOf: $0.nodeOf) })
         programs[key] = program
         return program
     }
@@ -389,17 +400,29 @@ public final class Communicator {
         }
         let sharedData = shared?.data.map { UnsafeMutableRawPointer($0) } ?? []
         let sharedOutput = shared?.output.map { UnsafeMutableRawPointer($0) } ?? []
+        var pulls: NodePullState?
+        if program.hasPulls, case .some(.some(let state)) = nodePullState {
+            pulls = state
+            pulledTransfers += program.pullCount
+        }
         let code = sharedData.withUnsafeBufferPointer { sd in
             sharedOutput.withUnsafeBufferPointer { so in
                 var buffers = weft_buffers_t(
                     data: data, output: output, scratch: scratch, scratch_bytes: Int64(scratchBytes),
                     shared_data: shared == nil ? nil : UnsafePointer(sd.baseAddress),
                     shared_output: shared == nil ? nil : UnsafePointer(so.baseAddress),
-                    shared_barrier: shared?.barrier, remote_pids: nil, entry_synced: 0)
+                    shared_barrier: shared?.barrier, remote_pids: nil, entry_synced: 0,
+                    pull_control: pulls?.control.bases[0], pull_slots: nil, pull_pids: nil, pull_call: pulls?.calls ?? 0)
                 return program.operations.withUnsafeBufferPointer { all in
                     let ops = range.map { UnsafeBufferPointer(rebasing: all[$0]) } ?? all
-                    return weft_execute(handle, ops.baseAddress, Int64(ops.count), layout, type.c,
-                                        (op == .avg ? ReduceOp.sum : op).c, &buffers)
+                    return (pulls?.slots ?? []).withUnsafeBufferPointer { slots in
+                        (pulls?.pids ?? []).withUnsafeBufferPointer { pids in
+                            buffers.pull_slots = pulls == nil ? nil : slots.baseAddress
+                            buffers.pull_pids = pulls == nil ? nil : pids.baseAddress
+                            return weft_execute(handle, ops.baseAddress, Int64(ops.count), layout, type.c,
+                                                (op == .avg ? ReduceOp.sum : op).c, &buffers)
+                        }
+                    }
                 }
             }
         }
@@ -544,6 +567,15 @@ public final class Communicator {
         try ok.withUnsafeMutableBufferPointer { try allreduce($0, op: .min, algorithm: .mpi) }
         crossMemoryPids = ok[0] == 1 ? pids : []
         return crossMemoryPids!
+    }
+
+    /// The node pull state, set up on first use (collective: every rank compiles the same
+    /// program in the same call); nil where pulls cannot run.
+    private func nodePulls() throws -> NodePullState? {
+        if let nodePullState { return nodePullState }
+        let state = try NodePullState.make(self, nodes: try nodes())
+        nodePullState = .some(state)
+        return state
     }
 
     private func stagingSegments(bytes: Int) throws -> SharedSegments {

@@ -7,6 +7,12 @@ package struct CompiledProgram {
     package let operations: [weft_schedule_op_t]
     package let layout: ChunkLayout
     package let usesSharedMemory: Bool
+    /// Whether some transfers run as pulls between ranks of one node (see `NodePulls`).
+    package let hasPulls: Bool
+    /// This rank's pulls (the transfers it reads from a node-mate).
+    package var pullCount: Int {
+        operations.filter { $0.kind == WEFT_OP_PULL_COPY.rawValue || $0.kind == WEFT_OP_PULL_REDUCE.rawValue }.count
+    }
     let key: Key
     /// The schedule it came from (the emulated fabric simulates it for its hold times).
     let schedule: Schedule
@@ -29,21 +35,33 @@ package struct CompiledProgram {
         }
     }
 
-    package init(schedule: Schedule, rank: Int, key: Key) {
+    /// `pulls`: where set, transfers between ranks of one node that it picks run as pulls.
+    package init(schedule: Schedule, rank: Int, key: Key, pulls: NodePulls? = nil) {
         self.key = key
         self.schedule = schedule
         layout = schedule.layout
         usesSharedMemory = schedule.usesSharedMemory
-        operations = schedule.program(for: rank).map { step, operation in
+        var program: [(step: Int, operation: ScheduleOperation, pulled: Bool)] = []
+        for index in 0..<schedule.stepCount {
+            let step = schedule.step(index)
+            let mine = step.indices.filter { step[$0].involves(rank) }
+            guard !mine.isEmpty else { continue }
+            let pulled = pulls?.pulls(in: step) ?? []
+            program += mine.map { (index, step[$0], pulled.contains($0)) }
+        }
+        hasPulls = program.contains { $0.pulled }
+        operations = program.map { step, operation, pulled in
             var op = weft_schedule_op_t()
             op.step = Int32(step)
             switch operation {
             case .transfer(let from, let to, let source, let destination, let reduce):
                 if from == rank {
-                    op.kind = Int32(WEFT_OP_SEND.rawValue)
+                    op.kind = Int32((pulled ? WEFT_OP_PULL_SEND : WEFT_OP_SEND).rawValue)
                     op.peer = Int32(to)
                 } else {
-                    op.kind = Int32((reduce ? WEFT_OP_RECV_REDUCE : WEFT_OP_RECV_COPY).rawValue)
+                    let kind = pulled ? (reduce ? WEFT_OP_PULL_REDUCE : WEFT_OP_PULL_COPY)
+                                      : (reduce ? WEFT_OP_RECV_REDUCE : WEFT_OP_RECV_COPY)
+                    op.kind = Int32(kind.rawValue)
                     op.peer = Int32(from)
                 }
                 op.set(source, destination)
@@ -73,6 +91,15 @@ package struct CompiledProgram {
     func cLayout(blockCount: Int) -> weft_layout_t {
         weft_layout_t(blocks: Int64(layout.blocks), chunks_per_block: Int64(layout.chunksPerBlock),
                       block_count: Int64(blockCount))
+    }
+}
+
+extension ScheduleOperation {
+    fileprivate func involves(_ rank: Int) -> Bool {
+        switch self {
+        case .transfer(let from, let to, _, _, _): return from == rank || to == rank
+        case .localCopy(let owner, _, _), .shared(let owner, _, _, _, _, _): return owner == rank
+        }
     }
 }
 

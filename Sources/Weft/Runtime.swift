@@ -5,7 +5,8 @@ import Foundation
 /// loops yield the CPU (needed when more ranks than cores share a node).
 public enum Runtime {
     /// Initialises MPI once (errors are returned, never aborted) and applies settings from
-    /// the environment: `WEFT_TIMEOUT` (seconds) and `WEFT_YIELD` (0/1).
+    /// the environment: `WEFT_TIMEOUT` (seconds) and `WEFT_YIELD` (0/1; by default, yield when
+    /// a node has more ranks than cores or Open MPI was told to yield when idle).
     public static func initialize() throws {
         if weft_is_initialized() != 0 { return }
         if let error = AlgorithmSelector.environmentError { throw WeftError(function: "WEFT_ALGO", reason: error) }
@@ -20,7 +21,7 @@ public enum Runtime {
         if let text = environment["WEFT_YIELD"] {
             weft_set_yield(text == "1" ? 1 : 0)
         } else {
-            weft_set_yield(localRanks() > ProcessInfo.processInfo.activeProcessorCount ? 1 : 0)
+            weft_set_yield(localRanks() > ProcessInfo.processInfo.activeProcessorCount || mpiYields() ? 1 : 0)
         }
     }
 
@@ -44,6 +45,14 @@ public enum Runtime {
     }
 
     public static func wallTime() -> Double { weft_wtime() }
+
+    /// Whether Open MPI was told to yield when idle (`--mca mpi_yield_when_idle 1`, e.g. when
+    /// hosts share cores): then Weft's own waits yield too, or they would starve the ranks
+    /// Open MPI's waits make room for.
+    private static func mpiYields() -> Bool {
+        let text = ProcessInfo.processInfo.environment["OMPI_MCA_mpi_yield_when_idle"]?.lowercased()
+        return ["1", "true", "yes", "enabled"].contains(text ?? "")
+    }
 
     private static func localRanks() -> Int {
         let environment = ProcessInfo.processInfo.environment

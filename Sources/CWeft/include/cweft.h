@@ -158,6 +158,9 @@ typedef enum {
     WEFT_OP_LOCAL_COPY = 3,    // copy own source chunks to own destination chunks
     WEFT_OP_SHARED_COPY = 4,   // load `peer`'s chunks from shared memory, store at `target`
     WEFT_OP_SHARED_REDUCE = 5, // reduce chunks of `peer` (-1: all ranks), store at `target` (-1: all)
+    WEFT_OP_PULL_SEND = 6,     // a send that `peer` (on this node) reads itself: hold the chunks until it has
+    WEFT_OP_PULL_COPY = 7,     // read `peer`'s (on this node) source chunks into destination chunks
+    WEFT_OP_PULL_REDUCE = 8,   // read `peer`'s (on this node) source chunks and reduce into destination chunks
 } weft_op_kind_t;
 
 /// One operation of one rank. Chunks are ranges of a buffer's chunk layout (see below).
@@ -199,7 +202,21 @@ typedef struct {
     const int32_t *remote_pids;
     /// Non-zero when the caller ran a shared barrier just before (skips the entry barrier).
     int32_t entry_synced;
+    /// Pulls (WEFT_OP_PULL_*) between ranks of one node, in a program that spans nodes: the
+    /// node's pull block (weft_pull_control_bytes, zeroed, mapped by the node's ranks), each
+    /// rank's slot in it (-1 off this node) and process id, by communicator rank, and this
+    /// call's number (1, 2, … — the same on every rank of the node).
+    void *pull_control;
+    const int32_t *pull_slots;
+    const int32_t *pull_pids;
+    int64_t pull_call;
 } weft_buffers_t;
+
+/// Bytes of a pull block for a node of `ranks` ranks: one cache line per rank, where it
+/// publishes its buffers and how far through the current call it is.
+int64_t weft_pull_control_bytes(int ranks);
+/// Slot `slot`'s probe word (used once, to check that node-mates can read each other).
+uint64_t *weft_pull_probe_word(void *control, int slot);
 
 /// Whether this process may read and write process `pid`'s memory with cross-memory attach
 /// (probes `bytes` at `address` there; 1 yes, 0 no).

@@ -1,0 +1,63 @@
+import CWeft
+import Foundation
+
+/// What pulls between ranks of one node need in a communicator that spans nodes (see
+/// `NodePulls` and CWeft's pull.c): the node's shared pull block, each rank's slot in it
+/// and process id, and the number of scheduled calls so far.
+final class NodePullState {
+    let nodeOf: [Int]
+    let slots: [Int32]
+    let pids: [Int32]
+    let control: SharedSegments
+    /// Scheduled calls on the communicator so far, the same on every rank (all run the same
+    /// collectives in turn); a pull waits for progress within this call.
+    var calls: Int64 = 0
+    private let node: Communicator
+
+    private init(nodeOf: [Int], slots: [Int32], pids: [Int32], control: SharedSegments, node: Communicator) {
+        self.nodeOf = nodeOf
+        self.slots = slots
+        self.pids = pids
+        self.control = control
+        self.node = node
+    }
+
+    /// Collective over `communicator`. Nil — on every rank alike — when no node has two
+    /// ranks, when `WEFT_CROSS_MEMORY=0`, or when some rank cannot read a node-mate's
+    /// memory (process_vm_readv forbidden, e.g. by ptrace rules in a container).
+    static func make(_ communicator: Communicator, nodes: [[Int]]) throws -> NodePullState? {
+        guard nodes.contains(where: { $0.count > 1 }) else { return nil }
+        var nodeOf = [Int](repeating: 0, count: communicator.size)
+        var slots = [Int32](repeating: -1, count: communicator.size)
+        for (index, members) in nodes.enumerated() {
+            for (slot, rank) in members.enumerated() {
+                nodeOf[rank] = index
+                slots[rank] = Int32(slot)
+            }
+        }
+        let node = try communicator.splitByNode()
+        let control = try SharedSegments(communicator: node, bytes: Int(weft_pull_control_bytes(Int32(node.size))))
+        var pids = [Int32](repeating: 0, count: communicator.size)
+        pids[communicator.rank] = getpid()
+        try pids.withUnsafeMutableBufferPointer { try communicator.allgather($0, algorithm: .mpi) }
+        // Each rank reads a word of its next node-mate's memory; every rank must succeed.
+        let probe = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+        defer { probe.deallocate() }
+        probe.pointee = 0x77656674
+        weft_pull_probe_word(control.bases[0], Int32(node.rank)).pointee = UInt64(UInt(bitPattern: probe))
+        try node.barrier(algorithm: .mpi)
+        let members = nodes[nodeOf[communicator.rank]]
+        let mate = members[(node.rank + 1) % members.count]
+        let address = weft_pull_probe_word(control.bases[0], Int32(slots[mate])).pointee
+        let disabled = ProcessInfo.processInfo.environment["WEFT_CROSS_MEMORY"] == "0"
+        let readable = weft_cross_memory_probe(pids[mate], UnsafeRawPointer(bitPattern: UInt(address)), 8) != 0
+        var ok: [Int32] = [!disabled && slots[communicator.rank] == Int32(node.rank) && node.size == members.count
+                           && readable ? 1 : 0]
+        try ok.withUnsafeMutableBufferPointer { try communicator.allreduce($0, op: .min, algorithm: .mpi) }
+        guard ok[0] == 1 else {
+            control.free()
+            return nil
+        }
+        return NodePullState(nodeOf: nodeOf, slots: slots, pids: pids, control: control, node: node)
+    }
+}
