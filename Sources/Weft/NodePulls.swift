@@ -4,7 +4,10 @@ import WeftTopology
 /// through cross-memory attach (one copy, reduced from cache; see CWeft's pull.c) instead
 /// of a message through MPI. Only between ranks of one node, and only in a step where
 /// neither rank writes a chunk it is read from — a pull happens during the step, so it must
-/// see the buffer as it was when the step began, as a message would.
+/// see the buffer as it was when the step began, as a message would — and where neither
+/// rank also talks across nodes: there a pull's copy held up the rank's TCP transfer (a
+/// ring's hops inside a node were 5–20 % slower as pulls in two of three A/B runs, while
+/// two-level's steps inside nodes, which cross nothing, were 3–13 % faster).
 package struct NodePulls {
     /// `nodeOf[r]`: rank r's node.
     package let nodeOf: [Int]
@@ -20,12 +23,13 @@ package struct NodePulls {
         }
         guard !local.isEmpty else { return [] }
         var reads: [Int: [ChunkRange]] = [:], writes: [Int: [ChunkRange]] = [:]
-        var sharing = Set<Int>()
+        var sharing = Set<Int>(), crossing = Set<Int>()
         for operation in step {
             switch operation {
             case .transfer(let from, let to, let source, let destination, _):
                 reads[from, default: []].append(source)
                 writes[to, default: []].append(destination)
+                if nodeOf[from] != nodeOf[to] { crossing.formUnion([from, to]) }
             case .localCopy(let rank, let source, let destination):
                 reads[rank, default: []].append(source)
                 writes[rank, default: []].append(destination)
@@ -34,7 +38,7 @@ package struct NodePulls {
             }
         }
         func clean(_ rank: Int) -> Bool {
-            guard !sharing.contains(rank) else { return false }
+            guard !sharing.contains(rank) && !crossing.contains(rank) else { return false }
             let written = writes[rank] ?? []
             return (reads[rank] ?? []).allSatisfy { read in !written.contains { Self.overlap(read, $0) } }
         }
