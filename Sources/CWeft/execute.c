@@ -215,7 +215,7 @@ int weft_execute(weft_comm_t comm, const weft_schedule_op_t *ops, int64_t n, wef
         if ((rc = reserve(needed)) != WEFT_OK) return rc;
         if (pulls || held) {
             if (!buffers->pull_control || !buffers->pull_slots || !buffers->pull_pids) return WEFT_ERR_ARGUMENT;
-            weft_pull_enter(buffers, rank, ops[i].step);
+            weft_pull_enter(buffers, rank, ops[i].step, total);
         }
         int tag = ops[i].step & 0x7fff, used = 0;
         int64_t scratch_used = 0;

@@ -111,12 +111,13 @@ int weft_cross_memory_read(int32_t pid, void *local, uintptr_t remote, size_t by
 
 // MARK: - Pulls between ranks of one node (pull.c), inside programs that span nodes
 
-/// Publishes this rank's buffers and that it has begun `step` of the call (everything
-/// before it done): node-mates may now read chunks it sends in this step.
-void weft_pull_enter(const weft_buffers_t *buffers, int rank, int step);
+/// Publishes this rank's buffers and element count, and that it has begun `step` of the
+/// call (everything before it done): node-mates may now read chunks it sends in this step.
+void weft_pull_enter(const weft_buffers_t *buffers, int rank, int step, int64_t count);
 /// Runs one pull (WEFT_OP_PULL_COPY or _REDUCE): waits until the sender has begun this
 /// step, then reads its source chunks a cache-sized block at a time, each copied or reduced
-/// into this rank's destination at once. On a timeout, *waited names the sender.
+/// into this rank's destination at once. On a timeout, *waited names the sender; a sender
+/// that passed another element count is WEFT_ERR_COUNT_MISMATCH.
 int weft_pull_receive(weft_comm_t comm, const weft_schedule_op_t *o, weft_layout_t layout, weft_dtype_t dtype, weft_op_t op,
                       const weft_buffers_t *buffers, int *waited);
 /// Publishes that this rank finished its pulls of `step`.

@@ -1,5 +1,5 @@
 // Pulls: a transfer between two ranks of one node, inside a program that also crosses
-// nodes (two-level), done as one read of the sender's own buffer by the receiver
+// nodes (two-level's steps inside nodes), done as one read of the sender's own buffer by the receiver
 // (cross-memory attach) instead of a message through MPI. The receiver reads a block at a
 // time into cache-resident scratch and reduces it into its buffer at once, so a reduction
 // reads the received data from cache rather than from a staged copy in memory.
@@ -8,8 +8,9 @@
 // pull block, which step of which call it has begun (`entered`) and which step's pulls it
 // has finished (`done`). A receiver pulls once the sender has entered the step; a sender
 // leaves a step in which it was read only when the reader is done. The Swift side makes
-// pulls only in steps where no rank writes a chunk it is read from, so reading during the
-// step sees the buffer as it was when the step began — the executor's semantics.
+// pulls only in steps where no rank writes a chunk it is read from (and none of the two
+// talks across nodes), so reading during the step sees the buffer as it was when the step
+// began — the executor's semantics.
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -20,6 +21,7 @@ typedef struct {
     _Atomic int64_t done;
     uint64_t data;
     uint64_t output;
+    int64_t count; // elements of the call, compared by readers (ranks must pass the same)
     uint64_t probe;
 } pull_slot_t;
 
@@ -59,10 +61,11 @@ static int wait_for(weft_comm_t comm, _Atomic int64_t *word, int64_t value) {
     return WEFT_OK;
 }
 
-void weft_pull_enter(const weft_buffers_t *buffers, int rank, int step) {
+void weft_pull_enter(const weft_buffers_t *buffers, int rank, int step, int64_t count) {
     pull_slot_t *own = slot_of(buffers, rank);
     own->data = (uint64_t)(uintptr_t)buffers->data;
     own->output = (uint64_t)(uintptr_t)buffers->output;
+    own->count = count;
     atomic_store_explicit(&own->entered, progress(buffers, step), memory_order_release);
 }
 
@@ -87,6 +90,9 @@ int weft_pull_receive(weft_comm_t comm, const weft_schedule_op_t *o, weft_layout
         *waited = o->peer;
         return rc;
     }
+    // The sender's chunks are where its own count puts them: a different count is an error,
+    // as a message of the wrong length is.
+    if (sender->count != layout.blocks * layout.block_count) return WEFT_ERR_COUNT_MISMATCH;
     size_t size = weft_dtype_size(dtype);
     int64_t count = chunk_elements(layout, o->source_chunk, o->chunks);
     if (count != chunk_elements(layout, o->destination_chunk, o->chunks)) return WEFT_ERR_ARGUMENT;

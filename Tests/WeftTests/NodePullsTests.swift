@@ -80,6 +80,25 @@ final class NodePullsTests: XCTestCase {
         }
     }
 
+    /// Node-mates passing different counts: the rank that pulls reports the mismatch, as a
+    /// message of the wrong length would (the other fails on its messages across, or times
+    /// out waiting for its reader).
+    func testANodeMateWithAnotherCountIsAMismatch() throws {
+        Runtime.timeout = 1
+        let outcomes = try InProcessRanks<Void>.outcomes(ranks: 3, nodeOfRank: [0, 0, 1]) { world in
+            var x = [Float](repeating: 1, count: 64)
+            try world.allreduce(&x, algorithm: .twoLevel) // set-up, on every rank alike
+            var y = [Float](repeating: 1, count: 64 + (world.rank == 1 ? 6 : 0))
+            try world.allreduce(&y, algorithm: .twoLevel)
+        }
+        XCTAssertThrowsError(try outcomes[0].get()) { error in
+            let error = error as? WeftError
+            XCTAssertEqual(error?.isCountMismatch, true, "\(String(describing: error))")
+            XCTAssertEqual(error?.reason, "ranks passed different element counts to the same collective")
+        }
+        for rank in 1...2 { XCTAssertThrowsError(try outcomes[rank].get(), "rank \(rank)") }
+    }
+
     /// A node-mate that never arrives: the rank pulling from it times out and names it.
     func testAMissingNodeMateTimesOutAndIsNamed() throws {
         Runtime.timeout = 0.5
