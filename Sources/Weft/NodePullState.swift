@@ -23,8 +23,9 @@ final class NodePullState {
     }
 
     /// Collective over `communicator`. Nil — on every rank alike — when no node has two
-    /// ranks, when `WEFT_CROSS_MEMORY=0`, or when some rank cannot read a node-mate's
-    /// memory (process_vm_readv forbidden, e.g. by ptrace rules in a container).
+    /// ranks, when `WEFT_CROSS_MEMORY=0`, when MPI cannot make a node's shared window, or
+    /// when some rank cannot read a node-mate's memory (process_vm_readv forbidden, e.g. by
+    /// ptrace rules in a container).
     static func make(_ communicator: Communicator, nodes: [[Int]]) throws -> NodePullState? {
         guard nodes.contains(where: { $0.count > 1 }) else { return nil }
         var nodeOf = [Int](repeating: 0, count: communicator.size)
@@ -36,7 +37,9 @@ final class NodePullState {
             }
         }
         let node = try communicator.splitByNode()
-        let control = try SharedSegments(communicator: node, bytes: Int(weft_pull_control_bytes(Int32(node.size))))
+        // A node's shared window is the one window pulls need; where MPI cannot make one,
+        // the ranks agree below to go on with messages.
+        let control = try? SharedSegments(communicator: node, bytes: Int(weft_pull_control_bytes(Int32(node.size))))
         var pids = [Int32](repeating: 0, count: communicator.size)
         pids[communicator.rank] = getpid()
         try pids.withUnsafeMutableBufferPointer { try communicator.allgather($0, algorithm: .mpi) }
@@ -44,18 +47,22 @@ final class NodePullState {
         let probe = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
         defer { probe.deallocate() }
         probe.pointee = 0x77656674
-        weft_pull_probe_word(control.bases[0], Int32(node.rank)).pointee = UInt64(UInt(bitPattern: probe))
+        if let control {
+            weft_pull_probe_word(control.bases[0], Int32(node.rank)).pointee = UInt64(UInt(bitPattern: probe))
+        }
         try node.barrier(algorithm: .mpi)
         let members = nodes[nodeOf[communicator.rank]]
         let mate = members[(node.rank + 1) % members.count]
-        let address = weft_pull_probe_word(control.bases[0], Int32(slots[mate])).pointee
         let disabled = ProcessInfo.processInfo.environment["WEFT_CROSS_MEMORY"] == "0"
-        let readable = weft_cross_memory_probe(pids[mate], UnsafeRawPointer(bitPattern: UInt(address)), 8) != 0
-        var ok: [Int32] = [!disabled && slots[communicator.rank] == Int32(node.rank) && node.size == members.count
-                           && readable ? 1 : 0]
+        var readable = false
+        if let control, !disabled, slots[communicator.rank] == Int32(node.rank), node.size == members.count {
+            let address = weft_pull_probe_word(control.bases[0], Int32(slots[mate])).pointee
+            readable = weft_cross_memory_probe(pids[mate], UnsafeRawPointer(bitPattern: UInt(address)), 8) != 0
+        }
+        var ok: [Int32] = [readable ? 1 : 0]
         try ok.withUnsafeMutableBufferPointer { try communicator.allreduce($0, op: .min, algorithm: .mpi) }
-        guard ok[0] == 1 else {
-            control.free()
+        guard ok[0] == 1, let control else {
+            control?.free()
             return nil
         }
         return NodePullState(nodeOf: nodeOf, slots: slots, pids: pids, control: control, node: node)
