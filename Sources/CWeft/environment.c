@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -15,6 +17,13 @@ int64_t weft_max_message_bytes = (int64_t)1 << 30;
 void weft_set_timeout(double seconds) { weft_timeout_seconds = seconds; }
 double weft_get_timeout(void) { return weft_timeout_seconds; }
 void weft_set_yield(int yield) { weft_yield_when_waiting = yield; }
+
+int weft_yield_by_default(void) {
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    if (local && atol(local) > sysconf(_SC_NPROCESSORS_ONLN)) return 1;
+    const char *mpi = getenv("OMPI_MCA_mpi_yield_when_idle");
+    return mpi && (!strcmp(mpi, "1") || !strcasecmp(mpi, "true") || !strcasecmp(mpi, "yes") || !strcasecmp(mpi, "enabled"));
+}
 void weft_set_max_message_bytes(int64_t bytes) { weft_max_message_bytes = bytes > 0 ? bytes : ((int64_t)1 << 30); }
 
 double weft_wtime(void) {

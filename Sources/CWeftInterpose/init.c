@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "interpose.h"
@@ -79,13 +78,7 @@ static void setup(void) {
         }
     }
     weft_set_timeout(timeout);
-    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    // As weft does: yield when ranks outnumber cores or Open MPI was told to yield when idle.
-    const char *mpi_yield = getenv("OMPI_MCA_mpi_yield_when_idle");
-    int mpi_yields = mpi_yield && (!strcmp(mpi_yield, "1") || !strcasecmp(mpi_yield, "true") ||
-                                   !strcasecmp(mpi_yield, "yes") || !strcasecmp(mpi_yield, "enabled"));
-    weft_set_yield((local && atol(local) > cores) || mpi_yields);
+    weft_set_yield(weft_yield_by_default());
     weft_ip_mpi = weft_ip_algorithm_mpi();
     if (weft_ip_state_keyval_create() != MPI_SUCCESS) refuse("cannot create the communicator attribute key");
     weft_ip_active = 1;

@@ -412,17 +412,12 @@ public final class Communicator {
                     shared_data: shared == nil ? nil : UnsafePointer(sd.baseAddress),
                     shared_output: shared == nil ? nil : UnsafePointer(so.baseAddress),
                     shared_barrier: shared?.barrier, remote_pids: nil, entry_synced: 0,
-                    pull_control: pulls?.control.bases[0], pull_slots: nil, pull_pids: nil, pull_call: pulls?.calls ?? 0)
+                    pull_control: pulls?.control.bases[0], pull_slots: UnsafePointer(pulls?.slots.baseAddress),
+                    pull_pids: UnsafePointer(pulls?.pids.baseAddress), pull_call: pulls?.calls ?? 0)
                 return program.operations.withUnsafeBufferPointer { all in
                     let ops = range.map { UnsafeBufferPointer(rebasing: all[$0]) } ?? all
-                    return (pulls?.slots ?? []).withUnsafeBufferPointer { slots in
-                        (pulls?.pids ?? []).withUnsafeBufferPointer { pids in
-                            buffers.pull_slots = pulls == nil ? nil : slots.baseAddress
-                            buffers.pull_pids = pulls == nil ? nil : pids.baseAddress
-                            return weft_execute(handle, ops.baseAddress, Int64(ops.count), layout, type.c,
-                                                (op == .avg ? ReduceOp.sum : op).c, &buffers)
-                        }
-                    }
+                    return weft_execute(handle, ops.baseAddress, Int64(ops.count), layout, type.c,
+                                        (op == .avg ? ReduceOp.sum : op).c, &buffers)
                 }
             }
         }

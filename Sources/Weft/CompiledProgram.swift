@@ -10,9 +10,7 @@ package struct CompiledProgram {
     /// Whether some transfers run as pulls between ranks of one node (see `NodePulls`).
     package let hasPulls: Bool
     /// This rank's pulls (the transfers it reads from a node-mate).
-    package var pullCount: Int {
-        operations.filter { $0.kind == WEFT_OP_PULL_COPY.rawValue || $0.kind == WEFT_OP_PULL_REDUCE.rawValue }.count
-    }
+    package let pullCount: Int
     let key: Key
     /// The schedule it came from (the emulated fabric simulates it for its hold times).
     let schedule: Schedule
@@ -44,12 +42,16 @@ package struct CompiledProgram {
         var program: [(step: Int, operation: ScheduleOperation, pulled: Bool)] = []
         for index in 0..<schedule.stepCount {
             let step = schedule.step(index)
-            let mine = step.indices.filter { step[$0].involves(rank) }
+            let mine = step.indices.filter { step[$0].participants.contains(rank) }
             guard !mine.isEmpty else { continue }
             let pulled = pulls?.pulls(in: step) ?? []
             program += mine.map { (index, step[$0], pulled.contains($0)) }
         }
         hasPulls = program.contains { $0.pulled }
+        pullCount = program.filter {
+            guard $0.pulled, case .transfer(let from, _, _, _, _) = $0.operation else { return false }
+            return from != rank
+        }.count
         operations = program.map { step, operation, pulled in
             var op = weft_schedule_op_t()
             op.step = Int32(step)
@@ -91,15 +93,6 @@ package struct CompiledProgram {
     func cLayout(blockCount: Int) -> weft_layout_t {
         weft_layout_t(blocks: Int64(layout.blocks), chunks_per_block: Int64(layout.chunksPerBlock),
                       block_count: Int64(blockCount))
-    }
-}
-
-extension ScheduleOperation {
-    fileprivate func involves(_ rank: Int) -> Bool {
-        switch self {
-        case .transfer(let from, let to, _, _, _): return from == rank || to == rank
-        case .localCopy(let owner, _, _), .shared(let owner, _, _, _, _, _): return owner == rank
-        }
     }
 }
 

@@ -6,8 +6,9 @@ import Foundation
 /// and process id, and the number of scheduled calls so far.
 final class NodePullState {
     let nodeOf: [Int]
-    let slots: [Int32]
-    let pids: [Int32]
+    /// By communicator rank, at addresses that stay put (the executor reads them every call).
+    let slots: UnsafeMutableBufferPointer<Int32>
+    let pids: UnsafeMutableBufferPointer<Int32>
     let control: SharedSegments
     /// Scheduled calls on the communicator so far, the same on every rank (all run the same
     /// collectives in turn); a pull waits for progress within this call.
@@ -16,10 +17,17 @@ final class NodePullState {
 
     private init(nodeOf: [Int], slots: [Int32], pids: [Int32], control: SharedSegments, node: Communicator) {
         self.nodeOf = nodeOf
-        self.slots = slots
-        self.pids = pids
+        self.slots = .allocate(capacity: slots.count)
+        _ = self.slots.initialize(from: slots)
+        self.pids = .allocate(capacity: pids.count)
+        _ = self.pids.initialize(from: pids)
         self.control = control
         self.node = node
+    }
+
+    deinit {
+        slots.deallocate()
+        pids.deallocate()
     }
 
     /// Collective over `communicator`. Nil — on every rank alike — when no node has two

@@ -21,7 +21,7 @@ public enum Runtime {
         if let text = environment["WEFT_YIELD"] {
             weft_set_yield(text == "1" ? 1 : 0)
         } else {
-            weft_set_yield(localRanks() > ProcessInfo.processInfo.activeProcessorCount || mpiYields() ? 1 : 0)
+            weft_set_yield(weft_yield_by_default())
         }
     }
 
@@ -45,18 +45,4 @@ public enum Runtime {
     }
 
     public static func wallTime() -> Double { weft_wtime() }
-
-    /// Whether Open MPI was told to yield when idle (`--mca mpi_yield_when_idle 1`, e.g. when
-    /// hosts share cores): then Weft's own waits yield too, or they would starve the ranks
-    /// Open MPI's waits make room for.
-    private static func mpiYields() -> Bool {
-        let text = ProcessInfo.processInfo.environment["OMPI_MCA_mpi_yield_when_idle"]?.lowercased()
-        return ["1", "true", "yes", "enabled"].contains(text ?? "")
-    }
-
-    private static func localRanks() -> Int {
-        let environment = ProcessInfo.processInfo.environment
-        if let text = environment["OMPI_COMM_WORLD_LOCAL_SIZE"], let n = Int(text) { return n }
-        return 1
-    }
 }

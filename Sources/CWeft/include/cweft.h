@@ -48,6 +48,11 @@ void weft_set_timeout(double seconds);
 double weft_get_timeout(void);
 /// When non-zero, waiting loops yield the CPU (oversubscribed runs).
 void weft_set_yield(int yield);
+/// The default for weft_set_yield, from the environment: yield when this node has more
+/// ranks than cores (OMPI_COMM_WORLD_LOCAL_SIZE) or Open MPI was told to yield when idle
+/// (OMPI_MCA_mpi_yield_when_idle, e.g. hosts that share cores) — else a rank spinning on a
+/// node-mate would starve the rank it waits for.
+int weft_yield_by_default(void);
 /// Largest single MPI message in bytes; larger transfers are split. For tests of the
 /// splitting path; the default is 1 GiB.
 void weft_set_max_message_bytes(int64_t bytes);

@@ -42,7 +42,7 @@ public enum ScheduleOperation: Hashable, Sendable {
     case shared(rank: Int, from: Int?, source: ChunkRange, to: Int?, destination: ChunkRange, reduce: Bool)
 
     /// The ranks whose programs contain this operation.
-    var participants: [Int] {
+    package var participants: [Int] {
         switch self {
         case .transfer(let from, let to, _, _, _): return [from, to]
         case .localCopy(let rank, _, _): return [rank]
