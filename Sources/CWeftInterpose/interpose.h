@@ -28,6 +28,13 @@ typedef struct weft_ip_state {
     size_t control_bytes;
     int32_t *pids;
     int32_t *node_keys; // lowest rank on each rank's node
+    /// Across nodes: the node's pull block (CWeft's pull.c), each rank's slot in it, and the
+    /// scheduled calls so far (the same on every rank, so node-mates agree on a pull's call).
+    int pulls;
+    void *pull_control;
+    size_t pull_bytes;
+    int32_t *pull_slots;
+    int64_t pull_calls;
     weft_ip_rule_t rules[WEFT_IP_COLLECTIVES][WEFT_IP_MAX_RULES];
     int nrules[WEFT_IP_COLLECTIVES];
     /// Per collective, the smallest size any rule runs on Weft (INT64_MAX: none); every
@@ -85,6 +92,8 @@ int weft_ip_run(weft_ip_state_t *state, const weft_ip_request_t *request, int al
 
 // report.c
 void weft_ip_count(int collective, int64_t bytes, int algorithm);
+/// Adds a call's transfers read from node-mates (pulls) to the report.
+void weft_ip_count_pulls(int pulls);
 void weft_ip_report_write(void);
 void weft_ip_algorithm_label(int algorithm, char *name, int length);
 

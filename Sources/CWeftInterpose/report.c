@@ -1,5 +1,6 @@
 // What the library did, for WEFT_REPORT: per collective, this rank's calls, how many ran on
-// a Weft schedule and how many went to Open MPI, the bytes, and the algorithms used.
+// a Weft schedule and how many went to Open MPI, the bytes, and the algorithms used; and the
+// transfers it read from node-mates' buffers (pulls, across nodes).
 // Rank 0 of MPI_COMM_WORLD writes it at MPI_Finalize, atomically (temporary file, rename).
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@ static const char *collective_names[WEFT_IP_COLLECTIVES] = {"allreduce", "reduce
                                                             "reduce", "barrier", "alltoall"};
 static int64_t calls[WEFT_IP_COLLECTIVES][MAX_ALGORITHMS];
 static int64_t bytes[WEFT_IP_COLLECTIVES];
+static int64_t pulled; // transfers read from a node-mate's buffer (pulls) instead of received
 
 void weft_ip_algorithm_label(int algorithm, char *name, int length) { weft_ip_algorithm_name(algorithm, name, length); }
 
@@ -27,6 +29,8 @@ void weft_ip_count(int collective, int64_t count, int algorithm) {
         bytes[collective] += count;
     }
 }
+
+void weft_ip_count_pulls(int pulls) { pulled += pulls; }
 
 void weft_ip_report_write(void) {
     const char *path = getenv("WEFT_REPORT");
@@ -57,7 +61,7 @@ void weft_ip_report_write(void) {
         }
         fprintf(f, "}}");
     }
-    fprintf(f, "}}\n");
+    fprintf(f, "}, \"pulled_transfers\": %lld}\n", (long long)pulled);
     if (fclose(f) != 0 || rename(temporary, path) != 0) {
         fprintf(stderr, "weft-mpi: cannot write the report %s\n", path);
         remove(temporary);

@@ -26,7 +26,7 @@ static int fetch(weft_ip_state_t *s, const weft_ip_request_t *r, int algorithm, 
     }
     char error[512];
     if (weft_ip_program(r->collective, algorithm, s->size, s->rank, r->root, r->bytes, s->world_congruent,
-                        s->node_keys, program, error, sizeof error) != 0) {
+                        s->node_keys, s->pulls, program, error, sizeof error) != 0) {
         // Deterministic on every rank (same inputs), so every rank forwards together.
         if (weft_ip_verbose && s->rank == 0) fprintf(stderr, "weft-mpi: forwarding to MPI: %s\n", error);
         return WEFT_IP_FORWARD;
@@ -72,8 +72,10 @@ static int run_direct(weft_ip_state_t *s, const weft_ip_request_t *r, const weft
     return rc;
 }
 
-/// A message-passing schedule, in place on one whole buffer per rank.
+/// A message-passing schedule, in place on one whole buffer per rank. Across nodes, the
+/// transfers between node-mates that the program marks read the sender's buffer (pulls).
 static int run_messages(weft_ip_state_t *s, const weft_ip_request_t *r, const weft_ip_program_t *p) {
+    int64_t call = s->pull_calls++; // first, so that every rank counts every scheduled call
     size_t size = weft_dtype_size(r->dtype);
     size_t block_bytes = (size_t)r->count * size, all_bytes = block_bytes * (size_t)s->size;
     char *buffer = r->recv, *output = NULL;
@@ -109,7 +111,10 @@ static int run_messages(weft_ip_state_t *s, const weft_ip_request_t *r, const we
     if ((rc = reserve(&s->scratch, &s->scratch_bytes, (size_t)scratch)) != WEFT_OK) return rc;
     weft_buffers_t buffers = {
         .data = buffer, .output = output, .scratch = s->scratch, .scratch_bytes = (int64_t)s->scratch_bytes,
+        .pull_control = s->pull_control, .pull_slots = s->pull_slots, .pull_pids = s->pids,
+        .pull_call = call,
     };
+    weft_ip_count_pulls(p->pulls);
     rc = weft_execute(s->internal, p->ops, p->count, layout, r->dtype, r->op, &buffers);
     if (rc == WEFT_OK && r->collective == WEFT_IP_REDUCE_SCATTER)
         memcpy(r->recv, (char *)s->temp + (size_t)s->rank * block_bytes, block_bytes);

@@ -33,6 +33,8 @@ static void release(weft_ip_state_t *s) {
     if (s->next) s->next->previous = s->previous;
     if (s->internal) weft_comm_free(s->internal);
     if (s->control) munmap(s->control, s->control_bytes);
+    if (s->pull_control) munmap(s->pull_control, s->pull_bytes);
+    free(s->pull_slots);
     free(s->pids);
     free(s->node_keys);
     free(s->temp);
@@ -66,59 +68,127 @@ static int agree(int value, MPI_Comm comm) {
     return all;
 }
 
-/// Maps one POSIX shared-memory segment on every rank (rank 0 names it, the others open
-/// it, then the name is unlinked so nothing outlives the job). Returns agreement.
-static int map_control(weft_ip_state_t *s, MPI_Comm comm) {
-    s->control_bytes = (size_t)weft_cross_memory_control_bytes(s->size);
+/// Maps one zeroed POSIX shared-memory segment of `bytes` on every rank of `comm` (its rank 0
+/// names it, the others open it, then the name is unlinked so nothing outlives the job).
+/// NULL where this rank could not map it; the caller agrees.
+static void *map_segment(MPI_Comm comm, size_t bytes, char kind) {
+    int rank = 0, ok = 1, fd = -1;
     char name[64] = {0};
-    int ok = 1, fd = -1;
-    if (s->rank == 0) {
-        snprintf(name, sizeof name, "/weft-mpi-%d-%d", (int)getpid(), created);
+    PMPI_Comm_rank(comm, &rank);
+    if (rank == 0) {
+        snprintf(name, sizeof name, "/weft-mpi-%d-%d-%c", (int)getpid(), created, kind);
         fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
-        ok = fd >= 0 && ftruncate(fd, (off_t)s->control_bytes) == 0;
+        ok = fd >= 0 && ftruncate(fd, (off_t)bytes) == 0;
     }
     if (PMPI_Bcast(name, sizeof name, MPI_CHAR, 0, comm) != MPI_SUCCESS) ok = 0;
-    if (s->rank != 0) fd = shm_open(name, O_RDWR, 0600);
-    if (fd < 0) ok = 0;
-    if (ok) {
-        void *p = mmap(NULL, s->control_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        if (p == MAP_FAILED) ok = 0; else s->control = p;
+    if (rank != 0) fd = shm_open(name, O_RDWR, 0600);
+    void *p = NULL;
+    if (ok && fd >= 0) {
+        p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED) p = NULL;
     }
     if (fd >= 0) close(fd);
-    ok = agree(ok, comm);
-    if (s->rank == 0 && name[0]) shm_unlink(name);
-    if (!ok && s->control) {
-        munmap(s->control, s->control_bytes);
-        s->control = NULL;
-    }
-    return ok;
+    // Everyone has opened it (or failed to) once the barrier is passed.
+    PMPI_Barrier(comm);
+    if (rank == 0 && name[0]) shm_unlink(name);
+    return p;
+}
+
+/// The control block of a communicator on one node: barrier, then one slot per rank.
+static int map_control(weft_ip_state_t *s, MPI_Comm comm) {
+    s->control_bytes = (size_t)weft_cross_memory_control_bytes(s->size);
+    s->control = map_segment(comm, s->control_bytes, 'c');
+    if (agree(s->control != NULL, comm)) return 1;
+    if (s->control) munmap(s->control, s->control_bytes);
+    s->control = NULL;
+    return 0;
+}
+
+/// Its address is published; a node-mate reading it proves cross-memory reads work.
+static uint64_t probe_word = 0x77656674;
+
+static int all_pids(weft_ip_state_t *s, MPI_Comm comm) {
+    s->pids = calloc((size_t)s->size, sizeof *s->pids);
+    int32_t pid = (int32_t)getpid();
+    return s->pids && PMPI_Allgather(&pid, 1, MPI_INT32_T, s->pids, 1, MPI_INT32_T, comm) == MPI_SUCCESS;
+}
+
+static int cross_memory_disabled(void) {
+    const char *disabled = getenv("WEFT_CROSS_MEMORY");
+    return disabled && strcmp(disabled, "0") == 0;
 }
 
 /// Whether every rank can read its neighbour's memory with process_vm_readv (the kernel,
 /// a container's seccomp policy or Yama's ptrace scope may forbid it).
 static int probe_cross_memory(weft_ip_state_t *s, MPI_Comm comm) {
-    s->pids = calloc((size_t)s->size, sizeof *s->pids);
-    int ok = s->pids != NULL;
-    int32_t pid = (int32_t)getpid();
-    if (PMPI_Allgather(&pid, 1, MPI_INT32_T, s->pids, 1, MPI_INT32_T, comm) != MPI_SUCCESS || !ok) return agree(0, comm);
-    const char *disabled = getenv("WEFT_CROSS_MEMORY");
-    if (disabled && strcmp(disabled, "0") == 0) return agree(0, comm);
-    static uint64_t probe_word = 0x77656674;
+    if (!all_pids(s, comm) || cross_memory_disabled()) return agree(0, comm);
     weft_cross_memory_slot(s->control, s->size, s->rank)[0] = (uint64_t)(uintptr_t)&probe_word;
     PMPI_Barrier(comm);
     int peer = (s->rank + 1) % s->size;
     uint64_t address = weft_cross_memory_slot(s->control, s->size, peer)[0];
-    ok = weft_cross_memory_probe(s->pids[peer], (const void *)(uintptr_t)address, sizeof probe_word);
+    int ok = weft_cross_memory_probe(s->pids[peer], (const void *)(uintptr_t)address, sizeof probe_word);
     return agree(ok, comm);
+}
+
+/// Pulls for a communicator across nodes (two-level's steps inside nodes read node-mates'
+/// buffers single-copy; CWeft's pull.c): a pull block shared by each node's ranks, every
+/// rank's pid and slot, and a probe that each rank can read its next node-mate. Agreed by
+/// all ranks; 0 (messages, as before) where a node has no two ranks, WEFT_CROSS_MEMORY=0,
+/// a segment cannot be mapped or a read is forbidden.
+static int set_up_pulls(weft_ip_state_t *s, MPI_Comm comm) {
+    int shared = 0;
+    for (int r = 0; r < s->size && !shared; r++) shared = s->node_keys[r] != r;
+    if (!shared) return 0; // one rank per node: nothing to pull (the same answer on every rank)
+    s->pull_slots = calloc((size_t)s->size, sizeof *s->pull_slots);
+    int slot = 0, mate = s->rank, members = 0;
+    for (int r = 0; s->pull_slots && r < s->size; r++) {
+        int index = 0;
+        for (int q = 0; q < r; q++) index += s->node_keys[q] == s->node_keys[r];
+        s->pull_slots[r] = index;
+        if (s->node_keys[r] != s->node_keys[s->rank]) continue;
+        if (r == s->rank) slot = index;
+        members++;
+    }
+    for (int r = s->rank + 1; r < s->rank + s->size; r++) // the next rank on this node, wrapping
+        if (s->node_keys[r % s->size] == s->node_keys[s->rank]) {
+            mate = r % s->size;
+            break;
+        }
+    MPI_Comm node = MPI_COMM_NULL;
+    int node_rank = -1, node_size = 0;
+    if (PMPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, s->rank, MPI_INFO_NULL, &node) != MPI_SUCCESS) return agree(0, comm);
+    PMPI_Comm_rank(node, &node_rank);
+    PMPI_Comm_size(node, &node_size);
+    s->pull_bytes = (size_t)weft_pull_control_bytes(node_size);
+    s->pull_control = map_segment(node, s->pull_bytes, 'p');
+    int ok = all_pids(s, comm) && s->pull_control && s->pull_slots && !cross_memory_disabled() &&
+             node_size == members && node_rank == slot;
+    if (s->pull_control) *weft_pull_probe_word(s->pull_control, slot) = (uint64_t)(uintptr_t)&probe_word;
+    PMPI_Barrier(node);
+    if (ok) {
+        uint64_t address = *weft_pull_probe_word(s->pull_control, s->pull_slots[mate]);
+        ok = weft_cross_memory_probe(s->pids[mate], (const void *)(uintptr_t)address, sizeof probe_word);
+    }
+    PMPI_Comm_free(&node);
+    if (agree(ok, comm)) return 1;
+    if (s->pull_control) munmap(s->pull_control, s->pull_bytes);
+    s->pull_control = NULL;
+    free(s->pull_slots);
+    s->pull_slots = NULL;
+    return 0;
 }
 
 static void print_plan(const weft_ip_state_t *s) {
     static const char *names[WEFT_IP_COLLECTIVES] = {"allreduce", "reduce-scatter", "allgather", "broadcast",
                                                      "reduce", "barrier", "alltoall"};
     char line[4096];
+    const char *memory = s->forward                ? ""
+                         : s->cross_memory         ? ", cross-memory attach"
+                         : s->pulls                ? ", pulls inside nodes"
+                         : s->node_local           ? ", no cross-memory attach"
+                                                   : ", no pulls inside nodes";
     int n = snprintf(line, sizeof line, "weft-mpi: communicator %d: %d ranks, %s%s:", s->id, s->size,
-                     s->forward ? "forwarded to MPI" : s->node_local ? "one node" : "several nodes",
-                     s->forward ? "" : s->cross_memory ? ", cross-memory attach" : ", no cross-memory attach");
+                     s->forward ? "forwarded to MPI" : s->node_local ? "one node" : "several nodes", memory);
     for (int c = 0; c < WEFT_IP_COLLECTIVES && !s->forward; c++) {
         n += snprintf(line + n, sizeof line - (size_t)n, " %s", names[c]);
         for (int i = 0; i < s->nrules[c] && n < (int)sizeof line - 64; i++) {
@@ -165,6 +235,7 @@ static weft_ip_state_t *create(MPI_Comm comm) {
             PMPI_Comm_compare(comm, MPI_COMM_WORLD, &compare);
             s->world_congruent = compare == MPI_IDENT || compare == MPI_CONGRUENT;
             if (s->node_local && map_control(s, internal)) s->cross_memory = probe_cross_memory(s, internal);
+            if (!s->node_local && s->node_keys) s->pulls = set_up_pulls(s, internal);
             for (int c = 0; c < WEFT_IP_COLLECTIVES; c++)
                 s->nrules[c] = weft_ip_rules(c, s->size, s->node_local, s->cross_memory, s->world_congruent,
                                              s->node_keys, s->rules[c], WEFT_IP_MAX_RULES);

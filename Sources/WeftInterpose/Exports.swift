@@ -68,7 +68,7 @@ func weftIPRules(_ collective: Int32, _ ranks: Int32, _ nodeLocal: Int32, _ cros
 
 @_cdecl("weft_ip_program")
 func weftIPProgram(_ collective: Int32, _ algorithm: Int32, _ ranks: Int32, _ rank: Int32, _ root: Int32,
-                   _ bytes: Int64, _ worldCongruent: Int32, _ nodeKeys: UnsafePointer<Int32>?,
+                   _ bytes: Int64, _ worldCongruent: Int32, _ nodeKeys: UnsafePointer<Int32>?, _ pulls: Int32,
                    _ out: UnsafeMutablePointer<weft_ip_program_t>?,
                    _ message: UnsafeMutablePointer<CChar>?, _ length: Int32) -> Int32 {
     guard let c = collectiveAt(collective), let a = algorithmAt(algorithm), let out else { return 1 }
@@ -76,11 +76,11 @@ func weftIPProgram(_ collective: Int32, _ algorithm: Int32, _ ranks: Int32, _ ra
         let keys = nodeKeys.map { Array(UnsafeBufferPointer(start: $0, count: Int(ranks))).map(Int.init) }
         let compiled = try InterposePolicy.program(c, a, ranks: Int(ranks), rank: Int(rank), root: Int(root),
                                                    bytes: Int(bytes), worldCongruent: worldCongruent != 0,
-                                                   nodeKeys: keys)
+                                                   nodeKeys: keys, pulls: pulls != 0)
         out.pointee = weft_ip_program_t(
             ops: UnsafePointer(compiled.operations.baseAddress), count: Int64(compiled.program.operations.count),
             blocks: Int64(compiled.program.layout.blocks), chunks_per_block: Int64(compiled.program.layout.chunksPerBlock),
-            shared: compiled.program.usesSharedMemory ? 1 : 0)
+            shared: compiled.program.usesSharedMemory ? 1 : 0, pulls: Int32(compiled.program.pullCount))
         return 0
     } catch {
         write("\(error)", to: message, length: length)

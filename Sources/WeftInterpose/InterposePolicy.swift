@@ -14,6 +14,7 @@ enum InterposePolicy {
     struct ProgramKey: Hashable {
         var key: CompiledProgram.Key
         var rank: Int
+        var pulls: Bool
     }
 
     /// A program lowered for the C executor; its operations live until the process exits.
@@ -90,12 +91,14 @@ enum InterposePolicy {
         }
     }
 
+    /// `pulls`: the communicator has a pull block, so transfers between node-mates that
+    /// `NodePulls` picks read the sender's buffer (nodes are told apart by their keys).
     static func program(_ collective: Collective, _ algorithm: Algorithm, ranks: Int, rank: Int, root: Int, bytes: Int,
-                        worldCongruent: Bool, nodeKeys: [Int]?) throws -> Compiled {
+                        worldCongruent: Bool, nodeKeys: [Int]?, pulls: Bool = false) throws -> Compiled {
         let segments = Schedules.segments(for: collective, algorithm: algorithm, bytes: bytes, ranks: ranks)
         let key = CompiledProgram.Key(collective: collective, algorithm: algorithm, ranks: ranks,
                                       root: collective.isRooted ? root : 0, segments: segments)
-        let programKey = ProgramKey(key: key, rank: rank)
+        let programKey = ProgramKey(key: key, rank: rank, pulls: pulls)
         let nodes = nodeKeys.map(TwoLevel.nodes(fromKeys:))
         if let compiled = programs[programKey], !algorithm.needsNodeLayout || compiled.nodes == nodes { return compiled }
         if algorithm.needsNodeLayout && nodes == nil {
@@ -108,7 +111,8 @@ enum InterposePolicy {
         let schedule = try Schedules.make(collective, algorithm: algorithm, ranks: ranks, root: key.root,
                                           segments: segments, network: network?.network,
                                           placement: network?.placement, nodes: nodes)
-        let compiled = Compiled(CompiledProgram(schedule: schedule, rank: rank, key: key), nodes: nodes)
+        let nodePulls = pulls ? nodeKeys.map(NodePulls.init(nodeOf:)) : nil
+        let compiled = Compiled(CompiledProgram(schedule: schedule, rank: rank, key: key, pulls: nodePulls), nodes: nodes)
         programs[programKey] = compiled
         return compiled
     }

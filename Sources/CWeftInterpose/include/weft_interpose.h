@@ -40,6 +40,7 @@ typedef struct {
     int64_t blocks;
     int64_t chunks_per_block;
     int32_t shared;
+    int32_t pulls; // transfers this rank reads from a node-mate per call (CWeft's pull.c)
 } weft_ip_program_t;
 
 /// Reads WEFT_ALGO, WEFT_TUNING and WEFT_TOPOLOGY for a job of `world_size` ranks. Returns 0,
@@ -62,10 +63,12 @@ int32_t weft_ip_rules(int32_t collective, int32_t ranks, int32_t node_local, int
 int32_t weft_ip_serves(int32_t collective, int32_t algorithm, int32_t node_local, int32_t cross_memory,
                        int32_t world_congruent);
 /// The program of `rank` for a request of `bytes`; 0, or non-zero with the reason in `error`.
-/// `node_keys[r]`: the lowest rank on rank r's node (node-aware algorithms).
+/// `node_keys[r]`: the lowest rank on rank r's node (node-aware algorithms); `pulls`: whether
+/// transfers between node-mates that `NodePulls` picks run as pulls (the communicator has a
+/// pull block).
 int32_t weft_ip_program(int32_t collective, int32_t algorithm, int32_t ranks, int32_t rank, int32_t root,
-                        int64_t bytes, int32_t world_congruent, const int32_t *node_keys, weft_ip_program_t *out,
-                        char *error, int32_t length);
+                        int64_t bytes, int32_t world_congruent, const int32_t *node_keys, int32_t pulls,
+                        weft_ip_program_t *out, char *error, int32_t length);
 
 #ifdef __cplusplus
 }
