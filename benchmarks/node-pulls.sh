@@ -7,19 +7,31 @@
 # two-level pulled than in jobs where it did not). Each job: --rounds 5 of 10 iterations;
 # the table gives the median over jobs of each job's figure (µs).
 #
-#   benchmarks/node-pulls.sh [OUT_DIR] [ROUNDS_OF_JOBS=6] [slot|node]
+#   benchmarks/node-pulls.sh [OUT_DIR] [ROUNDS_OF_JOBS=6] [slot|node] [weft|interposed]
 #     (root, iproute2, release build; node = ranks placed round-robin, --map-by node)
+# interposed: the same through libweft-mpi.so — benchmarks/osu_collective.c allreduce, plain
+# (native) or with LD_PRELOAD and WEFT_ALGO=two-level (pulls on or off); its iterations
+# follow osu_collective's scaling (1 MiB: 250 calls, 16 MiB: 62), the mean over ranks.
 # Caveat: the "network" is the kernel's TCP over a veth bridge on the same 2 vCPUs as the ranks.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 out="${1:-benchmarks/results/node-pulls}"
 rounds="${2:-6}"
 placement="${3:-slot}"
+tool="${4:-weft}"
 netns=../shared/tools/netns-hosts
 weft="$PWD/.build/release/weft"
 [ -x "$weft" ] || { echo "node-pulls.sh: $weft is not built; run: swift build -c release" >&2; exit 2; }
 case "$placement" in slot|node) ;; *) echo "node-pulls.sh: placement '$placement' is not slot or node" >&2; exit 2 ;; esac
 mkdir -p "$out"
+case "$tool" in
+weft) ;;
+interposed)
+    library="$PWD/.build/release/libweft-mpi.so"
+    [ -r "$library" ] || { echo "node-pulls.sh: $library is not built; run: swift build -c release" >&2; exit 2; }
+    mpicc -O2 -std=c11 -o "$out/osu_collective" benchmarks/osu_collective.c -lm ;;
+*) echo "node-pulls.sh: tool '$tool' is not weft or interposed" >&2; exit 2 ;;
+esac
 if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null; then
     echo "skipped: emulated hosts need root and iproute2 (ip)"
     exit 0
@@ -30,16 +42,23 @@ if ! "$netns" up 2 >"$out/netns.log" 2>&1; then
 fi
 trap '"$netns" down 2 >>"$out/netns.log" 2>&1' EXIT
 echo "# machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(mpirun --version | head -1)"
-echo "# date: $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD); $rounds rounds of jobs, --map-by $placement"
+echo "# date: $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD); $rounds rounds of jobs, --map-by $placement, $tool"
 rows="$out/rows.csv"
 : >"$rows"
 for round in $(seq 1 "$rounds"); do
     for kind in mpi two-level:pulls two-level:messages; do
         switch=()
         [ "${kind#*:}" = messages ] && switch=(-x WEFT_CROSS_MEMORY=0)
-        "$netns" mpirun --host 10.77.0.2:2,10.77.0.3:2 -np 4 --map-by "$placement" "${switch[@]}" "$weft" bench allreduce \
-            --algorithm "${kind%%:*}" --min-bytes 1M --max-bytes 16M --iters 10 --rounds 5 --warmup 2 --format csv \
-            --timeout 120 2>>"$out/errors.txt" | awk -F, -v k="$kind" '/^[0-9]/ { print k "," $1 "," $4 }' >>"$rows"
+        if [ "$tool" = weft ]; then
+            "$netns" mpirun --host 10.77.0.2:2,10.77.0.3:2 -np 4 --map-by "$placement" "${switch[@]}" "$weft" bench allreduce \
+                --algorithm "${kind%%:*}" --min-bytes 1M --max-bytes 16M --iters 10 --rounds 5 --warmup 2 --format csv \
+                --timeout 120 2>>"$out/errors.txt" | awk -F, -v k="$kind" '/^[0-9]/ { print k "," $1 "," $4 }' >>"$rows"
+        else
+            [ "$kind" = mpi ] || switch+=(-x LD_PRELOAD="$library" -x WEFT_ALGO=two-level)
+            "$netns" mpirun --host 10.77.0.2:2,10.77.0.3:2 -np 4 --map-by "$placement" "${switch[@]}" "$out/osu_collective" \
+                allreduce --min-bytes 1M --max-bytes 16M --check 2>>"$out/errors.txt" \
+                | awk -v k="$kind" '/^[0-9]/ { print k "," $1 "," $2 }' >>"$rows"
+        fi
     done
 done
 python3 - "$rows" <<'PY'
