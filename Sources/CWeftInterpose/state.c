@@ -163,7 +163,7 @@ static int set_up_pulls(weft_ip_state_t *s, MPI_Comm comm) {
     s->pull_control = map_segment(node, s->pull_bytes, 'p');
     int ok = all_pids(s, comm) && s->pull_control && s->pull_slots && !cross_memory_disabled() &&
              node_size == members && node_rank == slot;
-    if (s->pull_control) *weft_pull_probe_word(s->pull_control, slot) = (uint64_t)(uintptr_t)&probe_word;
+    if (s->pull_control) *weft_pull_probe_word(s->pull_control, node_rank) = (uint64_t)(uintptr_t)&probe_word;
     PMPI_Barrier(node);
     if (ok) {
         uint64_t address = *weft_pull_probe_word(s->pull_control, s->pull_slots[mate]);
