@@ -26,9 +26,10 @@ final class InProcessCommunicatorTests: XCTestCase {
     }
 
     /// Two-level and the node layout: ranks spread over emulated nodes, even, uneven, one
-    /// rank per node, and interleaved (node of rank r = r mod 2).
+    /// rank per node, four nodes (two-level halves across them below 512 KiB), and
+    /// interleaved (node of rank r = r mod 2).
     func testEveryAlgorithmAcrossEmulatedNodes() throws {
-        let layouts = [[2, 2], [3, 1], [1, 1, 1], [2, 3]].map(nodeOfRank) + [[0, 1, 0, 1, 0]]
+        let layouts = [[2, 2], [3, 1], [1, 1, 1], [2, 3], [1, 1, 1, 1], [2, 1, 2, 1]].map(nodeOfRank) + [[0, 1, 0, 1, 0]]
         for layout in layouts {
             let failures = try InProcessRanks<[String]>.values(ranks: layout.count, nodeOfRank: layout) { world in
                 if world.isNodeLocal { return ["\(layout) reported as one node"] }
@@ -36,6 +37,17 @@ final class InProcessCommunicatorTests: XCTestCase {
             }
             XCTAssertEqual(failures.flatMap { $0 }, [], "nodes \(layout)")
         }
+    }
+
+    /// Two-level allreduce on four nodes in both size classes: halving across below 512 KiB,
+    /// the ring from there (TwoLevel.sizeClass).
+    func testTwoLevelAllreduceOnFourNodesInBothSizeClasses() throws {
+        let failures = try InProcessRanks<[String]>.values(ranks: 6, nodeOfRank: nodeOfRank([2, 1, 2, 1])) { world in
+            try [1000, (512 << 10) / 4 + 5].compactMap { count in
+                try check(world, Float.init, .allreduce, .twoLevel, count: count, op: .sum).map { "count \(count): \($0)" }
+            }
+        }
+        XCTAssertEqual(failures.flatMap { $0 }, [])
     }
 
     func testDirectAcrossNodesNeedsSharedMemory() throws {

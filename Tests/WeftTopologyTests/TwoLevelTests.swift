@@ -10,6 +10,8 @@ final class TwoLevelTests: XCTestCase {
         [[0]], [[0, 1, 2, 3]], [[0], [1], [2]], [[0, 1], [2, 3]], [[0, 1, 2], [3]], [[0, 2], [1, 3]],
         [[0], [1]], [[0, 1], [2]], [[3, 0], [2], [1, 4]], [[0, 1, 2], [3, 4, 5], [6, 7, 8]],
         [[0, 1, 2, 3], [4, 5], [6]], [[5, 1, 3], [0, 2], [4, 6, 7, 8]],
+        [[0, 1], [2, 3], [4, 5], [6, 7]], [[0], [1], [2], [3]], [[0, 4], [1, 5], [2], [3, 6, 7]],
+        (0..<8).map { [2 * $0, 2 * $0 + 1] }, [[0, 1], [2], [3], [4], [5]],
     ]
 
     func testEveryCollectiveIsProvedOnEveryLayoutAndRoot() throws {
@@ -17,7 +19,8 @@ final class TwoLevelTests: XCTestCase {
             let ranks = nodes.joined().count
             for collective in TwoLevel.collectives {
                 let roots = collective.isRooted ? Array(0..<ranks) : [0]
-                let segmentCounts = TwoLevel.pipelines(collective) ? [1, 2, 5] : [1]
+                // Allreduce's two size classes; the pipelines' segments.
+                let segmentCounts = TwoLevel.pipelines(collective) ? [1, 2, 5] : collective == .allreduce ? [1, 2] : [1]
                 for root in roots {
                     for segments in segmentCounts {
                         let schedule = try Schedules.make(collective, algorithm: .twoLevel, ranks: ranks, root: root,
@@ -65,6 +68,24 @@ final class TwoLevelTests: XCTestCase {
         XCTAssertEqual(chunksAcross(broadcast, nodes), [0, 6])
         let reduce = try TwoLevel.make(.reduce, nodes: nodes, root: 3, segments: 3)
         XCTAssertEqual(chunksAcross(reduce, nodes), [6, 0])
+    }
+
+    func testAllreduceAcrossIsChosenBySizeAndNodeCount() throws {
+        // Below 512 KiB (size class 1), (nodes of 2 ranks, steps across): 4 and 8 nodes halve
+        // and double, 2·log₂N steps; 2, 3 and 5 nodes ring, 2(N−1) steps. From 512 KiB
+        // (class 2) always the ring. One step inside on either side.
+        XCTAssertEqual(Schedules.segments(for: .allreduce, algorithm: .twoLevel, bytes: (512 << 10) - 4, ranks: 8), 1)
+        XCTAssertEqual(Schedules.segments(for: .allreduce, algorithm: .twoLevel, bytes: 512 << 10, ranks: 8), 2)
+        for (count, halving, ring) in [(2, 2, 2), (3, 4, 4), (4, 4, 6), (5, 8, 8), (8, 6, 14)] {
+            let nodes = (0..<count).map { [2 * $0, 2 * $0 + 1] }
+            for (segments, across) in [(1, halving), (2, ring)] {
+                let schedule = try TwoLevel.make(.allreduce, nodes: nodes, segments: segments)
+                XCTAssertEqual(schedule.stepCount, 1 + across + 1, "\(count) nodes, class \(segments)")
+                // Each node sends 2(N−1)/N of the message across: the bound, either way.
+                let perNode = 2 * (count - 1) * schedule.layout.chunks / count
+                XCTAssertEqual(chunksAcross(schedule, nodes), [Int](repeating: perNode, count: count), "\(count) nodes")
+            }
+        }
     }
 
     func testOneNodeIsOneDirectStepAndOneRankPerNodeIsThePlainRing() throws {
