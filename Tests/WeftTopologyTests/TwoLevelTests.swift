@@ -105,6 +105,29 @@ final class TwoLevelTests: XCTestCase {
         XCTAssertEqual(try TwoLevel.make(.allgather, nodes: [[0]]).stepCount, 0)
     }
 
+    func testOneSegmentGoesAcrossInABinomialTreeSeveralInAChain() throws {
+        // 8 nodes of one rank: a tree of ⌈log₂8⌉ = 3 steps for one segment, the chain's
+        // 7 + (2 − 1) for two; 5 nodes: 3 steps. Each non-root node receives once either way.
+        for (count, steps) in [(8, 3), (5, 3), (3, 2), (2, 1)] {
+            let nodes = (0..<count).map { [$0] }
+            for root in [0, count - 1] {
+                let tree = try TwoLevel.make(.broadcast, nodes: nodes, root: root, segments: 1)
+                XCTAssertEqual(tree.stepCount, steps, "broadcast, \(count) nodes, root \(root)")
+                XCTAssertEqual(try TwoLevel.make(.reduce, nodes: nodes, root: root, segments: 1).stepCount, steps)
+                let received = (0..<tree.stepCount).flatMap { tree.step($0) }.compactMap { operation -> Int? in
+                    if case .transfer(_, let to, _, _, _) = operation { return to }
+                    return nil
+                }
+                XCTAssertEqual(received.sorted(), (0..<count).filter { $0 != root }, "\(count) nodes, root \(root)")
+            }
+        }
+        XCTAssertEqual(try TwoLevel.make(.broadcast, nodes: (0..<8).map { [$0] }, root: 0, segments: 2).stepCount, 7 + 1)
+        // Nodes of two ranks: one step inside on each side of the tree.
+        let pairs = (0..<8).map { [2 * $0, 2 * $0 + 1] }
+        XCTAssertEqual(try TwoLevel.make(.broadcast, nodes: pairs, root: 5, segments: 1).stepCount, 1 + 3 + 1)
+        XCTAssertEqual(try TwoLevel.make(.reduce, nodes: pairs, root: 5, segments: 1).stepCount, 1 + 3 + 1)
+    }
+
     func testBroadcastAndReducePipelineLargeMessages() {
         XCTAssertGreaterThan(Schedules.segments(for: .broadcast, algorithm: .twoLevel, bytes: 4 << 20, ranks: 4), 1)
         XCTAssertGreaterThan(Schedules.segments(for: .reduce, algorithm: .twoLevel, bytes: 4 << 20, ranks: 4), 1)

@@ -1,13 +1,14 @@
 /// Two-level broadcast and reduce. The message is cut into P segments of S shards (chunk
-/// g·S + s); per shard, a chain of its owners runs across the nodes in ring order from the
-/// root's node, and segment g follows segment g − 1 one step behind (P from
-/// `Schedules.segments`, about 256 KiB each).
+/// g·S + s); per shard, its owners pass it across the nodes (P from `Schedules.segments`,
+/// about 256 KiB each): a message of several segments runs a chain of owners in ring order
+/// from the root's node, segment g one step behind segment g − 1; a message of one segment
+/// (under 512 KiB) a binomial tree of the nodes, ⌈log₂N⌉ steps instead of N − 1.
 ///
-/// Bytes per rank, M the message, N nodes of k ranks: across, M/k in and out per owner
-/// (the chain's ends only one way); inside, (k−1)/k·M into each rank (broadcast) or out of
-/// each rank (reduce), and (k−1)/k·M out of the root (broadcast) or into it (reduce).
-/// Steps: (N − 1) + (P − 1), plus one on each side of the chain where nodes have several
-/// ranks.
+/// Bytes per rank, M the message, N nodes of k ranks: across, M/k in and out per owner on
+/// the chain (its ends only one way; a tree's inner owners send up to ⌈log₂N⌉ times);
+/// inside, (k−1)/k·M into each rank (broadcast) or out of each rank (reduce), and (k−1)/k·M
+/// out of the root (broadcast) or into it (reduce). Steps: the chain's (N − 1) + (P − 1) or
+/// the tree's ⌈log₂N⌉, plus one on each side where nodes have several ranks.
 extension TwoLevel {
     /// 1. Inside the root's node: the root scatters the shards to their owners.
     /// 2. Across: per shard, a chain of owners from the root's node round the ring of nodes.
@@ -15,9 +16,10 @@ extension TwoLevel {
     ///    allgather of shards), each segment as soon as it arrived.
     static func broadcast(_ g: NodeShards, root: Int, segments: Int) -> Schedule {
         let shards = g.shards, count = g.count, home = g.nodeOf[root]
+        let across = AcrossNodes(count: count, segments: segments)
         func chunk(_ segment: Int, _ s: Int) -> Int { segment * shards + s }
         var table = StepTable()
-        // The root's node needs one step to scatter before the chain starts.
+        // The root's node needs one step to scatter before the shards go across.
         let scatter = g.nodes[home].count > 1 ? 1 : 0
         for segment in 0..<segments {
             for s in 0..<shards {
@@ -28,11 +30,14 @@ extension TwoLevel {
                 for j in 0..<count {
                     let n = g.node(home, plus: j), owner = g.owner(n, s)
                     if j > 0 {
-                        table.add(step: scatter + j - 1 + segment, from: g.owner(g.node(home, plus: j - 1), s),
-                                  to: owner, chunk: c, reduce: false)
+                        table.add(step: scatter + across.round(j) + segment,
+                                  from: g.owner(g.node(home, plus: across.parent(j)), s), to: owner, chunk: c,
+                                  reduce: false)
                     }
+                    // As soon as the shard arrived, to the node's other ranks.
+                    let arrived = j > 0 ? across.round(j) + 1 : 0
                     for r in g.nodes[n] where r != owner && r != root {
-                        table.add(step: scatter + j + segment, from: owner, to: r, chunk: c, reduce: false)
+                        table.add(step: scatter + arrived + segment, from: owner, to: r, chunk: c, reduce: false)
                     }
                 }
             }
@@ -49,6 +54,7 @@ extension TwoLevel {
     /// 3. Inside the root's node: the owners send the reduced shards to the root.
     static func reduce(_ g: NodeShards, root: Int, segments: Int) -> Schedule {
         let shards = g.shards, count = g.count, home = g.nodeOf[root]
+        let across = AcrossNodes(count: count, segments: segments)
         func chunk(_ segment: Int, _ s: Int) -> Int { segment * shards + s }
         var table = StepTable()
         // Every node's reduce-scatter comes before its first hop across.
@@ -61,13 +67,14 @@ extension TwoLevel {
                         table.add(step: segment, from: r, to: g.owner(n, s), chunk: c, reduce: true)
                     }
                 }
-                // The node j places after the root's sends to the one before it, far end first.
-                for j in stride(from: count - 1, to: 0, by: -1) {
-                    table.add(step: scatter + (count - 1 - j) + segment, from: g.owner(g.node(home, plus: j), s),
-                              to: g.owner(g.node(home, plus: j - 1), s), chunk: c, reduce: true)
+                // Broadcast's hops reversed in time: a node sends once everything below it arrived.
+                for j in 1..<count {
+                    table.add(step: scatter + (across.rounds - 1 - across.round(j)) + segment,
+                              from: g.owner(g.node(home, plus: j), s),
+                              to: g.owner(g.node(home, plus: across.parent(j)), s), chunk: c, reduce: true)
                 }
                 if g.owner(home, s) != root {
-                    table.add(step: scatter + count - 1 + segment, from: g.owner(home, s), to: root, chunk: c,
+                    table.add(step: scatter + across.rounds + segment, from: g.owner(home, s), to: root, chunk: c,
                               reduce: false)
                 }
             }
@@ -75,6 +82,28 @@ extension TwoLevel {
         return Schedule(collective: .reduce, algorithm: algorithm, ranks: g.ranks, root: root,
                         layout: ChunkLayout(blocks: 1, chunksPerBlock: shards * segments), steps: table.steps)
     }
+}
+
+/// How broadcast's shards travel across nodes, by node position j after the root's node
+/// (0 = the root's node): from node `parent(j)` in round `round(j)` of `rounds`. A chain
+/// (j − 1 in round j − 1) pipelines several segments; a binomial tree (j minus its highest
+/// power of two, in the round of that bit) takes ⌈log₂N⌉ rounds for a single segment.
+private struct AcrossNodes {
+    let tree: Bool
+    let rounds: Int
+
+    init(count: Int, segments: Int) {
+        tree = segments == 1 && count > 2
+        var bits = 0
+        while 1 << bits < count { bits += 1 }
+        rounds = tree ? bits : max(count - 1, 0)
+    }
+
+    func parent(_ j: Int) -> Int { tree ? j - highestPower(j) : j - 1 }
+
+    func round(_ j: Int) -> Int { tree ? highestPower(j).trailingZeroBitCount : j - 1 }
+
+    private func highestPower(_ j: Int) -> Int { 1 << (Int.bitWidth - 1 - j.leadingZeroBitCount) }
 }
 
 /// Transfers placed at computed step numbers (pipelined schedules work out each segment's
