@@ -75,7 +75,7 @@ static int run_direct(weft_ip_state_t *s, const weft_ip_request_t *r, const weft
 /// A message-passing schedule, in place on one whole buffer per rank. Across nodes, the
 /// transfers between node-mates that the program marks read the sender's buffer (pulls).
 static int run_messages(weft_ip_state_t *s, const weft_ip_request_t *r, const weft_ip_program_t *p) {
-    int64_t call = s->pull_calls++; // first, so that every rank counts every scheduled call
+    int64_t call = ++s->pull_calls; // first, so that every rank counts every scheduled call (1, 2, …)
     size_t size = weft_dtype_size(r->dtype);
     size_t block_bytes = (size_t)r->count * size, all_bytes = block_bytes * (size_t)s->size;
     char *buffer = r->recv, *output = NULL;

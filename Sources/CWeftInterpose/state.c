@@ -79,9 +79,13 @@ static void *map_segment(MPI_Comm comm, size_t bytes, char kind) {
         snprintf(name, sizeof name, "/weft-mpi-%d-%d-%c", (int)getpid(), created, kind);
         fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
         ok = fd >= 0 && ftruncate(fd, (off_t)bytes) == 0;
+        if (!ok) { // an empty name tells the others not to map a segment of the wrong size
+            if (fd >= 0) shm_unlink(name);
+            name[0] = 0;
+        }
     }
     if (PMPI_Bcast(name, sizeof name, MPI_CHAR, 0, comm) != MPI_SUCCESS) ok = 0;
-    if (rank != 0) fd = shm_open(name, O_RDWR, 0600);
+    if (rank != 0 && name[0]) fd = shm_open(name, O_RDWR, 0600);
     void *p = NULL;
     if (ok && fd >= 0) {
         p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -107,10 +111,12 @@ static int map_control(weft_ip_state_t *s, MPI_Comm comm) {
 /// Its address is published; a node-mate reading it proves cross-memory reads work.
 static uint64_t probe_word = 0x77656674;
 
+/// Every rank's pid; agreed, so that no rank skips the allgather the others are in.
 static int all_pids(weft_ip_state_t *s, MPI_Comm comm) {
     s->pids = calloc((size_t)s->size, sizeof *s->pids);
+    if (!agree(s->pids != NULL, comm)) return 0;
     int32_t pid = (int32_t)getpid();
-    return s->pids && PMPI_Allgather(&pid, 1, MPI_INT32_T, s->pids, 1, MPI_INT32_T, comm) == MPI_SUCCESS;
+    return PMPI_Allgather(&pid, 1, MPI_INT32_T, s->pids, 1, MPI_INT32_T, comm) == MPI_SUCCESS;
 }
 
 static int cross_memory_disabled(void) {
@@ -144,7 +150,7 @@ static int set_up_pulls(weft_ip_state_t *s, MPI_Comm comm) {
     for (int r = 0; s->pull_slots && r < s->size; r++) {
         int index = 0;
         for (int q = 0; q < r; q++) index += s->node_keys[q] == s->node_keys[r];
-        s->pull_slots[r] = index;
+        s->pull_slots[r] = s->node_keys[r] == s->node_keys[s->rank] ? index : -1; // -1: off this node
         if (s->node_keys[r] != s->node_keys[s->rank]) continue;
         if (r == s->rank) slot = index;
         members++;
@@ -156,7 +162,10 @@ static int set_up_pulls(weft_ip_state_t *s, MPI_Comm comm) {
         }
     MPI_Comm node = MPI_COMM_NULL;
     int node_rank = -1, node_size = 0;
-    if (PMPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, s->rank, MPI_INFO_NULL, &node) != MPI_SUCCESS) return agree(0, comm);
+    if (!agree(PMPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, s->rank, MPI_INFO_NULL, &node) == MPI_SUCCESS, comm)) {
+        if (node != MPI_COMM_NULL) PMPI_Comm_free(&node);
+        return 0;
+    }
     PMPI_Comm_rank(node, &node_rank);
     PMPI_Comm_size(node, &node_size);
     s->pull_bytes = (size_t)weft_pull_control_bytes(node_size);

@@ -44,6 +44,8 @@ final class NodePullState {
                 slots[rank] = Int32(slot)
             }
         }
+        // Only node-mates have a slot in this rank's pull block (the executor rejects others).
+        for rank in 0..<communicator.size where nodeOf[rank] != nodeOf[communicator.rank] { slots[rank] = -1 }
         let node = try communicator.splitByNode()
         // A node's shared window is the one window pulls need; where MPI cannot make one,
         // the ranks agree below to go on with messages.

@@ -100,7 +100,11 @@ enum InterposePolicy {
                                       root: collective.isRooted ? root : 0, segments: segments)
         let programKey = ProgramKey(key: key, rank: rank, pulls: pulls)
         let nodes = nodeKeys.map(TwoLevel.nodes(fromKeys:))
-        if let compiled = programs[programKey], !algorithm.needsNodeLayout || compiled.nodes == nodes { return compiled }
+        // A node-aware program, and any program with pulls (which transfers pull depends on
+        // where the ranks are), is only reused on the same node layout.
+        if let compiled = programs[programKey], !(algorithm.needsNodeLayout || pulls) || compiled.nodes == nodes {
+            return compiled
+        }
         if algorithm.needsNodeLayout && nodes == nil {
             throw InterposeError("algorithm '\(algorithm.rawValue)' needs the node layout")
         }

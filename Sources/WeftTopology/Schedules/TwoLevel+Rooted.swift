@@ -11,7 +11,8 @@
 /// the tree's ⌈log₂N⌉, plus one on each side where nodes have several ranks.
 extension TwoLevel {
     /// 1. Inside the root's node: the root scatters the shards to their owners.
-    /// 2. Across: per shard, a chain of owners from the root's node round the ring of nodes.
+    /// 2. Across: per shard, from the root's node's owner to every node's owner (a chain
+    ///    round the ring of nodes, or a binomial tree for one segment: `AcrossNodes`).
     /// 3. Inside every node: owners send their shards to the node's other ranks (an
     ///    allgather of shards), each segment as soon as it arrived.
     static func broadcast(_ g: NodeShards, root: Int, segments: Int) -> Schedule {
@@ -49,8 +50,8 @@ extension TwoLevel {
     /// The mirror of broadcast.
     /// 1. Inside every node: each rank sends the shards it does not own to their owners,
     ///    which reduce them (a direct reduce-scatter).
-    /// 2. Across: per shard, a chain of owners round the ring of nodes ending at the root's
-    ///    node, each reducing what it receives into its own and passing the sum on.
+    /// 2. Across: per shard, broadcast's chain or tree reversed, ending at the root's node's
+    ///    owner, each owner reducing what it receives into its own and passing the sum on.
     /// 3. Inside the root's node: the owners send the reduced shards to the root.
     static func reduce(_ g: NodeShards, root: Int, segments: Int) -> Schedule {
         let shards = g.shards, count = g.count, home = g.nodeOf[root]
