@@ -20,7 +20,7 @@ final class TwoLevelTests: XCTestCase {
             for collective in TwoLevel.collectives {
                 let roots = collective.isRooted ? Array(0..<ranks) : [0]
                 // Allreduce's two size classes; the pipelines' segments.
-                let segmentCounts = TwoLevel.pipelines(collective) ? [1, 2, 5] : collective == .allreduce ? [1, 2] : [1]
+                let segmentCounts = TwoLevel.pipelines(collective) ? [1, 2, 5] : [1, 2]
                 for root in roots {
                     for segments in segmentCounts {
                         let schedule = try Schedules.make(collective, algorithm: .twoLevel, ranks: ranks, root: root,
@@ -95,14 +95,41 @@ final class TwoLevelTests: XCTestCase {
             XCTAssertEqual(schedule.stepCount, 1)
             XCTAssertEqual(schedule.step(0).count, 12, "\(collective): each rank sends each peer one range")
         }
-        // One rank per node: N − 1 ring steps of one transfer per rank.
-        let ring = try TwoLevel.make(.reduceScatter, nodes: [[0], [1], [2], [3]])
+        // One rank per node, size class 2: N − 1 ring steps of one transfer per rank; class 1
+        // on 4 nodes: log₂4 = 2 halving steps, the first moving two pieces per rank as one
+        // range.
+        let ring = try TwoLevel.make(.reduceScatter, nodes: [[0], [1], [2], [3]], segments: 2)
         XCTAssertEqual(ring.stepCount, 3)
         XCTAssertTrue((0..<3).allSatisfy { ring.step($0).count == 4 })
+        let halving = try TwoLevel.make(.reduceScatter, nodes: [[0], [1], [2], [3]], segments: 1)
+        XCTAssertEqual(halving.stepCount, 2)
+        XCTAssertEqual(halving.step(0).count, 4)
+        XCTAssertTrue(halving.step(0).allSatisfy {
+            if case .transfer(_, _, let source, _, _) = $0 { return source.count == 2 }
+            return false
+        })
         // Pipelined chain: segment g follows g − 1 one step behind.
         let chain = try TwoLevel.make(.broadcast, nodes: [[0], [1], [2], [3]], root: 2, segments: 4)
         XCTAssertEqual(chain.stepCount, 3 + 4 - 1)
         XCTAssertEqual(try TwoLevel.make(.allgather, nodes: [[0]]).stepCount, 0)
+    }
+
+    func testReduceScatterAndAllgatherHalveAcrossBelow512KiB() throws {
+        XCTAssertEqual(Schedules.segments(for: .reduceScatter, algorithm: .twoLevel, bytes: 64 << 10, ranks: 8), 1)
+        XCTAssertEqual(Schedules.segments(for: .allgather, algorithm: .twoLevel, bytes: 4 << 20, ranks: 8), 2)
+        // (nodes of 2 ranks, steps across by size class 1 and 2); one step inside either way,
+        // and each node sends (N−1)/N of the message across either way.
+        for (count, halving, ring) in [(3, 2, 2), (4, 2, 3), (8, 3, 7)] {
+            let nodes = (0..<count).map { [2 * $0, 2 * $0 + 1] }
+            for collective in [Collective.reduceScatter, .allgather] {
+                for (segments, across) in [(1, halving), (2, ring)] {
+                    let schedule = try TwoLevel.make(collective, nodes: nodes, segments: segments)
+                    XCTAssertEqual(schedule.stepCount, 1 + across, "\(collective), \(count) nodes, class \(segments)")
+                    let perNode = (count - 1) * schedule.layout.chunks / count
+                    XCTAssertEqual(chunksAcross(schedule, nodes), [Int](repeating: perNode, count: count))
+                }
+            }
+        }
     }
 
     func testOneSegmentGoesAcrossInABinomialTreeSeveralInAChain() throws {
@@ -131,7 +158,7 @@ final class TwoLevelTests: XCTestCase {
     func testBroadcastAndReducePipelineLargeMessages() {
         XCTAssertGreaterThan(Schedules.segments(for: .broadcast, algorithm: .twoLevel, bytes: 4 << 20, ranks: 4), 1)
         XCTAssertGreaterThan(Schedules.segments(for: .reduce, algorithm: .twoLevel, bytes: 4 << 20, ranks: 4), 1)
-        XCTAssertEqual(Schedules.segments(for: .allgather, algorithm: .twoLevel, bytes: 4 << 20, ranks: 4), 1)
+        XCTAssertFalse(TwoLevel.pipelines(.allgather))
     }
 
     func testTheSimulatorReplaysEveryCollective() throws {

@@ -59,9 +59,12 @@ public enum Schedules {
     /// (1 for algorithms that do not pipeline), and for block-wise collectives at most
     /// 4096 chunks in all (a block per rank per piece: more only slows the packer down).
     /// The executor and the simulator both use it, so predictions replay what runs.
-    /// Two-level allreduce reads it as its size class instead (`TwoLevel.sizeClass`).
+    /// Two-level allreduce, reduce-scatter and allgather read it as their size class instead
+    /// (`TwoLevel.sizeClass`).
     public static func segments(for collective: Collective, algorithm: Algorithm, bytes: Int, ranks: Int) -> Int {
-        if algorithm == .twoLevel && collective == .allreduce { return TwoLevel.sizeClass(bytes: bytes) }
+        if algorithm == .twoLevel && [.allreduce, .reduceScatter, .allgather].contains(collective) {
+            return TwoLevel.sizeClass(bytes: bytes)
+        }
         guard let generator = generator(for: algorithm), generator.pipelines(collective) else { return 1 }
         let limit = collective.isBlockwise ? max(1, min(32, 4096 / max(ranks, 1))) : 32
         var segments = 1

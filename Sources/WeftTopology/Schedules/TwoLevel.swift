@@ -32,9 +32,10 @@ public enum TwoLevel: ScheduleGenerator {
     /// Broadcast and reduce stream segments along the chain of nodes.
     public static func pipelines(_ collective: Collective) -> Bool { [.broadcast, .reduce].contains(collective) }
 
-    /// Allreduce's size class, passed as the request's `segments` (`Schedules.segments`), so
-    /// every cache and prediction that keys on segments tells the two apart: 1 below
-    /// 512 KiB (halving across where the node count allows), 2 from there (the ring).
+    /// The size class of allreduce, reduce-scatter and allgather, passed as the request's
+    /// `segments` (`Schedules.segments`), so every cache and prediction that keys on segments
+    /// tells the two apart: 1 below 512 KiB (halving across where the node count allows),
+    /// 2 from there (the ring).
     public static func sizeClass(bytes: Int) -> Int { bytes < 512 << 10 ? 1 : 2 }
 
     public static func make(_ request: ScheduleRequest) throws -> Schedule {
@@ -43,7 +44,7 @@ public enum TwoLevel: ScheduleGenerator {
 
     /// `nodes[n]`: the ranks on node n; together every rank 0..<ranks exactly once.
     /// `root` matters to broadcast and reduce; `segments` to them (pieces of the pipeline)
-    /// and to allreduce (its size class, `sizeClass`).
+    /// and to the others (their size class, `sizeClass`).
     public static func make(_ collective: Collective, nodes: [[Int]], root: Int = 0, segments: Int = 1) throws
         -> Schedule
     {
@@ -57,8 +58,8 @@ public enum TwoLevel: ScheduleGenerator {
         let shards = NodeShards(nodes: nodes)
         switch collective {
         case .allreduce: return allreduce(nodes: nodes, ranks: ranks, halving: segments == 1)
-        case .reduceScatter: return reduceScatter(shards)
-        case .allgather: return allgather(shards)
+        case .reduceScatter: return reduceScatter(shards, halving: segments == 1)
+        case .allgather: return allgather(shards, halving: segments == 1)
         case .broadcast: return broadcast(shards, root: root, segments: max(1, segments))
         case .reduce: return reduce(shards, root: root, segments: max(1, segments))
         case .barrier, .alltoall:
@@ -113,8 +114,7 @@ public enum TwoLevel: ScheduleGenerator {
     /// Rabenseifner's for a power-of-two node count of at least 4; else the ring; on one
     /// node, no steps.
     static func acrossNodes(_ count: Int, halving: Bool) -> Schedule {
-        let powerOfTwo = count >= 4 && count & (count - 1) == 0
-        return halving && powerOfTwo ? Rabenseifner.make(.allreduce, ranks: count, root: 0, segments: 1)
+        return halving && halves(count) ? Rabenseifner.make(.allreduce, ranks: count, root: 0, segments: 1)
             : Ring.make(.allreduce, ranks: count, root: 0, segments: 1)
     }
 
