@@ -869,15 +869,19 @@ static void phase(const char *name, double *t)
 
 static void run_all(int provided, int want_multiple)
 {
-    CommInfo comms[6];
+    CommInfo comms[7];
     int nc = 0, color = g_rank % 2;
-    MPI_Comm dup, split, shared, inter = MPI_COMM_NULL;
+    MPI_Comm dup, split, reversed, shared, inter = MPI_COMM_NULL;
     MPI_Comm_dup(MPI_COMM_WORLD, &dup);
     MPI_Comm_split(MPI_COMM_WORLD, color, g_rank, &split);
+    /* World's ranks in reverse order: the same size as world on another node layout (2+1
+       hosts become 1+2), and not congruent with MPI_COMM_WORLD. */
+    MPI_Comm_split(MPI_COMM_WORLD, 0, g_size - 1 - g_rank, &reversed);
     MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, g_rank, MPI_INFO_NULL, &shared);
     comms[nc++] = (CommInfo){ "world", MPI_COMM_WORLD, 0, 0, 0 };
     comms[nc++] = (CommInfo){ "dup", dup, 0, 0, 1 };
     comms[nc++] = (CommInfo){ "split(odd/even)", split, 0, 0, 1 };
+    comms[nc++] = (CommInfo){ "reversed", reversed, 0, 0, 1 };
     comms[nc++] = (CommInfo){ "self", MPI_COMM_SELF, 0, 0, 0 };
     comms[nc++] = (CommInfo){ "split_type(shared)", shared, 0, 0, 1 };
     if (g_size >= 2) {
