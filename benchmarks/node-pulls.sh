@@ -2,9 +2,9 @@
 # Pulls inside a node (NodePulls / pull.c) on or off, across 2 emulated hosts x 2 ranks.
 # Jobs of one kind each alternate, round after round: native Open MPI alone, two-level with
 # pulls (the default), two-level with WEFT_CROSS_MEMORY=0 (node-mates exchange messages
-# through Open MPI's shared-memory transport). One algorithm per job, because timing Weft and
-# native in one job turned out to couple them (native ran 12-19 % faster in jobs where
-# two-level pulled than in jobs where it did not). Each job: --rounds 5 of 10 iterations;
+# through Open MPI's shared-memory transport). One algorithm per job, so that nothing one
+# side does can colour the other's figure (a first A/B saw native 12-19 % faster in jobs
+# where two-level pulled; a re-check did not reproduce it). Each job: --rounds 5 of 10 iterations;
 # the table gives the median over jobs of each job's figure (µs).
 #
 #   benchmarks/node-pulls.sh [OUT_DIR] [ROUNDS_OF_JOBS=6] [slot|node] [weft|interposed]
