@@ -40,7 +40,7 @@ final class InProcessCommunicatorTests: XCTestCase {
     }
 
     /// Two-level allreduce on four nodes in both size classes: halving across below 512 KiB,
-    /// the ring from there (TwoLevel.sizeClass).
+    /// the ring from there (TwoLevel.segments(for:bytes:ranks:)).
     func testTwoLevelAllreduceOnFourNodesInBothSizeClasses() throws {
         let failures = try InProcessRanks<[String]>.values(ranks: 6, nodeOfRank: nodeOfRank([2, 1, 2, 1])) { world in
             try [1000, (512 << 10) / 4 + 5].compactMap { count in

@@ -13,7 +13,8 @@ public struct ScheduleRequest: Sendable {
     public var collective: Collective
     public var ranks: Int
     public var root: Int
-    /// Pieces a pipelining generator splits the message into (1 for the others).
+    /// What the generator's `segments(for:bytes:ranks:)` said for the message's size: pieces
+    /// a pipelining generator splits it into (1 for the others).
     public var segments: Int
     public var network: Network?
     /// placement[rank] = the rank's endpoint on `network`.
@@ -33,6 +34,11 @@ public protocol ScheduleGenerator: Sendable {
     static var networks: [NetworkKind]? { get }
     /// Whether it splits a message of `collective` into segments (`Schedules.segments`).
     static func pipelines(_ collective: Collective) -> Bool
+    /// The request's `segments` for a message of `bytes`: `Schedules.pipelineSegments` where
+    /// it pipelines, else 1. A generator whose schedule changes with size in another way
+    /// returns its own size class here, so that every cache and prediction keyed on the
+    /// segments tells the shapes apart.
+    static func segments(for collective: Collective, bytes: Int, ranks: Int) -> Int
     /// Builds the schedule; the request has passed `Schedules.make`'s checks (collective
     /// served, root in range, what `requirement` names present).
     static func make(_ request: ScheduleRequest) throws -> Schedule
@@ -41,6 +47,9 @@ public protocol ScheduleGenerator: Sendable {
 extension ScheduleGenerator {
     public static var networks: [NetworkKind]? { nil }
     public static func pipelines(_ collective: Collective) -> Bool { false }
+    public static func segments(for collective: Collective, bytes: Int, ranks: Int) -> Int {
+        pipelines(collective) ? Schedules.pipelineSegments(for: collective, bytes: bytes, ranks: ranks) : 1
+    }
 }
 
 /// A generator that needs only the rank count.

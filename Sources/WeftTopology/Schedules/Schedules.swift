@@ -55,17 +55,17 @@ public enum Schedules {
         return try generator.make(request)
     }
 
-    /// Pieces a pipelined algorithm splits a message into: about 256 KiB each, at most 32
-    /// (1 for algorithms that do not pipeline), and for block-wise collectives at most
-    /// 4096 chunks in all (a block per rank per piece: more only slows the packer down).
-    /// The executor and the simulator both use it, so predictions replay what runs.
-    /// Two-level allreduce, reduce-scatter and allgather read it as their size class instead
-    /// (`TwoLevel.sizeClass`).
+    /// The request's `segments` for a message of `bytes` on `algorithm` (its generator's
+    /// `segments(for:bytes:ranks:)`). The executor and the simulator both use it, so
+    /// predictions replay what runs.
     public static func segments(for collective: Collective, algorithm: Algorithm, bytes: Int, ranks: Int) -> Int {
-        if algorithm == .twoLevel && [.allreduce, .reduceScatter, .allgather].contains(collective) {
-            return TwoLevel.sizeClass(bytes: bytes)
-        }
-        guard let generator = generator(for: algorithm), generator.pipelines(collective) else { return 1 }
+        generator(for: algorithm)?.segments(for: collective, bytes: bytes, ranks: ranks) ?? 1
+    }
+
+    /// Pieces a pipelined algorithm splits a message into: about 256 KiB each, at most 32,
+    /// and for block-wise collectives at most 4096 chunks in all (a block per rank per
+    /// piece: more only slows the packer down).
+    public static func pipelineSegments(for collective: Collective, bytes: Int, ranks: Int) -> Int {
         let limit = collective.isBlockwise ? max(1, min(32, 4096 / max(ranks, 1))) : 32
         var segments = 1
         while segments * 2 <= limit && bytes / (segments * 2) >= 256 << 10 { segments *= 2 }

@@ -1,7 +1,7 @@
 /// Two-level reduce-scatter and allgather. Block b (rank b's) is cut into S shards, chunk
 /// b·S + s; across nodes, per shard, the shard's owners exchange the nodes' pieces (node
 /// m's piece: shard s of every block of node m's ranks): in a ring, or — below 512 KiB on a
-/// power-of-two node count of at least 4 (`TwoLevel.sizeClass`) — by recursive halving
+/// power-of-two node count of at least 4 (`TwoLevel.segments(for:bytes:ranks:)`) — by recursive halving
 /// (reduce-scatter) and doubling (allgather), log₂N steps instead of N − 1.
 ///
 /// Bytes per rank, M the message, N nodes of k ranks: (k−1)/k·M inside, (N−1)/N·M/k

@@ -32,11 +32,12 @@ public enum TwoLevel: ScheduleGenerator {
     /// Broadcast and reduce stream segments along the chain of nodes.
     public static func pipelines(_ collective: Collective) -> Bool { [.broadcast, .reduce].contains(collective) }
 
-    /// The size class of allreduce, reduce-scatter and allgather, passed as the request's
-    /// `segments` (`Schedules.segments`), so every cache and prediction that keys on segments
-    /// tells the two apart: 1 below 512 KiB (halving across where the node count allows),
-    /// 2 from there (the ring).
-    public static func sizeClass(bytes: Int) -> Int { bytes < 512 << 10 ? 1 : 2 }
+    /// Broadcast and reduce: their pipeline's segments. The others: their size class, 1
+    /// below 512 KiB (halving across where the node count allows), 2 from there (the ring).
+    public static func segments(for collective: Collective, bytes: Int, ranks: Int) -> Int {
+        if pipelines(collective) { return Schedules.pipelineSegments(for: collective, bytes: bytes, ranks: ranks) }
+        return bytes < 512 << 10 ? 1 : 2
+    }
 
     public static func make(_ request: ScheduleRequest) throws -> Schedule {
         try make(request.collective, nodes: request.nodes ?? [], root: request.root, segments: request.segments)
@@ -44,7 +45,7 @@ public enum TwoLevel: ScheduleGenerator {
 
     /// `nodes[n]`: the ranks on node n; together every rank 0..<ranks exactly once.
     /// `root` matters to broadcast and reduce; `segments` to them (pieces of the pipeline)
-    /// and to the others (their size class, `sizeClass`).
+    /// and to the others (their size class, `segments(for:bytes:ranks:)`).
     public static func make(_ collective: Collective, nodes: [[Int]], root: Int = 0, segments: Int = 1) throws
         -> Schedule
     {
