@@ -112,6 +112,44 @@ static char *shared_base(const weft_buffers_t *buffers, int32_t buffer, int rank
     return bases ? bases[rank] : NULL;
 }
 
+/// Where a send or local copy reads its source chunks: the input while they are still
+/// only there (prepare_input made sure a range is either wholly there or wholly in `data`).
+static const char *source_of(const weft_buffers_t *buffers, const weft_input_t *input, const weft_schedule_op_t *o,
+                             weft_layout_t layout, size_t size) {
+    if (o->source_buffer == 0 && weft_input_fresh(input, o->source_chunk, o->chunks))
+        return weft_input_chunk(input, o->source_chunk);
+    return base_of(buffers, o->source_buffer) + chunk_offset(layout, o->source_chunk) * (int64_t)size;
+}
+
+/// Before a step's messages are posted: every range of the data buffer the step sends,
+/// copies or lets node-mates pull is made wholly fresh or wholly in `data` (copying in one
+/// range can split another that overlaps it, hence the repeat), and the ranges node-mates
+/// pull all fresh or all in `data`. A shared step works on `data` only: everything is copied
+/// in. Returns whether node-mates find what they pull from buffer 0 in the input.
+static int prepare_input(weft_input_t *input, const weft_schedule_op_t *ops, int64_t n, int shared) {
+    if (!input->input) return 0;
+    if (shared) {
+        weft_input_materialize(input, 0, input->chunks);
+        return 0;
+    }
+    int changed, held, held_fresh;
+    do {
+        changed = 0, held = 0, held_fresh = 1;
+        for (int64_t k = 0; k < n; k++) {
+            const weft_schedule_op_t *o = &ops[k];
+            int reads = o->kind == WEFT_OP_SEND || o->kind == WEFT_OP_LOCAL_COPY || o->kind == WEFT_OP_PULL_SEND;
+            if (!reads || o->source_buffer != 0) continue;
+            int fresh = weft_input_fresh(input, o->source_chunk, o->chunks);
+            if (!fresh) changed |= weft_input_materialize(input, o->source_chunk, o->chunks);
+            if (o->kind == WEFT_OP_PULL_SEND) held = 1, held_fresh &= fresh;
+        }
+        for (int64_t k = 0; k < n && held && !held_fresh; k++)
+            if (ops[k].kind == WEFT_OP_PULL_SEND && ops[k].source_buffer == 0)
+                changed |= weft_input_materialize(input, ops[k].source_chunk, ops[k].chunks);
+    } while (changed);
+    return held && held_fresh;
+}
+
 enum { SHARED_BLOCK_BYTES = 16384 };
 
 /// Reduces (or copies) chunks from one or all ranks' shared segments and stores the
@@ -193,7 +231,8 @@ int weft_execute(weft_comm_t comm, const weft_schedule_op_t *ops, int64_t n, wef
     size_t size = weft_dtype_size(dtype);
     int64_t total = layout.blocks * layout.block_count;
     int synced = buffers->entry_synced != 0; // a shared barrier just ran, nothing touched memory since
-    int rc = WEFT_OK;
+    weft_input_t input;
+    int rc = weft_input_open(&input, buffers, layout, dtype);
     for (int64_t i = 0; i < n && rc == WEFT_OK;) {
         int64_t j = i;
         int needed = 0, shared = 0, pulls = 0, held = 0; // held: sends a node-mate pulls
@@ -213,9 +252,10 @@ int weft_execute(weft_comm_t comm, const weft_schedule_op_t *ops, int64_t n, wef
             if ((rc = weft_shared_barrier(buffers->shared_barrier, rank, ranks, total)) != WEFT_OK) return rc;
         }
         if ((rc = reserve(needed)) != WEFT_OK) return rc;
+        const char *held_data = prepare_input(&input, &ops[i], j - i, shared) ? input.input : buffers->data;
         if (pulls || held) {
             if (!buffers->pull_control || !buffers->pull_slots || !buffers->pull_pids) return WEFT_ERR_ARGUMENT;
-            weft_pull_enter(buffers, rank, ops[i].step, total);
+            weft_pull_enter(buffers, rank, ops[i].step, total, held_data);
         }
         int tag = ops[i].step & 0x7fff, used = 0;
         int64_t scratch_used = 0;
@@ -237,13 +277,12 @@ int weft_execute(weft_comm_t comm, const weft_schedule_op_t *ops, int64_t n, wef
             const weft_schedule_op_t *o = &ops[k];
             if (o->kind != WEFT_OP_SEND) continue;
             int64_t bytes = chunk_elements(layout, o->source_chunk, o->chunks) * (int64_t)size;
-            rc = post(1, comm, base_of(buffers, o->source_buffer) + chunk_offset(layout, o->source_chunk) * size,
-                      bytes, o->peer, tag, &used);
+            rc = post(1, comm, (char *)source_of(buffers, &input, o, layout, size), bytes, o->peer, tag, &used);
         }
         for (int64_t k = i; k < j && rc == WEFT_OK && pulls; k++) {
             if (ops[k].kind != WEFT_OP_PULL_COPY && ops[k].kind != WEFT_OP_PULL_REDUCE) continue;
             int waited = -1;
-            rc = weft_pull_receive(comm, &ops[k], layout, dtype, op, buffers, &waited);
+            rc = weft_pull_receive(comm, &ops[k], layout, dtype, op, buffers, &input, &waited);
             if (rc == WEFT_ERR_TIMEOUT) {
                 unanswered = waited;
                 return rc;
@@ -254,13 +293,16 @@ int weft_execute(weft_comm_t comm, const weft_schedule_op_t *ops, int64_t n, wef
             rc = comm->local ? weft_local_wait_all(used, local_requests, expected) : weft_wait_all(used, requests, expected);
         if (rc == WEFT_ERR_TIMEOUT) note_unanswered(comm, used);
         if (rc != WEFT_OK) return rc;
+        for (int64_t k = i; k < j; k++)
+            if (ops[k].kind == WEFT_OP_RECV_COPY && ops[k].destination_buffer == 0)
+                weft_input_written(&input, ops[k].destination_chunk, ops[k].chunks);
         for (int64_t k = i; k < j && rc == WEFT_OK; k++) {
             const weft_schedule_op_t *o = &ops[k];
             if (o->kind == WEFT_OP_LOCAL_COPY) {
                 int64_t count = chunk_elements(layout, o->source_chunk, o->chunks);
                 memmove(base_of(buffers, o->destination_buffer) + chunk_offset(layout, o->destination_chunk) * size,
-                        base_of(buffers, o->source_buffer) + chunk_offset(layout, o->source_chunk) * size,
-                        (size_t)count * size);
+                        source_of(buffers, &input, o, layout, size), (size_t)count * size);
+                if (o->destination_buffer == 0) weft_input_written(&input, o->destination_chunk, o->chunks);
             } else if (is_shared(o->kind)) {
                 rc = run_shared(o, layout, dtype, op, buffers, rank, ranks);
             }
@@ -270,8 +312,12 @@ int weft_execute(weft_comm_t comm, const weft_schedule_op_t *ops, int64_t n, wef
             const weft_schedule_op_t *o = &ops[k];
             if (o->kind != WEFT_OP_RECV_REDUCE) continue;
             int64_t count = chunk_elements(layout, o->destination_chunk, o->chunks);
-            weft_reduce(base_of(buffers, o->destination_buffer) + chunk_offset(layout, o->destination_chunk) * size,
-                        (char *)buffers->scratch + scratch_used, count, dtype, op);
+            const char *incoming = (char *)buffers->scratch + scratch_used;
+            if (o->destination_buffer == 0)
+                weft_input_reduce(&input, o->destination_chunk, o->chunks, incoming, dtype, op);
+            else
+                weft_reduce(base_of(buffers, o->destination_buffer) + chunk_offset(layout, o->destination_chunk) * size,
+                            incoming, count, dtype, op);
             scratch_used += count * (int64_t)size;
         }
         for (int64_t k = i; k < j && rc == WEFT_OK && held; k++) {
@@ -287,6 +333,7 @@ int weft_execute(weft_comm_t comm, const weft_schedule_op_t *ops, int64_t n, wef
         }
         i = j;
     }
+    if (rc == WEFT_OK) weft_input_materialize(&input, buffers->result_first_chunk, buffers->result_chunks);
     return rc;
 }
 

@@ -109,17 +109,46 @@ int weft_run_cross_memory(const weft_schedule_op_t *o, weft_layout_t layout, wef
 /// Reads `bytes` at `remote` in process `pid` into `local` (process_vm_readv).
 int weft_cross_memory_read(int32_t pid, void *local, uintptr_t remote, size_t bytes);
 
+// MARK: - A separate input buffer (input.c): MPI's send buffer, read until first written
+
+/// Which chunks of one execution's `data` still hold their value only in `input`.
+typedef struct {
+    const char *input; // NULL: no separate input (every query answers "not fresh")
+    char *data;
+    weft_layout_t layout;
+    size_t size;
+    uint8_t *fresh; // per chunk of the layout
+    int64_t chunks;
+} weft_input_t;
+
+/// Starts tracking the input of `buffers` (nothing to do without one).
+int weft_input_open(weft_input_t *in, const weft_buffers_t *buffers, weft_layout_t layout, weft_dtype_t dtype);
+/// Whether every chunk of [first, first + n) is still only in the input (n > 0).
+int weft_input_fresh(const weft_input_t *in, int64_t first, int64_t n);
+/// Chunk `chunk` of the input.
+const char *weft_input_chunk(const weft_input_t *in, int64_t chunk);
+/// Copies the fresh chunks of [first, first + n) into `data`: they are no longer fresh.
+/// Returns whether there were any.
+int weft_input_materialize(weft_input_t *in, int64_t first, int64_t n);
+/// Notes that [first, first + n) of `data` was written.
+void weft_input_written(weft_input_t *in, int64_t first, int64_t n);
+/// Reduces `incoming` into chunks [first, first + n) of `data`, starting from the input's
+/// value where those chunks are fresh (one pass instead of a copy and a reduction).
+void weft_input_reduce(weft_input_t *in, int64_t first, int64_t n, const void *incoming, weft_dtype_t dtype, weft_op_t op);
+
 // MARK: - Pulls between ranks of one node (pull.c), inside programs that span nodes
 
 /// Publishes this rank's buffers and element count, and that it has begun `step` of the
 /// call (everything before it done): node-mates may now read chunks it sends in this step.
-void weft_pull_enter(const weft_buffers_t *buffers, int rank, int step, int64_t count);
+/// `data` is where node-mates find this step's chunks of buffer 0 (the data buffer, or the
+/// input while the chunks read from it are still only there).
+void weft_pull_enter(const weft_buffers_t *buffers, int rank, int step, int64_t count, const void *data);
 /// Runs one pull (WEFT_OP_PULL_COPY or _REDUCE): waits until the sender has begun this
 /// step, then reads its source chunks a cache-sized block at a time, each copied or reduced
 /// into this rank's destination at once. On a timeout, *waited names the sender; a sender
 /// that passed another element count is WEFT_ERR_COUNT_MISMATCH.
 int weft_pull_receive(weft_comm_t comm, const weft_schedule_op_t *o, weft_layout_t layout, weft_dtype_t dtype, weft_op_t op,
-                      const weft_buffers_t *buffers, int *waited);
+                      const weft_buffers_t *buffers, weft_input_t *input, int *waited);
 /// Publishes that this rank finished its pulls of `step`.
 void weft_pull_done(const weft_buffers_t *buffers, int rank, int step);
 /// Waits until `reader` finished its pulls of `step` (so the chunks it read may change).

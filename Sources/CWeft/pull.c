@@ -61,9 +61,9 @@ static int wait_for(weft_comm_t comm, _Atomic int64_t *word, int64_t value) {
     return WEFT_OK;
 }
 
-void weft_pull_enter(const weft_buffers_t *buffers, int rank, int step, int64_t count) {
+void weft_pull_enter(const weft_buffers_t *buffers, int rank, int step, int64_t count, const void *data) {
     pull_slot_t *own = slot_of(buffers, rank);
-    own->data = (uint64_t)(uintptr_t)buffers->data;
+    own->data = (uint64_t)(uintptr_t)data;
     own->output = (uint64_t)(uintptr_t)buffers->output;
     own->count = count;
     atomic_store_explicit(&own->entered, progress(buffers, step), memory_order_release);
@@ -82,7 +82,7 @@ int weft_pull_wait_reader(weft_comm_t comm, const weft_buffers_t *buffers, int r
 static _Thread_local char *block;
 
 int weft_pull_receive(weft_comm_t comm, const weft_schedule_op_t *o, weft_layout_t layout, weft_dtype_t dtype, weft_op_t op,
-                      const weft_buffers_t *buffers, int *waited) {
+                      const weft_buffers_t *buffers, weft_input_t *input, int *waited) {
     pull_slot_t *sender = slot_of(buffers, o->peer);
     if (!sender) return WEFT_ERR_ARGUMENT;
     int rc = wait_for(comm, &sender->entered, progress(buffers, o->step));
@@ -103,16 +103,25 @@ int weft_pull_receive(weft_comm_t comm, const weft_schedule_op_t *o, weft_layout
     int32_t pid = buffers->pull_pids[o->peer];
     size_t bytes = (size_t)count * size;
     if (o->kind == WEFT_OP_PULL_REDUCE && !block && !(block = malloc(PULL_BLOCK_BYTES))) return WEFT_ERR_NO_MEMORY;
+    // Reducing into chunks still only in the input starts from the input's values.
+    const char *first = NULL;
+    if (o->kind == WEFT_OP_PULL_REDUCE && o->destination_buffer == 0) {
+        if (weft_input_fresh(input, o->destination_chunk, o->chunks))
+            first = weft_input_chunk(input, o->destination_chunk);
+        else
+            weft_input_materialize(input, o->destination_chunk, o->chunks);
+    }
     size_t step = PULL_BLOCK_BYTES / size * size;
     for (size_t at = 0; at < bytes; at += step) {
         size_t n = bytes - at < step ? bytes - at : step;
         if (o->kind == WEFT_OP_PULL_COPY) {
             rc = weft_cross_memory_read(pid, local + at, remote + at, n);
         } else if ((rc = weft_cross_memory_read(pid, block, remote + at, n)) == WEFT_OK) {
-            weft_reduce(local + at, block, (int64_t)(n / size), dtype, op);
+            weft_reduce_pair(local + at, first ? first + at : local + at, block, (int64_t)(n / size), dtype, op);
         }
         if (rc != WEFT_OK) return rc;
         progress_messages(comm);
     }
+    if (o->destination_buffer == 0) weft_input_written(input, o->destination_chunk, o->chunks);
     return WEFT_OK;
 }

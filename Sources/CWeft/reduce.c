@@ -66,6 +66,12 @@ void weft_reduce(void *destination, const void *source, int64_t count, weft_dtyp
     if (k && count > 0) k(destination, destination, source, count);
 }
 
+void weft_reduce_pair(void *destination, const void *first, const void *second, int64_t count, weft_dtype_t dtype,
+                      weft_op_t op) {
+    kernel_t k = kernel_for(dtype, op);
+    if (k && count > 0) k(destination, first, second, count);
+}
+
 enum { BLOCK_BYTES = 8192 };
 
 void weft_reduce_many(void *destination, const void *const *sources, int n, int64_t count, weft_dtype_t dtype,

@@ -1,8 +1,8 @@
 // Runs one collective call of the program with a Weft schedule, on the program's own
 // buffers. `direct` works single-copy on every rank's send and receive buffers through
-// cross-memory attach; the message-passing schedules (ring, trees, …) run in place on the
-// receive buffer over the private communicator, after the one local copy MPI's separate
-// send buffer requires.
+// cross-memory attach; the message-passing schedules (ring, trees, …) run on the receive
+// buffer over the private communicator, reading MPI's separate send buffer where it still
+// holds a chunk's value rather than copying it in first.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,40 +72,52 @@ static int run_direct(weft_ip_state_t *s, const weft_ip_request_t *r, const weft
     return rc;
 }
 
-/// A message-passing schedule, in place on one whole buffer per rank. Across nodes, the
-/// transfers between node-mates that the program marks read the sender's buffer (pulls).
+/// A message-passing schedule on one whole buffer per rank. MPI's separate send buffer is
+/// not copied in first: the executor reads each chunk from it until the schedule first
+/// writes that chunk (weft_buffers_t's input). Across nodes, the transfers between
+/// node-mates that the program marks read the sender's buffer (pulls).
 static int run_messages(weft_ip_state_t *s, const weft_ip_request_t *r, const weft_ip_program_t *p) {
     int64_t call = ++s->pull_calls; // first, so that every rank counts every scheduled call (1, 2, …)
     size_t size = weft_dtype_size(r->dtype);
     size_t block_bytes = (size_t)r->count * size, all_bytes = block_bytes * (size_t)s->size;
+    int64_t chunks = p->blocks * p->chunks_per_block, own_block = (int64_t)s->rank * p->chunks_per_block;
     char *buffer = r->recv, *output = NULL;
+    const char *input = r->send;
+    int64_t input_first = 0, input_chunks = chunks, result_first = 0, result_chunks = chunks;
     int rc = WEFT_OK;
     switch (r->collective) {
-    case WEFT_IP_ALLREDUCE:
-        if (r->send) memcpy(r->recv, r->send, block_bytes);
-        break;
     case WEFT_IP_REDUCE:
         if (s->rank != r->root) {
-            // Other ranks' receive buffers are not theirs to write: reduce in a private copy.
+            // Other ranks' receive buffers are not theirs to write: reduce in a private buffer.
             if ((rc = reserve(&s->temp, &s->temp_bytes, block_bytes)) != WEFT_OK) return rc;
             buffer = s->temp;
-            memcpy(buffer, r->send, block_bytes);
-        } else if (r->send) {
-            memcpy(r->recv, r->send, block_bytes);
+            result_chunks = 0;
         }
         break;
     case WEFT_IP_REDUCE_SCATTER:
     case WEFT_IP_ALLTOALL:
+        // The schedule works on all ranks' blocks; the receive buffer holds one (or the
+        // alltoall's output). In place, the receive buffer is the input.
         if ((rc = reserve(&s->temp, &s->temp_bytes, all_bytes)) != WEFT_OK) return rc;
         buffer = s->temp;
-        memcpy(buffer, r->send ? r->send : r->recv, all_bytes);
-        if (r->collective == WEFT_IP_ALLTOALL) output = r->recv;
+        if (!input) input = r->recv;
+        if (r->collective == WEFT_IP_ALLTOALL) {
+            output = r->recv;
+            result_chunks = 0;
+        } else {
+            result_first = own_block;
+            result_chunks = p->chunks_per_block;
+        }
         break;
     case WEFT_IP_ALLGATHER:
-        if (r->send) memcpy(r->recv + (size_t)s->rank * block_bytes, r->send, block_bytes);
+        // The send buffer is this rank's block of the receive buffer.
+        if (input) input -= (size_t)s->rank * block_bytes;
+        input_first = own_block;
+        input_chunks = p->chunks_per_block;
         break;
     default: break;
     }
+    if (input == buffer) input = NULL; // broadcast: one buffer
     weft_layout_t layout = {p->blocks, p->chunks_per_block, r->count};
     int64_t scratch = weft_program_scratch_bytes(p->ops, p->count, layout, r->dtype);
     if ((rc = reserve(&s->scratch, &s->scratch_bytes, (size_t)scratch)) != WEFT_OK) return rc;
@@ -113,6 +125,8 @@ static int run_messages(weft_ip_state_t *s, const weft_ip_request_t *r, const we
         .data = buffer, .output = output, .scratch = s->scratch, .scratch_bytes = (int64_t)s->scratch_bytes,
         .pull_control = s->pull_control, .pull_slots = s->pull_slots, .pull_pids = s->pids,
         .pull_call = call,
+        .input = input, .input_first_chunk = input_first, .input_chunks = input_chunks,
+        .result_first_chunk = result_first, .result_chunks = result_chunks,
     };
     weft_ip_count_pulls(p->pulls);
     rc = weft_execute(s->internal, p->ops, p->count, layout, r->dtype, r->op, &buffers);

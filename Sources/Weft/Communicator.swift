@@ -413,7 +413,8 @@ public final class Communicator {
                     shared_output: shared == nil ? nil : UnsafePointer(so.baseAddress),
                     shared_barrier: shared?.barrier, remote_pids: nil, entry_synced: 0,
                     pull_control: pulls?.control.bases[0], pull_slots: UnsafePointer(pulls?.slots.baseAddress),
-                    pull_pids: UnsafePointer(pulls?.pids.baseAddress), pull_call: pulls?.calls ?? 0)
+                    pull_pids: UnsafePointer(pulls?.pids.baseAddress), pull_call: pulls?.calls ?? 0,
+                    input: nil, input_first_chunk: 0, input_chunks: 0, result_first_chunk: 0, result_chunks: 0)
                 return program.operations.withUnsafeBufferPointer { all in
                     let ops = range.map { UnsafeBufferPointer(rebasing: all[$0]) } ?? all
                     return weft_execute(handle, ops.baseAddress, Int64(ops.count), layout, type.c,

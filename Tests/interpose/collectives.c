@@ -312,6 +312,26 @@ static int op_applies(const OpInfo *op, const DType *d)
     return 0;
 }
 
+/* MPI's send buffers are input only: after the intercepted call each must still hold
+   what fill() put there. Returns the first element that changed, or -1. */
+static long send_changed(const unsigned char *send, const DType *d, size_t count, int salt, int prod)
+{
+    unsigned char *expected = xmalloc(count * d->extent);
+    fill(expected, d, count, g_rank, salt, prod);
+    long at = first_diff(send, expected, count * d->extent, d->extent);
+    free(expected);
+    return at;
+}
+
+static void check_send_kept(const Case *c, long changed)
+{
+    char why[96] = "";
+    if (changed >= 0) snprintf(why, sizeof why, "the send buffer changed at element %ld", changed);
+    Case kept = *c;
+    kept.mode = "send buffer kept";
+    record(&kept, changed < 0, why);
+}
+
 /* ---------- communicators ---------- */
 
 typedef struct {
@@ -340,6 +360,7 @@ static void t_allreduce(const CommInfo *ci, const DType *d, const OpInfo *op, in
 {
     size_t bytes = (size_t)n * d->extent;
     int prod = op->kind == OP_PROD, rc[2];
+    long changed = -1;
     unsigned char *out[2];
     for (int v = 0; v < 2; v++) {
         unsigned char *send = NULL;
@@ -349,10 +370,12 @@ static void t_allreduce(const CommInfo *ci, const DType *d, const OpInfo *op, in
         const void *sb = inplace ? MPI_IN_PLACE : send;
         rc[v] = v == 0 ? MPI_Allreduce(sb, out[v], n, d->type, op->op, ci->comm)
                        : PMPI_Allreduce(sb, out[v], n, d->type, op->op, ci->comm);
+        if (v == 0 && send) changed = send_changed(send, d, n, 0, prod);
         free(send);
     }
     Case c = mkcase("MPI_Allreduce", ci, d, op->name, n, mode_name(inplace));
     check(&c, rc, out[0], out[1], bytes + GUARD, d->extent);
+    if (!inplace) check_send_kept(&c, changed);
     free(out[0]);
     free(out[1]);
 }
@@ -363,6 +386,7 @@ static void t_reduce(const CommInfo *ci, const DType *d, const OpInfo *op, int n
 {
     size_t bytes = (size_t)n * d->extent;
     int is_root = comm_rank(ci->comm) == root, prod = op->kind == OP_PROD, rc[2];
+    long changed = -1;
     unsigned char *out[2];
     for (int v = 0; v < 2; v++) {
         unsigned char *send = NULL;
@@ -372,6 +396,7 @@ static void t_reduce(const CommInfo *ci, const DType *d, const OpInfo *op, int n
         const void *sb = inplace && is_root ? MPI_IN_PLACE : send;
         rc[v] = v == 0 ? MPI_Reduce(sb, out[v], n, d->type, op->op, root, ci->comm)
                        : PMPI_Reduce(sb, out[v], n, d->type, op->op, root, ci->comm);
+        if (v == 0 && send) changed = send_changed(send, d, n, 0, prod);
         free(send);
     }
     char fn[48];
@@ -379,6 +404,7 @@ static void t_reduce(const CommInfo *ci, const DType *d, const OpInfo *op, int n
     Case c = mkcase(fn, ci, d, op->name, n, mode_name(inplace));
     /* Non-root receive buffers are insignificant: only the return codes count there. */
     check(&c, rc, out[0], out[1], is_root ? bytes + GUARD : 0, d->extent);
+    if (!inplace || !is_root) check_send_kept(&c, changed);
     free(out[0]);
     free(out[1]);
 }
@@ -417,6 +443,7 @@ static void t_allgather(const CommInfo *ci, const DType *d, int n, int inplace)
 {
     int p = comm_size(ci->comm), rank = comm_rank(ci->comm), rc[2];
     size_t blk = (size_t)n * d->extent, bytes = blk * p;
+    long changed = -1;
     unsigned char *out[2];
     for (int v = 0; v < 2; v++) {
         unsigned char *send = NULL;
@@ -428,10 +455,12 @@ static void t_allgather(const CommInfo *ci, const DType *d, int n, int inplace)
         MPI_Datatype st = inplace ? MPI_DATATYPE_NULL : d->type;
         rc[v] = v == 0 ? MPI_Allgather(sb, sc, st, out[v], n, d->type, ci->comm)
                        : PMPI_Allgather(sb, sc, st, out[v], n, d->type, ci->comm);
+        if (v == 0 && send) changed = send_changed(send, d, n, 2, 0);
         free(send);
     }
     Case c = mkcase("MPI_Allgather", ci, d, "-", n, mode_name(inplace));
     check(&c, rc, out[0], out[1], bytes + GUARD, d->extent);
+    if (!inplace) check_send_kept(&c, changed);
     free(out[0]);
     free(out[1]);
 }
@@ -440,6 +469,7 @@ static void t_alltoall(const CommInfo *ci, const DType *d, int n, int inplace)
 {
     int p = comm_size(ci->comm), rc[2];
     size_t bytes = (size_t)n * p * d->extent;
+    long changed = -1;
     unsigned char *out[2];
     for (int v = 0; v < 2; v++) {
         unsigned char *send = NULL;
@@ -451,10 +481,12 @@ static void t_alltoall(const CommInfo *ci, const DType *d, int n, int inplace)
         MPI_Datatype st = inplace ? MPI_DATATYPE_NULL : d->type;
         rc[v] = v == 0 ? MPI_Alltoall(sb, sc, st, out[v], n, d->type, ci->comm)
                        : PMPI_Alltoall(sb, sc, st, out[v], n, d->type, ci->comm);
+        if (v == 0 && send) changed = send_changed(send, d, (size_t)n * p, 3, 0);
         free(send);
     }
     Case c = mkcase("MPI_Alltoall", ci, d, "-", n, mode_name(inplace));
     check(&c, rc, out[0], out[1], bytes + GUARD, d->extent);
+    if (!inplace) check_send_kept(&c, changed);
     free(out[0]);
     free(out[1]);
 }
@@ -482,16 +514,19 @@ static void t_reduce_scatter_block(const CommInfo *ci, const DType *d, const OpI
 {
     int p = comm_size(ci->comm), prod = op->kind == OP_PROD, rc[2];
     size_t total = (size_t)n * p, mine = (size_t)n * d->extent;
+    long changed = -1;
     unsigned char *out[2];
     for (int v = 0; v < 2; v++) {
         unsigned char *send = scatter_buffers(d, total, mine, inplace, 4, prod, &out[v]);
         const void *sb = inplace ? MPI_IN_PLACE : send;
         rc[v] = v == 0 ? MPI_Reduce_scatter_block(sb, out[v], n, d->type, op->op, ci->comm)
                        : PMPI_Reduce_scatter_block(sb, out[v], n, d->type, op->op, ci->comm);
+        if (v == 0 && send) changed = send_changed(send, d, total, 4, prod);
         free(send);
     }
     Case c = mkcase("MPI_Reduce_scatter_block", ci, d, op->name, n, mode_name(inplace));
     check(&c, rc, out[0], out[1], inplace ? mine : mine + GUARD, d->extent);
+    if (!inplace) check_send_kept(&c, changed);
     free(out[0]);
     free(out[1]);
 }
@@ -511,18 +546,21 @@ static void t_reduce_scatter(const CommInfo *ci, const DType *d, const OpInfo *o
         total += (size_t)counts[i];
     }
     size_t mine = (size_t)counts[rank] * d->extent;
+    long changed = -1;
     unsigned char *out[2];
     for (int v = 0; v < 2; v++) {
         unsigned char *send = scatter_buffers(d, total, mine, inplace, 5, prod, &out[v]);
         const void *sb = inplace ? MPI_IN_PLACE : send;
         rc[v] = v == 0 ? MPI_Reduce_scatter(sb, out[v], counts, d->type, op->op, ci->comm)
                        : PMPI_Reduce_scatter(sb, out[v], counts, d->type, op->op, ci->comm);
+        if (v == 0 && send) changed = send_changed(send, d, total, 5, prod);
         free(send);
     }
     char fn[48];
     snprintf(fn, sizeof fn, "MPI_Reduce_scatter(%s)", rs_names[variant]);
     Case c = mkcase(fn, ci, d, op->name, n, mode_name(inplace));
     check(&c, rc, out[0], out[1], inplace ? mine : mine + GUARD, d->extent);
+    if (!inplace) check_send_kept(&c, changed);
     free(counts);
     free(out[0]);
     free(out[1]);

@@ -135,6 +135,9 @@ typedef enum { WEFT_SUM = 0, WEFT_PROD = 1, WEFT_MAX = 2, WEFT_MIN = 3, WEFT_AVG
 size_t weft_dtype_size(weft_dtype_t dtype);
 /// destination[i] = destination[i] op source[i]. AVG accumulates as SUM; see weft_divide.
 void weft_reduce(void *destination, const void *source, int64_t count, weft_dtype_t dtype, weft_op_t op);
+/// destination[i] = first[i] op second[i]; destination may alias first.
+void weft_reduce_pair(void *destination, const void *first, const void *second, int64_t count, weft_dtype_t dtype,
+                      weft_op_t op);
 /// destination[i] = sources[0][i] op … op sources[n-1][i]; destination may alias sources[0].
 void weft_reduce_many(void *destination, const void *const *sources, int n, int64_t count, weft_dtype_t dtype,
                       weft_op_t op);
@@ -215,6 +218,17 @@ typedef struct {
     const int32_t *pull_slots;
     const int32_t *pull_pids;
     int64_t pull_call;
+    /// MPI's separate send buffer, or NULL. Chunks [input_first_chunk, +input_chunks) of
+    /// `data` start out equal to the same chunks of `input` (a base such that chunk c sits at
+    /// input + offset(c)) and are read from there until first written, so the caller need not
+    /// copy its input into `data` first. Those still unwritten at the end that lie in
+    /// [result_first_chunk, +result_chunks) — the part of `data` the caller reads — are
+    /// copied in then. `input` is only read, also by node-mates' pulls.
+    const void *input;
+    int64_t input_first_chunk;
+    int64_t input_chunks;
+    int64_t result_first_chunk;
+    int64_t result_chunks;
 } weft_buffers_t;
 
 /// Bytes of a pull block for a node of `ranks` ranks: one cache line per rank, where it
