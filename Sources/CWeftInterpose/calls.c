@@ -1,9 +1,11 @@
 // The MPI collective entry points of libweft-mpi.so. Each call is classified from values
 // every rank shares (collective, count, datatype, operator, communicator, root) — never
 // from a buffer address — so all ranks take the same path. What Weft serves runs through
-// its executor; everything else (intercommunicators, derived non-contiguous types, user
-// operators, MAXLOC, unsigned types, zero counts, errors) goes to PMPI_* unchanged, so
-// MPI's own checks and error reports stay exactly as they were.
+// its executor; everything else (intercommunicators, user operators, MAXLOC, unsigned
+// types, zero counts, errors) goes to PMPI_* unchanged, so MPI's own checks and error
+// reports stay exactly as they were. Byte-moving collectives are decided on the type
+// signature's size, which MPI lets ranks describe with different datatypes; a buffer of a
+// non-contiguous type is run on as a packed copy (staging.c).
 #include <stdio.h>
 
 #include "interpose.h"
@@ -32,9 +34,11 @@ static int reduction_op(MPI_Op op, weft_op_t *out) {
     return 1;
 }
 
-/// Size in bytes of a datatype whose elements are contiguous with no gaps (0 otherwise):
-/// byte-moving collectives move any such type as bytes.
-static int64_t contiguous_size(MPI_Datatype type) {
+/// Size in bytes of a datatype's signature (0 when unusable), and whether its items lie
+/// contiguously with no gaps (then a buffer of them is its bytes). The size is what ranks
+/// agree on; contiguity is each rank's own (staging.c).
+static int64_t type_bytes(MPI_Datatype type, int *contiguous) {
+    *contiguous = 1;
     if (type == MPI_DATATYPE_NULL) return 0;
     // The common predefined types without three PMPI_ queries: a forwarded small call pays them.
     weft_dtype_t known;
@@ -43,9 +47,10 @@ static int64_t contiguous_size(MPI_Datatype type) {
     int size = 0;
     MPI_Aint lb = 0, extent = 0, true_lb = 0, true_extent = 0;
     if (PMPI_Type_size(type, &size) != MPI_SUCCESS || PMPI_Type_get_extent(type, &lb, &extent) != MPI_SUCCESS ||
-        PMPI_Type_get_true_extent(type, &true_lb, &true_extent) != MPI_SUCCESS)
+        PMPI_Type_get_true_extent(type, &true_lb, &true_extent) != MPI_SUCCESS || size <= 0)
         return 0;
-    return size > 0 && lb == 0 && true_lb == 0 && extent == size && true_extent == size ? size : 0;
+    *contiguous = lb == 0 && true_lb == 0 && extent == size && true_extent == size;
+    return size;
 }
 
 /// Whether a call may go straight to PMPI_ without classification: on the communicator used
@@ -63,14 +68,17 @@ static int quick_forward(MPI_Comm comm, int collective, int count, MPI_Datatype 
     return *bytes < s->weft_from[collective];
 }
 
+// These query MPI only while the library is active: before MPI_Init or after MPI_Finalize
+// the program's call must reach PMPI_ first, so that MPI's error names it.
 static int valid_root(int root, MPI_Comm comm) {
     int size = 0;
-    return comm != MPI_COMM_NULL && PMPI_Comm_size(comm, &size) == MPI_SUCCESS && root >= 0 && root < size;
+    return weft_ip_active && comm != MPI_COMM_NULL && PMPI_Comm_size(comm, &size) == MPI_SUCCESS && root >= 0 &&
+           root < size;
 }
 
 static int comm_size(MPI_Comm comm) {
     int size = 1;
-    if (comm != MPI_COMM_NULL) PMPI_Comm_size(comm, &size);
+    if (weft_ip_active && comm != MPI_COMM_NULL) PMPI_Comm_size(comm, &size);
     return size;
 }
 
@@ -100,22 +108,40 @@ static int fail(MPI_Comm comm, int code, const char *function) {
 }
 
 /// Runs `r` with Weft where the plan says so; WEFT_IP_FORWARD when PMPI_* should run it.
-static int dispatch(MPI_Comm comm, const weft_ip_request_t *r, const char *function) {
+/// `views`: buffers of non-contiguous types, run on as packed copies (staging.c).
+static int dispatch_staged(MPI_Comm comm, weft_ip_request_t *r, const char *function, weft_ip_view_t *views,
+                           int nviews) {
     // Under MPI_THREAD_MULTIPLE nothing of Weft's is touched: threads may call concurrently.
     if (weft_ip_forward_all) return WEFT_IP_FORWARD;
     weft_ip_state_t *s = weft_ip_state(comm);
     if (!s) return WEFT_IP_FORWARD;
     int algorithm = weft_ip_choose(s, r->collective, r->bytes);
     if (algorithm == weft_ip_mpi) return WEFT_IP_FORWARD;
-    int rc = weft_ip_run(s, r, algorithm);
+    // Decided on values every rank shares: from here every rank runs Weft's schedule.
+    if (r->mismatched) return fail(comm, WEFT_ERR_COUNT_MISMATCH, function);
+    int rc = WEFT_OK, opened = 0;
+    while (opened < nviews && rc == WEFT_OK) rc = weft_ip_view_open(&views[opened++], comm);
+    if (rc == WEFT_OK) rc = weft_ip_run(s, r, algorithm);
+    for (int v = 0; v < opened; v++) {
+        int closed = weft_ip_view_close(&views[v], comm, rc == WEFT_OK);
+        if (rc == WEFT_OK) rc = closed;
+    }
+    // Forwarding is decided alike on every rank (weft_ip_run), before any data moved.
     if (rc == WEFT_IP_FORWARD) return rc;
     weft_ip_count(r->collective, r->bytes, algorithm);
     return rc == WEFT_OK ? MPI_SUCCESS : fail(comm, rc, function);
 }
 
+static int dispatch(MPI_Comm comm, weft_ip_request_t *r, const char *function) {
+    return dispatch_staged(comm, r, function, NULL, 0);
+}
+
 static int64_t bytes_of(int64_t count, MPI_Datatype type) {
     int size = 0;
-    if (count <= 0 || type == MPI_DATATYPE_NULL || PMPI_Type_size(type, &size) != MPI_SUCCESS) return 0;
+    // Outside MPI_Init..MPI_Finalize nothing is counted, and no PMPI_ call may come before
+    // the program's own (MPI's error would name it instead of the program's call).
+    if (!weft_ip_active || count <= 0 || type == MPI_DATATYPE_NULL || PMPI_Type_size(type, &size) != MPI_SUCCESS)
+        return 0;
     return count * size;
 }
 
@@ -133,11 +159,18 @@ static int reduction(weft_ip_request_t *r, int collective, const void *send, voi
     return 1;
 }
 
-/// A byte-moving collective on a contiguous type, moved as bytes.
+/// A byte-moving collective, moved as bytes: `count` items of `type` (the receive side's).
+/// A receive buffer whose type is not contiguous gets a view (`*view`, with `items` items
+/// in all, `in` when it also holds this rank's input), so that only the signature's size,
+/// which every rank agrees on, decides the path.
 static int movement(weft_ip_request_t *r, int collective, const void *send, void *recv, int64_t count,
-                    MPI_Datatype type, int blocks) {
-    int64_t size = weft_ip_active && count > 0 ? contiguous_size(type) : 0;
+                    MPI_Datatype type, int blocks, weft_ip_view_t *view, int64_t items, int in, int *nviews) {
+    int contiguous = 1;
+    int64_t size = weft_ip_active && count > 0 ? type_bytes(type, &contiguous) : 0;
     if (size == 0) return 0;
+    if (!contiguous)
+        *view = (weft_ip_view_t){.user = recv, .count = items, .type = type, .in = in, .out = 1, .bind = &r->recv},
+        (*nviews)++;
     r->collective = collective;
     r->dtype = WEFT_BYTE;
     r->op = WEFT_SUM;
@@ -145,6 +178,25 @@ static int movement(weft_ip_request_t *r, int collective, const void *send, void
     r->recv = recv;
     r->count = count * size;
     r->bytes = r->count * blocks;
+    return 1;
+}
+
+/// The send side of an allgather (`items` = sendcount) or alltoall (sendcount × ranks):
+/// its signature must carry what the receive side expects of this rank (else the program is
+/// erroneous and a served call fails, as MPI's own would); a type that is not contiguous
+/// gets a packed view. Returns 0 where the type is unusable (an error for PMPI_ to report
+/// — unusable on every rank alike only if the program is erroneous anyway).
+static int send_side(weft_ip_request_t *r, const void *send, int64_t items, MPI_Datatype type, weft_ip_view_t *view,
+                     int *nviews) {
+    int contiguous = 1;
+    int64_t size = type_bytes(type, &contiguous);
+    if (size == 0) return 0;
+    int64_t expected = r->collective == WEFT_IP_ALLTOALL ? r->bytes : r->count;
+    r->mismatched = items * size != expected;
+    if (!contiguous)
+        *view = (weft_ip_view_t){.user = (void *)send, .count = items, .type = type, .in = 1, .out = 0,
+                                 .bind = (char **)&r->send},
+        (*nviews)++;
     return 1;
 }
 
@@ -187,10 +239,14 @@ int MPI_Bcast(void *buffer, int count, MPI_Datatype datatype, int root, MPI_Comm
         return PMPI_Bcast(buffer, count, datatype, root, comm);
     }
     weft_ip_request_t r = {0};
-    if (valid_root(root, comm) && movement(&r, WEFT_IP_BROADCAST, buffer, buffer, count, datatype, 1)) {
+    weft_ip_view_t view;
+    int nviews = 0, rank = 0;
+    if (valid_root(root, comm) && PMPI_Comm_rank(comm, &rank) == MPI_SUCCESS &&
+        movement(&r, WEFT_IP_BROADCAST, buffer, buffer, count, datatype, 1, &view, count, rank == root, &nviews)) {
         r.send = NULL;
         r.root = root;
-        int rc = dispatch(comm, &r, "MPI_Bcast");
+        view.out = rank != root; // the root's buffer is only read
+        int rc = dispatch_staged(comm, &r, "MPI_Bcast", &view, nviews);
         if (rc != WEFT_IP_FORWARD) return rc;
     }
     native(WEFT_IP_BROADCAST, r.bytes ? r.bytes : bytes_of(count, datatype));
@@ -205,11 +261,14 @@ int MPI_Allgather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, voi
         return PMPI_Allgather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm);
     }
     weft_ip_request_t r = {0};
-    int same = sendbuf == MPI_IN_PLACE || (sendtype == recvtype && sendcount == recvcount);
-    if (same && comm != MPI_COMM_NULL &&
-        movement(&r, WEFT_IP_ALLGATHER, sendbuf, recvbuf, recvcount, recvtype, comm_size(comm))) {
-        int rc = dispatch(comm, &r, "MPI_Allgather");
-        if (rc != WEFT_IP_FORWARD) return rc;
+    weft_ip_view_t views[2];
+    int nviews = 0, size = comm_size(comm), inplace = sendbuf == MPI_IN_PLACE;
+    if (comm != MPI_COMM_NULL && movement(&r, WEFT_IP_ALLGATHER, sendbuf, recvbuf, recvcount, recvtype, size, &views[0],
+                                          (int64_t)recvcount * size, inplace, &nviews)) {
+        if (inplace || send_side(&r, sendbuf, sendcount, sendtype, &views[nviews], &nviews)) {
+            int rc = dispatch_staged(comm, &r, "MPI_Allgather", views, nviews);
+            if (rc != WEFT_IP_FORWARD) return rc;
+        }
     }
     native(WEFT_IP_ALLGATHER, bytes_of(recvcount, recvtype) * comm_size(comm));
     return PMPI_Allgather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm);
@@ -236,7 +295,7 @@ int MPI_Reduce_scatter(const void *sendbuf, void *recvbuf, const int recvcounts[
                        MPI_Comm comm) {
     weft_ip_request_t r = {0};
     int inter = 1, size = comm_size(comm), equal = recvcounts != NULL;
-    if (comm != MPI_COMM_NULL) PMPI_Comm_test_inter(comm, &inter);
+    if (weft_ip_active && comm != MPI_COMM_NULL) PMPI_Comm_test_inter(comm, &inter);
     // Only intracommunicators: an intercommunicator's recvcounts describe the other group.
     for (int i = 1; equal && !inter && i < size; i++) equal = recvcounts[i] == recvcounts[0];
     if (equal && !inter && reduction(&r, WEFT_IP_REDUCE_SCATTER, sendbuf, recvbuf, recvcounts[0], datatype, op, size)) {
@@ -257,10 +316,14 @@ int MPI_Alltoall(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void
         return PMPI_Alltoall(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm);
     }
     weft_ip_request_t r = {0};
-    int same = sendbuf != MPI_IN_PLACE && sendtype == recvtype && sendcount == recvcount;
-    if (same && comm != MPI_COMM_NULL &&
-        movement(&r, WEFT_IP_ALLTOALL, sendbuf, recvbuf, recvcount, recvtype, comm_size(comm))) {
-        int rc = dispatch(comm, &r, "MPI_Alltoall");
+    weft_ip_view_t views[2];
+    int nviews = 0, size = comm_size(comm);
+    // In place (every rank or none, as MPI requires) is forwarded: see run.c.
+    if (sendbuf != MPI_IN_PLACE && comm != MPI_COMM_NULL &&
+        movement(&r, WEFT_IP_ALLTOALL, sendbuf, recvbuf, recvcount, recvtype, size, &views[0],
+                 (int64_t)recvcount * size, 0, &nviews) &&
+        send_side(&r, sendbuf, (int64_t)sendcount * size, sendtype, &views[nviews], &nviews)) {
+        int rc = dispatch_staged(comm, &r, "MPI_Alltoall", views, nviews);
         if (rc != WEFT_IP_FORWARD) return rc;
     }
     native(WEFT_IP_ALLTOALL, bytes_of(recvcount, recvtype) * comm_size(comm));

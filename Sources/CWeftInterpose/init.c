@@ -1,12 +1,14 @@
 // Set-up and clean-up of libweft-mpi.so around the program's MPI_Init and MPI_Finalize:
-// the WEFT_* variables are read and checked once (a bad one stops the job with one line,
-// never a silent fallback), and every per-communicator state is released before
+// the WEFT_* variables are read and checked once on every rank (a bad one anywhere stops
+// the whole job with one line, never a silent fallback or a hang), and every per-communicator state is released before
 // PMPI_Finalize.
 #define _GNU_SOURCE
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "interpose.h"
@@ -17,11 +19,67 @@ int weft_ip_verbose;
 int weft_ip_world_rank;
 int weft_ip_mpi;
 
-/// Stops every rank (they all read the same environment) after rank 0 printed the reason.
-static void refuse(const char *reason) {
-    if (weft_ip_world_rank == 0) fprintf(stderr, "weft-mpi: error: %s\n", reason);
+/// Agrees, at MPI_Init, whether any rank refuses its settings: ranks may see different
+/// environments (mpirun's per-application -x, a file on one host's disk only), so each
+/// checks its own and all learn the outcome together. The lowest refusing rank prints its
+/// reason in one line, then every rank stops; nobody is left waiting in a collective.
+static void agree(const char *reason) {
+    int size = 1, mine = reason ? weft_ip_world_rank : INT32_MAX, first = INT32_MAX;
+    PMPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (size > 1) PMPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    else first = mine;
+    if (first == INT32_MAX) return;
+    if (reason && first == weft_ip_world_rank) {
+        if (weft_ip_world_rank == 0) fprintf(stderr, "weft-mpi: error: %s\n", reason);
+        else fprintf(stderr, "weft-mpi: error: rank %d: %s\n", weft_ip_world_rank, reason);
+    }
     PMPI_Finalize();
     exit(1);
+}
+
+/// WEFT_REPORT names a file rank 0 writes at MPI_Finalize (replacing it by rename): it must
+/// be a regular file or not exist yet, in a folder that exists and is writable.
+static const char *check_report(const char *report, char *error, size_t length) {
+    struct stat target;
+    if (stat(report, &target) == 0 && !S_ISREG(target.st_mode)) {
+        snprintf(error, length, "WEFT_REPORT=%s: %s, not a file; name a file to write (it is replaced at MPI_Finalize)",
+                 report, S_ISDIR(target.st_mode) ? "is a folder" : "is a device or other special file");
+        return error;
+    }
+    char folder[4096];
+    snprintf(folder, sizeof folder, "%s", report);
+    char *slash = strrchr(folder, '/');
+    if (!slash) snprintf(folder, sizeof folder, ".");
+    else if (slash == folder) slash[1] = 0;
+    else *slash = 0;
+    struct stat place;
+    if (stat(folder, &place) != 0 || !S_ISDIR(place.st_mode) || access(folder, W_OK) != 0) {
+        snprintf(error, length, "WEFT_REPORT=%s: folder %s does not exist or is not writable; create it or name another file",
+                 report, folder);
+        return error;
+    }
+    return NULL;
+}
+
+/// This rank's own settings, checked without talking to other ranks; NULL if they are fine.
+static const char *check_local(char *error, size_t length) {
+    // Only rank 0 writes the report: other ranks' disks need not have its folder.
+    const char *report = getenv("WEFT_REPORT");
+    if (weft_ip_world_rank == 0 && report && report[0] && check_report(report, error, length)) return error;
+    // A program may legitimately keep peers waiting for minutes, as native MPI allows:
+    // no timeout unless the user asks for one.
+    double timeout = 0;
+    const char *text = getenv("WEFT_TIMEOUT");
+    if (text && text[0]) {
+        char *end = NULL;
+        timeout = strtod(text, &end);
+        if (*end || !isfinite(timeout) || timeout < 0) {
+            snprintf(error, length, "WEFT_TIMEOUT='%s' is not a number of seconds >= 0 (0: wait forever)", text);
+            return error;
+        }
+    }
+    weft_set_timeout(timeout);
+    return NULL;
 }
 
 static void setup(void) {
@@ -36,51 +94,37 @@ static void setup(void) {
     weft_ip_verbose = verbose && strcmp(verbose, "0") != 0 && verbose[0];
 
     char error[2048];
+    agree(check_local(error, sizeof error));
     // A descriptor (WEFT_TOPOLOGY) is checked against where MPI put the ranks: which share a
-    // node, and the hosts' names for the message.
+    // node, and the hosts' names for the message. Learning that is collective, so the ranks
+    // first agree that all of them have a descriptor or none has.
+    const char *topology = getenv("WEFT_TOPOLOGY");
+    int described = topology && topology[0], all = described, any = described;
+    if (size > 1) {
+        PMPI_Allreduce(&described, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+        PMPI_Allreduce(&described, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    }
+    agree(all == any ? NULL : "WEFT_TOPOLOGY is set on some ranks and not on others; give every rank the same descriptor");
     int32_t *keys = NULL;
     char *names = NULL;
-    const char *topology = getenv("WEFT_TOPOLOGY");
-    if (topology && topology[0] && size > 1) {
+    const char *reason = NULL;
+    if (described && size > 1) {
         weft_comm_t world = NULL;
         keys = calloc((size_t)size, sizeof *keys);
         names = calloc((size_t)size, WEFT_HOST_NAME_BYTES);
-        if (!keys || !names || weft_comm_world(&world) != WEFT_OK || weft_comm_node_keys(world, keys) != WEFT_OK
-            || weft_comm_host_names(world, names) != WEFT_OK)
-            refuse("WEFT_TOPOLOGY: cannot learn from MPI which ranks share a node");
+        agree(!keys || !names ? "WEFT_TOPOLOGY: out of memory for the node layout" : NULL);
+        if (weft_comm_world(&world) != WEFT_OK || weft_comm_node_keys(world, keys) != WEFT_OK ||
+            weft_comm_host_names(world, names) != WEFT_OK)
+            reason = "WEFT_TOPOLOGY: cannot learn from MPI which ranks share a node";
         weft_comm_free(world);
     }
-    int configured = weft_ip_configure(size, keys, names, error, sizeof error);
+    if (!reason && weft_ip_configure(size, keys, names, error, sizeof error) != 0) reason = error;
     free(keys);
     free(names);
-    if (configured != 0) refuse(error);
-    const char *report = getenv("WEFT_REPORT");
-    if (report && report[0]) {
-        char folder[4096];
-        snprintf(folder, sizeof folder, "%s", report);
-        char *slash = strrchr(folder, '/');
-        if (slash) *slash = 0;
-        if (slash && folder[0] && access(folder, W_OK) != 0) {
-            snprintf(error, sizeof error, "WEFT_REPORT=%s: folder %s does not exist or is not writable; create it or name another file", report, folder);
-            refuse(error);
-        }
-    }
-    // A program may legitimately keep peers waiting for minutes, as native MPI allows:
-    // no timeout unless the user asks for one.
-    double timeout = 0;
-    const char *text = getenv("WEFT_TIMEOUT");
-    if (text && text[0]) {
-        char *end = NULL;
-        timeout = strtod(text, &end);
-        if (*end || !isfinite(timeout) || timeout < 0) {
-            snprintf(error, sizeof error, "WEFT_TIMEOUT='%s' is not a number of seconds >= 0 (0: wait forever)", text);
-            refuse(error);
-        }
-    }
-    weft_set_timeout(timeout);
+    agree(reason);
     weft_set_yield(weft_yield_by_default());
     weft_ip_mpi = weft_ip_algorithm_mpi();
-    if (weft_ip_state_keyval_create() != MPI_SUCCESS) refuse("cannot create the communicator attribute key");
+    agree(weft_ip_state_keyval_create() != MPI_SUCCESS ? "cannot create the communicator attribute key" : NULL);
     weft_ip_active = 1;
 }
 

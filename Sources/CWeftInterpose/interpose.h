@@ -64,6 +64,7 @@ typedef struct {
     weft_op_t op;
     int root;
     int64_t bytes;    // the size `auto` decides on: whole message as `weft bench` counts it
+    int mismatched;   // the program's send and receive sizes differ (erroneous): a served call fails
 } weft_ip_request_t;
 
 // Process-wide settings (init.c).
@@ -85,6 +86,21 @@ int weft_ip_choose(const weft_ip_state_t *state, int collective, int64_t bytes);
 /// one communicator again and again.
 extern MPI_Comm weft_ip_cached_comm;
 extern weft_ip_state_t *weft_ip_cached_state;
+
+// staging.c
+/// A program's buffer of `count` items of a non-contiguous `type`, run on as packed bytes.
+typedef struct {
+    void *user;
+    int64_t count;
+    MPI_Datatype type;
+    int in, out;  // pack it before the run (an input), unpack the result after it (an output)
+    char **bind;  // the request's pointer that gets the packed bytes
+    char *staged;
+} weft_ip_view_t;
+/// Allocates the packed copy, packs an input, and points *bind at it.
+int weft_ip_view_open(weft_ip_view_t *view, MPI_Comm comm);
+/// Unpacks an output (when `ran`: the collective succeeded) and frees the copy.
+int weft_ip_view_close(weft_ip_view_t *view, MPI_Comm comm, int ran);
 
 // run.c
 /// Runs `request` with `algorithm` on `state`; WEFT_OK or a Weft/MPI error code.

@@ -2,8 +2,10 @@
 // a Weft schedule and how many went to Open MPI, the bytes, and the algorithms used; and the
 // transfers it read from node-mates' buffers (pulls, across nodes).
 // Rank 0 of MPI_COMM_WORLD writes it at MPI_Finalize, atomically (temporary file, rename).
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "interpose.h"
 
@@ -39,7 +41,7 @@ void weft_ip_report_write(void) {
     snprintf(temporary, sizeof temporary, "%s.tmp", path);
     FILE *f = fopen(temporary, "w");
     if (!f) {
-        fprintf(stderr, "weft-mpi: cannot write the report %s\n", temporary);
+        fprintf(stderr, "weft-mpi: error: WEFT_REPORT: cannot write %s: %s\n", temporary, strerror(errno));
         return;
     }
     int algorithms = weft_ip_algorithm_count();
@@ -63,7 +65,7 @@ void weft_ip_report_write(void) {
     }
     fprintf(f, "}, \"pulled_transfers\": %lld}\n", (long long)pulled);
     if (fclose(f) != 0 || rename(temporary, path) != 0) {
-        fprintf(stderr, "weft-mpi: cannot write the report %s\n", path);
+        fprintf(stderr, "weft-mpi: error: WEFT_REPORT: cannot write %s: %s\n", path, strerror(errno));
         remove(temporary);
     }
 }

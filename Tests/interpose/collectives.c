@@ -675,6 +675,82 @@ static void suite_large(const CommInfo *world)
     t_bcast(world, f, LARGE_COUNT, 0, g_size - 1);
 }
 
+/* MPI matches byte-moving collectives by type signature, so ranks may describe the same
+   data with different datatypes: here odd ranks receive into a strided vector (gaps must
+   stay untouched) and send one contiguous(n) item, even ranks use n MPI_INT. The library
+   must take the same path on every rank (no hang) and move the same bytes as Open MPI. */
+static void suite_signatures(const CommInfo *ci)
+{
+    int p = comm_size(ci->comm), rank = comm_rank(ci->comm), odd = rank % 2;
+    const DType *d = type_named("MPI_INT");
+    int sizes[4] = { 1, 7, 1000, 40000 };
+    for (int k = 0; k < 4; k++) {
+        int n = sizes[k], rc[2];
+        MPI_Datatype strided, whole;
+        MPI_Type_vector(n, 1, 2, MPI_INT, &strided);
+        MPI_Type_create_resized(strided, 0, (MPI_Aint)(2 * n * sizeof(int)), &strided);
+        MPI_Type_commit(&strided);
+        MPI_Type_contiguous(n, MPI_INT, &whole);
+        MPI_Type_commit(&whole);
+        /* Receive side: odd ranks one strided item per block (2n ints of room), even ranks n ints. */
+        MPI_Datatype rtype = odd ? strided : MPI_INT, stype = odd ? whole : MPI_INT;
+        int rcount = odd ? 1 : n, scount = odd ? 1 : n;
+        size_t room = (size_t)2 * n * sizeof(int);
+        unsigned char *out[2];
+        long changed = -1;
+
+        for (int root = 0; root < (p > 1 ? 2 : 1); root++) {
+            for (int v = 0; v < 2; v++) {
+                out[v] = sentinel_alloc(room + GUARD);
+                if (rank == root) fill(out[v], d, 2 * (size_t)n, g_rank, 6, 0);
+                rc[v] = v == 0 ? MPI_Bcast(out[v], rcount, rtype, root, ci->comm)
+                               : PMPI_Bcast(out[v], rcount, rtype, root, ci->comm);
+            }
+            Case c = mkcase(root ? "MPI_Bcast(mixed types, root=1)" : "MPI_Bcast(mixed types, root=0)", ci, d, "-", n,
+                            odd ? "strided" : "contiguous");
+            check(&c, rc, out[0], out[1], room + GUARD, sizeof(int));
+            free(out[0]);
+            free(out[1]);
+        }
+        for (int inplace = 0; inplace < 2; inplace++) {
+            for (int v = 0; v < 2; v++) {
+                unsigned char *send = NULL;
+                out[v] = sentinel_alloc(room * p + GUARD);
+                if (inplace) fill(out[v] + room * rank, d, 2 * (size_t)n, g_rank, 7, 0);
+                else fill(send = xmalloc((size_t)n * sizeof(int)), d, n, g_rank, 7, 0);
+                const void *sb = inplace ? MPI_IN_PLACE : send;
+                int sc = inplace ? 0 : scount;
+                MPI_Datatype st = inplace ? MPI_DATATYPE_NULL : stype;
+                rc[v] = v == 0 ? MPI_Allgather(sb, sc, st, out[v], rcount, rtype, ci->comm)
+                               : PMPI_Allgather(sb, sc, st, out[v], rcount, rtype, ci->comm);
+                if (v == 0 && send) changed = send_changed(send, d, n, 7, 0);
+                free(send);
+            }
+            Case c = mkcase("MPI_Allgather(mixed types)", ci, d, "-", n, mode_name(inplace));
+            check(&c, rc, out[0], out[1], room * p + GUARD, sizeof(int));
+            if (!inplace) check_send_kept(&c, changed);
+            free(out[0]);
+            free(out[1]);
+        }
+        for (int v = 0; v < 2; v++) {
+            unsigned char *send = xmalloc((size_t)n * p * sizeof(int));
+            fill(send, d, (size_t)n * p, g_rank, 8, 0);
+            out[v] = sentinel_alloc(room * p + GUARD);
+            rc[v] = v == 0 ? MPI_Alltoall(send, scount, stype, out[v], rcount, rtype, ci->comm)
+                           : PMPI_Alltoall(send, scount, stype, out[v], rcount, rtype, ci->comm);
+            if (v == 0) changed = send_changed(send, d, (size_t)n * p, 8, 0);
+            free(send);
+        }
+        Case c = mkcase("MPI_Alltoall(mixed types)", ci, d, "-", n, "separate");
+        check(&c, rc, out[0], out[1], room * p + GUARD, sizeof(int));
+        check_send_kept(&c, changed);
+        free(out[0]);
+        free(out[1]);
+        MPI_Type_free(&strided);
+        MPI_Type_free(&whole);
+    }
+}
+
 /* With MPI_ERRORS_RETURN, invalid arguments must give the error class native
    Open MPI gives (a library must not run its algorithm on them). */
 static void suite_errors(void)
@@ -936,6 +1012,9 @@ static void run_all(int provided, int want_multiple)
     }
     suite_large(&comms[0]);
     phase("large (> 64 MiB)", &t);
+    suite_signatures(&comms[0]);
+    suite_signatures(&comms[3]);
+    phase("mixed datatypes", &t);
     suite_errors();
     t_barrier_waits(&comms[0]);
     t_barrier_waits(&comms[1]);
