@@ -32,13 +32,15 @@ public final class EmulatedFabric {
         return h
     }
 
-    /// Sleeps until `deadline` (MPI wall time), spinning only for the last 50 µs.
+    /// Sleeps until `deadline` (MPI wall time), spinning only for the last 50 µs. Sleeps
+    /// last at most 0.1 s each (usleep takes a UInt32 of microseconds), and a NaN deadline
+    /// returns at once rather than spinning forever.
     static func wait(until deadline: Double, now: () -> Double) {
         while true {
             let left = deadline - now()
-            if left <= 0 { return }
+            guard left > 0 else { return }
             if left > 100e-6 {
-                usleep(UInt32((left - 50e-6) * 1e6))
+                usleep(UInt32(min(left - 50e-6, 0.1) * 1e6))
             }
         }
     }

@@ -101,8 +101,12 @@ public struct Checkpoint: Equatable {
     /// Writes atomically: temporary file, fsync, rename, fsync of the directory.
     public func write(to path: String) throws {
         let directory = (path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: directory.isEmpty ? "." : directory,
-                                                withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(atPath: directory.isEmpty ? "." : directory,
+                                                    withIntermediateDirectories: true)
+        } catch {
+            throw CheckpointError(message: "cannot create checkpoint folder \(directory): \(fileErrorReason(error))")
+        }
         let temporary = "\(path).tmp.\(getpid())"
         let bytes = encoded()
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)

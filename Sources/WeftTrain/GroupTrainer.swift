@@ -59,6 +59,10 @@ public final class GroupTrainer {
         guard group.temperature > 0 && group.temperature.isFinite else {
             throw TrainingError("--temperature must be positive, got \(group.temperature)")
         }
+        if method == .mutualLearning && world.size % peers != 0 {
+            throw TrainingError("--peers \(peers) does not divide the job's \(world.size) ranks; "
+                + "use a rank count that is a multiple of \(peers)")
+        }
         groups = try PeerGroups(world: world, groups: peers)
         retainFreedMemory()
         train = try options.trainingSet()

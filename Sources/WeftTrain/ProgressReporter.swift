@@ -27,13 +27,13 @@ public final class ProgressReporter: @unchecked Sendable {
         let eta = done > 0 ? elapsed * (1 - done) / done : 0
         let width = 30, filled = Int(done * Double(width))
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-        write(String(format: "\r\u{1B}[2Kepoch %d/%d %@ %3.0f%%  loss %.4f  %.0f samples/s  ETA %.0fs",
+        write(String(format: "\r\u{1B}[2Kepoch %ld/%ld %@ %3.0f%%  loss %.4f  %.0f samples/s  ETA %.0fs",
                      epoch + 1, epochs, bar, done * 100, loss, samplesPerSecond, eta))
     }
 
     public func epochDone(epoch: Int, of epochs: Int, loss: Double, seconds: Double) {
         guard enabled else { return }
         if terminal { write("\r\u{1B}[2K") }
-        write(String(format: "epoch %d/%d  train loss %.4f  %.1fs\n", epoch, epochs, loss, seconds))
+        write(String(format: "epoch %ld/%ld  train loss %.4f  %.1fs\n", epoch, epochs, loss, seconds))
     }
 }

@@ -67,8 +67,11 @@ struct Bench: ParsableCommand {
     @Flag(help: "Run on the emulated fabric of --topology: every step held for its simulated time × --slowdown; times are reported divided by --slowdown.")
     var emulate = false
 
-    @Option(parsing: .unconditional, help: "How much slower than the descriptor the emulated network runs (so host copies hide in the holds).")
+    @Option(parsing: .unconditional, help: "How much slower than the descriptor the emulated network runs (so host copies hide in the holds); 1…\(Bench.maxSlowdown).")
     var slowdown = 100.0
+
+    /// Beyond this a microsecond step is held for over a second per step: a typo, not a setting.
+    static let maxSlowdown = 1_000_000
 
     func run() throws {
         let request = try parseRequest()
@@ -111,7 +114,10 @@ struct Bench: ParsableCommand {
         }
         var algorithms: [Algorithm] = []
         var explicit = true
-        if emulate && slowdown < 1 { failEverywhere("--slowdown must be at least 1, got \(slowdown)") }
+        // NaN compares false with every bound, so the range check must be written as "inside".
+        if emulate && !(slowdown >= 1 && slowdown <= Double(Bench.maxSlowdown)) {
+            failEverywhere("--slowdown must be a number 1…\(Bench.maxSlowdown), got \(slowdown)")
+        }
         for name in algorithm.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
             if name == "all" {
                 explicit = false
@@ -149,6 +155,11 @@ struct Bench: ParsableCommand {
         }
         if minBytes.bytes > maxBytes.bytes {
             failEverywhere("--min-bytes \(minBytes) is larger than --max-bytes \(maxBytes)")
+        }
+        // Sizes round down to whole elements; below one element that would silently be the
+        // empty message, which only --min-bytes 0 asks for.
+        if (1..<type.size).contains(minBytes.bytes) {
+            failEverywhere("--min-bytes \(minBytes) is smaller than one \(type.rawValue) element (\(type.size) bytes); use 0 for an empty message or at least \(type.size)")
         }
         if let iters, !(1...10_000_000).contains(iters) { failEverywhere("--iters must be 1…10000000, got \(iters)") }
         // Buffers are allocated once at the largest size (twice for alltoall, plus a staging

@@ -56,6 +56,7 @@ extension Train.NAS {
 
         func run() throws {
             let space = loadSpace(self.space)
+            if let pathCosts { checkOutputPath(pathCosts, option: "--path-costs", .file, createsFolders: true) }
             guard let mode = SupernetTrainer.Sampling(rawValue: sampling) else {
                 failEverywhere("unknown --sampling '\(sampling)' (choose from uniform, sandwich, fair)")
             }
@@ -120,11 +121,8 @@ extension Train.NAS {
             if maxCommUs != nil && arguments.topology == nil {
                 failEverywhere("--max-comm-us needs --topology FILE (and --ranks N): the network the allreduce runs on")
             }
-            do {
-                try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-            } catch {
-                failEverywhere("cannot create --output \(output): \(error.localizedDescription)")
-            }
+            if let latencyTable { checkOutputPath(latencyTable, option: "--latency-table", .file, createsFolders: true) }
+            checkOutputPath(output, option: "--output", .folder)
             var s = SearchJobs.SearchSettings()
             s.space = space
             s.supernet = supernet
@@ -176,6 +174,7 @@ extension Train.NAS {
 
         func run() throws {
             _ = loadSpace(space)
+            checkOutputPath(latencyTable, option: "--latency-table", .file, createsFolders: true)
             guard architectures >= 2 else { failEverywhere("--architectures must be at least 2, got \(architectures)") }
             guard seeds >= 1 else { failEverywhere("--seeds must be at least 1, got \(seeds)") }
             guard standalone == nil || seeds == 1 else {

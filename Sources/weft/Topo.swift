@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import WeftTopology
+import WeftTrain
 
 /// `weft topo`: topology descriptors — validate, measure, route, simulate, plan, place, generate.
 struct Topo: ParsableCommand {
@@ -121,9 +122,11 @@ struct Topo: ParsableCommand {
                 if json {
                     printJSONLine(result)
                 } else {
-                    print(String(format: "%@ %@ on %d ranks, %d bytes: %.2f us (%d steps, %d distinct, %d flows; simulated in %.2f s)",
-                                 c.rawValue, a.rawValue, placement.count, bytes.bytes, result.time_us, result.steps,
-                                 result.distinct_steps, result.flows, Date().timeIntervalSince(started)))
+                    // Integers by interpolation: %d would cut an Int to 32 bits (4G printed as 0).
+                    print("\(c.rawValue) \(a.rawValue) on \(placement.count) ranks, \(bytes.bytes) bytes: "
+                        + String(format: "%.2f us", result.time_us)
+                        + " (\(result.steps) steps, \(result.distinct_steps) distinct, \(result.flows) flows; simulated in "
+                        + String(format: "%.2f s)", Date().timeIntervalSince(started)))
                 }
             } catch {
                 failEverywhere("\(error)")
@@ -157,6 +160,7 @@ struct Topo: ParsableCommand {
         var bytes: ByteCount?
 
         func run() {
+            if let output { checkOutputPath(output, option: "-o", .file) }
             let (d, n) = Topo.open(file)
             do {
                 if explain || json || collective != nil || bytes != nil {
@@ -179,7 +183,7 @@ struct Topo: ParsableCommand {
                 }
                 let plan = try Plan.make(network: n, descriptor: d, ranks: ranks ?? Placement.capacity(network: n, descriptor: d))
                 if let output {
-                    try plan.toml.write(toFile: output, atomically: true, encoding: .utf8)
+                    try writeAtomically(Data(plan.toml.utf8), to: output)
                 } else {
                     print(plan.toml, terminator: "")
                 }

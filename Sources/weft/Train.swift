@@ -85,12 +85,7 @@ struct TrainingArguments: ParsableArguments {
         guard weightDecay.isFinite && weightDecay >= 0 else { failEverywhere("--weight-decay must be 0 or more, got \(weightDecay)") }
         guard bucketBytes.bytes >= 4 else { failEverywhere("--bucket-bytes must be at least 4, got \(bucketBytes)") }
         if let stopAfterSteps, stopAfterSteps < 1 { failEverywhere("--stop-after-steps must be at least 1, got \(stopAfterSteps)") }
-        if let checkpoint {
-            var folder: ObjCBool = false
-            if FileManager.default.fileExists(atPath: checkpoint, isDirectory: &folder), !folder.boolValue {
-                failEverywhere("--checkpoint \(checkpoint) is a file; name a folder (it is created if missing)")
-            }
-        }
+        if let checkpoint { checkOutputPath(checkpoint, option: "--checkpoint", .folder) }
         o.epochs = epochs
         o.batchSize = batchSize
         o.learningRate = learningRate
@@ -191,7 +186,7 @@ struct GroupArguments: ParsableArguments {
             print("method      groups  time_us/step  MB/step in groups  MB/step across  algorithms")
             for l in lines {
                 print(l.method.padding(toLength: 10, withPad: " ", startingAt: 0)
-                    + String(format: " %7d %13.1f %18.3f %15.3f  ", l.groups, l.time_us_per_step, l.bytes_in_group / 1e6,
+                    + String(format: " %7ld %13.1f %18.3f %15.3f  ", l.groups, l.time_us_per_step, l.bytes_in_group / 1e6,
                              l.bytes_across_groups / 1e6) + l.algorithms)
             }
         } catch {

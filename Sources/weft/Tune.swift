@@ -48,10 +48,11 @@ struct Tune: ParsableCommand {
         if warmup < 0 { failEverywhere("--warmup must not be negative, got \(warmup)") }
         if !(1...1000).contains(rounds) { failEverywhere("--rounds must be 1…1000, got \(rounds)") }
         if minBytes.bytes > maxBytes.bytes { failEverywhere("--min-bytes \(minBytes) is larger than --max-bytes \(maxBytes)") }
-        let folder = (output as NSString).deletingLastPathComponent
-        if !folder.isEmpty && !FileManager.default.fileExists(atPath: folder) {
-            failEverywhere("-o \(output): folder \(folder) does not exist")
+        // Tuning times f32 messages; a size below one element would be timed as the empty one.
+        if (1..<4).contains(minBytes.bytes) {
+            failEverywhere("--min-bytes \(minBytes) is smaller than one f32 element (4 bytes); use 0 for an empty message or at least 4")
         }
+        checkOutputPath(output, option: "-o", .file)
         let communicator = startWorld(timeout: timeout, topology: topology, tuning: nil)
         var rules: [Plan.Rule] = []
         for collective in chosen.collectives {

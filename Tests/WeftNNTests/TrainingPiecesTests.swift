@@ -100,6 +100,18 @@ final class ModelAndCheckpointTests: XCTestCase {
         }
         try? FileManager.default.removeItem(atPath: dir)
     }
+
+    /// A folder that cannot be made is one line with the system's reason, not an NSError dump.
+    func testCheckpointUnderAFileSaysWhy() throws {
+        let file = NSTemporaryDirectory() + "weft-ckpt-file-\(getpid())"
+        FileManager.default.createFile(atPath: file, contents: Data())
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let checkpoint = Checkpoint(signature: 1, epoch: 0, batchInEpoch: 0, step: 0, parameters: [1], state: [],
+                                    optimizer: [], randomStates: [])
+        XCTAssertThrowsError(try checkpoint.write(to: file + "/sub/model.ckpt")) { error in
+            XCTAssertEqual("\(error)", "cannot create checkpoint folder \(file)/sub: Not a directory")
+        }
+    }
 }
 
 final class DataTests: XCTestCase {

@@ -324,6 +324,42 @@ final class TopologyTests: XCTestCase {
         }
     }
 
+    /// A tuning file's wrongly typed or out-of-range value is an error naming its key,
+    /// never a silent default (0 bytes, no limit, no rules).
+    func testTuningFileRejectsWrongTypesAndRanges() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("weft-tuning-\(getpid()).toml")
+        defer { try? FileManager.default.removeItem(at: file) }
+        func load(_ text: String) throws -> Plan {
+            try text.write(to: file, atomically: true, encoding: .utf8)
+            return try Plan.load(file.path)
+        }
+        let rule = "[[rule]]\ncollective = \"allreduce\"\nalgorithm = \"ring\"\n"
+        let cases: [(String, String)] = [
+            (rule + "min_bytes = \"1K\"\n", "key 'rule[0].min_bytes': must be an integer number of bytes ≥ 0, got \"1K\""),
+            (rule + "min_bytes = 1.5\n", "key 'rule[0].min_bytes': must be an integer number of bytes ≥ 0, got 1.5"),
+            (rule + "min_bytes = -5\n", "key 'rule[0].min_bytes': must be an integer number of bytes ≥ 0, got -5"),
+            (rule + "max_bytes = \"64M\"\n", "key 'rule[0].max_bytes': must be a positive integer number of bytes (leave it out for no limit), got \"64M\""),
+            (rule + "min_bytes = 64\nmax_bytes = 8\n", "key 'rule[0].max_bytes': must be larger than min_bytes (64), got 8"),
+            (rule + "predicted_us = \"fast\"\n", "key 'rule[0].predicted_us': must be a number of microseconds ≥ 0, got \"fast\""),
+            (rule + "measured_us = nan\n", "key 'rule[0].measured_us': must be a number of microseconds ≥ 0, got nan"),
+            ("rule = 5\n", "key 'rule': must be [[rule]] tables, got 5"),
+            ("ranks = 0\n" + rule, "key 'ranks': must be a positive integer (the job size the rules are for), got 0"),
+            ("ranks = \"4\"\n" + rule, "key 'ranks': must be a positive integer (the job size the rules are for), got \"4\""),
+        ]
+        for (text, message) in cases {
+            XCTAssertThrowsError(try load(text), text) {
+                XCTAssertEqual(($0 as? TopologyError)?.description, "\(file.path): \(message)", text)
+            }
+        }
+        // Valid files keep their meaning: missing bounds are 0 and unlimited, times may be integers.
+        let plan = try load("ranks = 4\n" + rule + "measured_us = 12\n")
+        XCTAssertEqual(plan.ranks, 4)
+        XCTAssertEqual(plan.rules.first?.minBytes, 0)
+        XCTAssertEqual(plan.rules.first?.maxBytes, Int.max)
+        XCTAssertEqual(plan.rules.first?.measuredMicroseconds, 12)
+        XCTAssertEqual(try load(rule).ranks, 0)
+    }
+
     /// The plan's algorithm is the fastest candidate at every power of two from 8 B to
     /// 256 MiB, each candidate simulated here on its own (not through the planner's table).
     func testPlanChoosesTheMinimumAtEveryPowerOfTwo() throws {

@@ -125,10 +125,24 @@ public struct Plan: Sendable {
         for key in table.keys where !["ranks", "rule"].contains(key) {
             throw TopologyError(file: path, key: key, "unknown key (a tuning file has ranks and [[rule]] tables)")
         }
-        let ranks = table["ranks"]?.int ?? 0
+        // A wrongly typed value is an error, never a silent default (0, unlimited, no rules).
+        var ranks = 0
+        if let value = table["ranks"] {
+            guard let n = value.int, n >= 1 else {
+                throw TopologyError(file: path, key: "ranks", "must be a positive integer (the job size the rules are for), got \(describe(value))")
+            }
+            ranks = n
+        }
+        var list: [any TOMLValueConvertible] = []
+        if let value = table["rule"] {
+            guard let array = value.array else {
+                throw TopologyError(file: path, key: "rule", "must be [[rule]] tables, got \(describe(value))")
+            }
+            list = Array(array)
+        }
         var rules: [Rule] = []
         let ruleKeys = ["collective", "min_bytes", "max_bytes", "algorithm", "buffers", "predicted_us", "measured_us"]
-        for (i, value) in (table["rule"]?.array.map(Array.init) ?? []).enumerated() {
+        for (i, value) in list.enumerated() {
             let key = "rule[\(i)]"
             guard let rule = value.table else { throw TopologyError(file: path, key: key, "must be a table") }
             for name in rule.keys where !ruleKeys.contains(name) {
@@ -144,9 +158,21 @@ public struct Plan: Sendable {
                 let served = Schedules.collectives(servedBy: algorithm).map(\.rawValue).joined(separator: ", ")
                 throw TopologyError(file: path, key: "\(key).algorithm", "'\(algorithm.rawValue)' cannot run \(collective.rawValue); it serves: \(served)")
             }
-            let low = rule["min_bytes"]?.int ?? 0, high = rule["max_bytes"]?.int ?? Int.max
-            guard low >= 0 && high > low else {
-                throw TopologyError(file: path, key: "\(key).max_bytes", "must be larger than min_bytes")
+            var low = 0, high = Int.max
+            if let value = rule["min_bytes"] {
+                guard let n = value.int, n >= 0 else {
+                    throw TopologyError(file: path, key: "\(key).min_bytes", "must be an integer number of bytes ≥ 0, got \(describe(value))")
+                }
+                low = n
+            }
+            if let value = rule["max_bytes"] {
+                guard let n = value.int, n >= 1 else {
+                    throw TopologyError(file: path, key: "\(key).max_bytes", "must be a positive integer number of bytes (leave it out for no limit), got \(describe(value))")
+                }
+                high = n
+            }
+            guard high > low else {
+                throw TopologyError(file: path, key: "\(key).max_bytes", "must be larger than min_bytes (\(low)), got \(high)")
             }
             var buffers: BufferKind?
             if let value = rule["buffers"] {
@@ -155,10 +181,26 @@ public struct Plan: Sendable {
                 }
                 buffers = kind
             }
+            var times: [String: Double] = [:]
+            for name in ["predicted_us", "measured_us"] {
+                guard let value = rule[name] else { continue }
+                guard let t = value.double ?? value.int.map(Double.init), t.isFinite, t >= 0 else {
+                    throw TopologyError(file: path, key: "\(key).\(name)", "must be a number of microseconds ≥ 0, got \(describe(value))")
+                }
+                times[name] = t
+            }
             rules.append(Rule(collective: collective, minBytes: low, maxBytes: high, algorithm: algorithm,
-                              predictedMicroseconds: rule["predicted_us"]?.double ?? 0, buffers: buffers,
-                              measuredMicroseconds: rule["measured_us"]?.double))
+                              predictedMicroseconds: times["predicted_us"] ?? 0, buffers: buffers,
+                              measuredMicroseconds: times["measured_us"]))
         }
         return Plan(ranks: ranks, source: path, rules: rules)
+    }
+
+    /// A TOML value as an error message shows it: a number or string as written, else its type.
+    private static func describe(_ value: any TOMLValueConvertible) -> String {
+        if let n = value.int { return "\(n)" }
+        if let d = value.double { return "\(d)" }
+        if let text = value.string { return "\"\(text)\"" }
+        return "a \(value.type)"
     }
 }

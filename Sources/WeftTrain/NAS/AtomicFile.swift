@@ -1,4 +1,5 @@
 import Foundation
+import WeftNN
 
 /// Writes a temporary file beside `path` (creating its folder) and renames it over `path`,
 /// so readers never see half a file and an interrupted run leaves the old one intact.
@@ -9,7 +10,8 @@ public func writeAtomically(_ data: Data, to path: String) throws {
         if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
         try data.write(to: URL(fileURLWithPath: temporary))
     } catch {
-        throw TrainingError("cannot write \(path): \(error.localizedDescription)")
+        unlink(temporary)
+        throw TrainingError("cannot write \(path): \(fileErrorReason(error))")
     }
     guard rename(temporary, path) == 0 else {
         let reason = String(cString: strerror(errno))

@@ -100,7 +100,7 @@ public struct EvolutionarySearch {
             }
             history += scored
             let best = history.max { $0.accuracy < $1.accuracy }!
-            progress.note(String(format: "cycle %d/%d: best %.2f%% (%@), %d parameters", cycle + 1, cycles,
+            progress.note(String(format: "cycle %ld/%ld: best %.2f%% (%@), %ld parameters", cycle + 1, cycles,
                                  best.accuracy * 100, best.description, best.parameters))
         }
         // Random search with the same number of scored architectures.
