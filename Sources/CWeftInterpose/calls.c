@@ -151,6 +151,8 @@ static void native(int collective, int64_t bytes) { weft_ip_count(collective, by
 static int reduction(weft_ip_request_t *r, int collective, const void *send, void *recv, int64_t count,
                      MPI_Datatype type, MPI_Op op, int blocks) {
     if (!weft_ip_active || count <= 0 || !reduction_type(type, &r->dtype) || !reduction_op(op, &r->op)) return 0;
+    // Buffers Open MPI refuses go to it, so the program gets its error (see MPI_Reduce too).
+    if (recv == MPI_IN_PLACE || (collective == WEFT_IP_ALLREDUCE && send == recv)) return 0;
     r->collective = collective;
     r->send = send == MPI_IN_PLACE ? NULL : send;
     r->recv = recv;
@@ -166,7 +168,7 @@ static int reduction(weft_ip_request_t *r, int collective, const void *send, voi
 static int movement(weft_ip_request_t *r, int collective, const void *send, void *recv, int64_t count,
                     MPI_Datatype type, int blocks, weft_ip_view_t *view, int64_t items, int in, int *nviews) {
     int contiguous = 1;
-    int64_t size = weft_ip_active && count > 0 ? type_bytes(type, &contiguous) : 0;
+    int64_t size = weft_ip_active && count > 0 && recv != MPI_IN_PLACE ? type_bytes(type, &contiguous) : 0;
     if (size == 0) return 0;
     if (!contiguous)
         *view = (weft_ip_view_t){.user = recv, .count = items, .type = type, .in = in, .out = 1, .bind = &r->recv},
@@ -223,7 +225,11 @@ int MPI_Reduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datat
         return PMPI_Reduce(sendbuf, recvbuf, count, datatype, op, root, comm);
     }
     weft_ip_request_t r = {0};
-    if (valid_root(root, comm) && reduction(&r, WEFT_IP_REDUCE, sendbuf, recvbuf, count, datatype, op, 1)) {
+    int rank = 0;
+    // MPI_IN_PLACE is the root's alone, and the root's buffers must differ: Open MPI's error.
+    int buffers_allowed = valid_root(root, comm) && PMPI_Comm_rank(comm, &rank) == MPI_SUCCESS &&
+                          (rank == root ? sendbuf != recvbuf : sendbuf != MPI_IN_PLACE);
+    if (buffers_allowed && reduction(&r, WEFT_IP_REDUCE, sendbuf, rank == root ? recvbuf : NULL, count, datatype, op, 1)) {
         r.root = root;
         int rc = dispatch(comm, &r, "MPI_Reduce");
         if (rc != WEFT_IP_FORWARD) return rc;

@@ -761,9 +761,18 @@ static void suite_errors(void)
     CommInfo ci = { "dup+ERRORS_RETURN", c, 0, 0, 1 };
     const DType *d = type_named("MPI_INT");
     int buf[4] = { 1, 2, 3, 4 }, out[4];
-    const char *what[5] = { "MPI_Bcast(root=size)", "MPI_Bcast(root=-5)", "MPI_Allreduce(count=-1)",
-                            "MPI_Reduce(root=size)", "MPI_Allreduce(MPI_DATATYPE_NULL)" };
-    for (int e = 0; e < 5; e++) {
+    /* Buffers MPI forbids, refused by every rank alike (an erroneous call on one rank only
+       would leave the others in the collective): the library must not run on them. */
+    const char *what[12] = { "MPI_Bcast(root=size)", "MPI_Bcast(root=-5)", "MPI_Allreduce(count=-1)",
+                             "MPI_Reduce(root=size)", "MPI_Allreduce(MPI_DATATYPE_NULL)",
+                             "MPI_Allreduce(recvbuf=MPI_IN_PLACE)", "MPI_Allreduce(sendbuf=recvbuf)",
+                             "MPI_Reduce(both MPI_IN_PLACE)", "MPI_Bcast(MPI_IN_PLACE)",
+                             "MPI_Allgather(recvbuf=MPI_IN_PLACE)", "MPI_Alltoall(recvbuf=MPI_IN_PLACE)",
+                             "MPI_Reduce_scatter_block(recvbuf=MPI_IN_PLACE)" };
+    int big[64] = { 0 };
+    /* Open MPI reports some buffer errors through MPI_COMM_WORLD's handler. */
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    for (int e = 0; e < 12; e++) {
         int rc[2];
         for (int v = 0; v < 2; v++) {
             switch (e) {
@@ -773,8 +782,22 @@ static void suite_errors(void)
                                    : PMPI_Allreduce(buf, out, -1, MPI_INT, MPI_SUM, c); break;
             case 3: rc[v] = v == 0 ? MPI_Reduce(buf, out, 1, MPI_INT, MPI_SUM, g_size, c)
                                    : PMPI_Reduce(buf, out, 1, MPI_INT, MPI_SUM, g_size, c); break;
-            default: rc[v] = v == 0 ? MPI_Allreduce(buf, out, 1, MPI_DATATYPE_NULL, MPI_SUM, c)
-                                    : PMPI_Allreduce(buf, out, 1, MPI_DATATYPE_NULL, MPI_SUM, c); break;
+            case 4: rc[v] = v == 0 ? MPI_Allreduce(buf, out, 1, MPI_DATATYPE_NULL, MPI_SUM, c)
+                                   : PMPI_Allreduce(buf, out, 1, MPI_DATATYPE_NULL, MPI_SUM, c); break;
+            case 5: rc[v] = v == 0 ? MPI_Allreduce(buf, MPI_IN_PLACE, 4, MPI_INT, MPI_SUM, c)
+                                   : PMPI_Allreduce(buf, MPI_IN_PLACE, 4, MPI_INT, MPI_SUM, c); break;
+            case 6: rc[v] = v == 0 ? MPI_Allreduce(buf, buf, 4, MPI_INT, MPI_SUM, c)
+                                   : PMPI_Allreduce(buf, buf, 4, MPI_INT, MPI_SUM, c); break;
+            case 7: rc[v] = v == 0 ? MPI_Reduce(MPI_IN_PLACE, MPI_IN_PLACE, 4, MPI_INT, MPI_SUM, 0, c)
+                                   : PMPI_Reduce(MPI_IN_PLACE, MPI_IN_PLACE, 4, MPI_INT, MPI_SUM, 0, c); break;
+            case 8: rc[v] = v == 0 ? MPI_Bcast(MPI_IN_PLACE, 4, MPI_INT, 0, c) : PMPI_Bcast(MPI_IN_PLACE, 4, MPI_INT, 0, c);
+                break;
+            case 9: rc[v] = v == 0 ? MPI_Allgather(buf, 1, MPI_INT, MPI_IN_PLACE, 1, MPI_INT, c)
+                                   : PMPI_Allgather(buf, 1, MPI_INT, MPI_IN_PLACE, 1, MPI_INT, c); break;
+            case 10: rc[v] = v == 0 ? MPI_Alltoall(big, 1, MPI_INT, MPI_IN_PLACE, 1, MPI_INT, c)
+                                    : PMPI_Alltoall(big, 1, MPI_INT, MPI_IN_PLACE, 1, MPI_INT, c); break;
+            default: rc[v] = v == 0 ? MPI_Reduce_scatter_block(big, MPI_IN_PLACE, 1, MPI_INT, MPI_SUM, c)
+                                    : PMPI_Reduce_scatter_block(big, MPI_IN_PLACE, 1, MPI_INT, MPI_SUM, c); break;
             }
         }
         int cls[2];
@@ -785,6 +808,7 @@ static void suite_errors(void)
         snprintf(why, sizeof why, "error class %d, native error class %d", cls[0], cls[1]);
         record(&cs, cls[0] == cls[1] && cls[1] != MPI_SUCCESS, why);
     }
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_ARE_FATAL);
     MPI_Comm_free(&c);
 }
 
