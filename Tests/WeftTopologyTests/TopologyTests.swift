@@ -39,6 +39,10 @@ final class TopologyTests: XCTestCase {
         XCTAssertEqual(error("kind = \"fat-tree\"\nk = 4\ncolour = 3\n"),
                        "t.toml: key 'colour': unknown for kind fat-tree (allowed: kind, name, links, routing, placement, cost, k, levels, oversubscription)")
         XCTAssertEqual(error("kind = \"fat-tree\"\nk = 0\n"), "t.toml: key 'k': must be positive, got 0")
+        for typo in ["4x", "4xx4", "x4"] {
+            XCTAssertEqual(error("kind = \"torus\"\ndims = \"\(typo)\"\n"),
+                           "t.toml: key 'dims': must look like \"4x4x4\" or [4, 4, 4] with positive sizes, got \"\(typo)\"")
+        }
         XCTAssertEqual(error("kind = \"fat-tree\"\nk = 4\n[links.host]\nbandwidth = \"-5GB/s\"\nlatency = \"1us\"\n"),
                        "t.toml: key 'links.host.bandwidth': must be a positive bandwidth with a unit, e.g. \"25GB/s\" or \"200Gb/s\"")
         XCTAssertEqual(error("kind = \"fat-tree\"\nk = 4\n[links.host]\nbandwidth = \"25\"\nlatency = \"1us\"\n"),
@@ -75,6 +79,9 @@ final class TopologyTests: XCTestCase {
     func testSlurmRangesExpand() throws {
         XCTAssertEqual(try SlurmTopology.expand("tux[0-3,7]"), ["tux0", "tux1", "tux2", "tux3", "tux7"])
         XCTAssertEqual(try SlurmTopology.expand("a[08-10],b"), ["a08", "a09", "a10", "b"])
+        XCTAssertThrowsError(try SlurmTopology.parse("SwitchName=s0 Nodes=n[0-1] LinkSpeed=abc\n", file: "t.conf")) {
+            XCTAssertEqual("\($0)", "t.conf:1: key 'LinkSpeed': must be a positive integer, got 'abc'")
+        }
         let (d, n) = try load("slurm-topology.conf")
         XCTAssertEqual(d.kind, .custom)
         XCTAssertEqual(n.endpoints, 8)

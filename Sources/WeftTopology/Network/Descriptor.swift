@@ -125,7 +125,8 @@ public struct Descriptor: Sendable {
         }
         if let value = table["dims"] {
             if let text = value.string {
-                let parts = text.split(separator: "x").map { Int($0) }
+                // Empty pieces count: "4x" and "4xx4" are typos, not 1-D or 2-D tori.
+                let parts = text.split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
                 guard !parts.isEmpty, parts.allSatisfy({ ($0 ?? 0) > 0 }) else {
                     throw fail("dims", "must look like \"4x4x4\" or [4, 4, 4] with positive sizes, got \"\(text)\"")
                 }

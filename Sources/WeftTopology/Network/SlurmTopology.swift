@@ -24,6 +24,11 @@ public enum SlurmTopology {
             for key in values.keys where !["switchname", "switches", "nodes", "linkspeed"].contains(key) {
                 throw TopologyError(file: file, key: key, line: number + 1, "unknown (allowed: SwitchName, Switches, Nodes, LinkSpeed)")
             }
+            // Slurm reads LinkSpeed as an integer in arbitrary units and does not use it;
+            // neither does Weft (link classes take the defaults), but a typo is still refused.
+            if let speed = values["linkspeed"], (Int(speed) ?? 0) <= 0 {
+                throw TopologyError(file: file, key: "LinkSpeed", line: number + 1, "must be a positive integer, got '\(speed)'")
+            }
             d.customSwitches.append(name)
             for child in try expand(values["switches"] ?? "", file: file, line: number + 1) {
                 d.customLinks.append((name, child, "fabric", 1))
