@@ -65,7 +65,11 @@ public struct TrainingOptions: Sendable {
     /// `method`: the training method's own settings (e.g. `--peers`), compared alike.
     public func checkResumeSettings(in directory: String, method: [String: String] = [:]) throws -> [String] {
         let path = "\(directory)/settings.json"
-        guard let data = FileManager.default.contents(atPath: path) else { return [] }
+        // Called with a checkpoint present: its settings went missing (removed, copied
+        // without it), so nothing can be compared; say so rather than resume silently.
+        guard let data = FileManager.default.contents(atPath: path) else {
+            return ["\(path) is missing: resuming without checking the settings against the checkpoint's"]
+        }
         guard let recorded = try? JSONDecoder().decode([String: String].self, from: data) else {
             throw TrainingError("\(path) is damaged; it records the settings of the run that wrote the checkpoint")
         }
