@@ -299,6 +299,10 @@ int weft_execute(weft_comm_t comm, const weft_schedule_op_t *ops, int64_t n, wef
         for (int64_t k = i; k < j && rc == WEFT_OK; k++) {
             const weft_schedule_op_t *o = &ops[k];
             if (o->kind == WEFT_OP_LOCAL_COPY) {
+                // A range that writes earlier in this step split (the checker's schedules never
+                // do) is copied in first rather than read half from stale `data`.
+                if (o->source_buffer == 0 && !weft_input_fresh(&input, o->source_chunk, o->chunks))
+                    weft_input_materialize(&input, o->source_chunk, o->chunks);
                 int64_t count = chunk_elements(layout, o->source_chunk, o->chunks);
                 memmove(base_of(buffers, o->destination_buffer) + chunk_offset(layout, o->destination_chunk) * size,
                         source_of(buffers, &input, o, layout, size), (size_t)count * size);

@@ -34,6 +34,29 @@ static int reduction_op(MPI_Op op, weft_op_t *out) {
     return 1;
 }
 
+/// Whether a type's map lists its bytes in memory order, each once: a predefined type, or a
+/// duplicate or contiguous repetition of such a type. Sizes alone cannot tell (an indexed
+/// type with displacements {1, 0} spans its size exactly, out of order); any other derived
+/// type is run on as a packed copy, which is always right.
+static int in_memory_order(MPI_Datatype type) {
+    int integers = 0, addresses = 0, types = 0, combiner = 0;
+    if (PMPI_Type_get_envelope(type, &integers, &addresses, &types, &combiner) != MPI_SUCCESS) return 0;
+    if (combiner == MPI_COMBINER_NAMED) return 1;
+    if ((combiner != MPI_COMBINER_DUP && combiner != MPI_COMBINER_CONTIGUOUS) || types != 1 || integers > 1 ||
+        addresses > 0)
+        return 0;
+    int count[1];
+    MPI_Datatype inner;
+    if (PMPI_Type_get_contents(type, integers, 0, 1, count, NULL, &inner) != MPI_SUCCESS) return 0;
+    int ordered = in_memory_order(inner);
+    int inner_integers, inner_addresses, inner_types, inner_combiner;
+    // Derived types returned by get_contents are the caller's to free.
+    if (PMPI_Type_get_envelope(inner, &inner_integers, &inner_addresses, &inner_types, &inner_combiner) == MPI_SUCCESS &&
+        inner_combiner != MPI_COMBINER_NAMED)
+        PMPI_Type_free(&inner);
+    return ordered;
+}
+
 /// Size in bytes of a datatype's signature (0 when unusable), and whether its items lie
 /// contiguously with no gaps (then a buffer of them is its bytes). The size is what ranks
 /// agree on; contiguity is each rank's own (staging.c).
@@ -49,7 +72,7 @@ static int64_t type_bytes(MPI_Datatype type, int *contiguous) {
     if (PMPI_Type_size(type, &size) != MPI_SUCCESS || PMPI_Type_get_extent(type, &lb, &extent) != MPI_SUCCESS ||
         PMPI_Type_get_true_extent(type, &true_lb, &true_extent) != MPI_SUCCESS || size <= 0)
         return 0;
-    *contiguous = lb == 0 && true_lb == 0 && extent == size && true_extent == size;
+    *contiguous = lb == 0 && true_lb == 0 && extent == size && true_extent == size && in_memory_order(type);
     return size;
 }
 
@@ -117,7 +140,10 @@ static int dispatch_staged(MPI_Comm comm, weft_ip_request_t *r, const char *func
     if (!s) return WEFT_IP_FORWARD;
     int algorithm = weft_ip_choose(s, r->collective, r->bytes);
     if (algorithm == weft_ip_mpi) return WEFT_IP_FORWARD;
-    // Decided on values every rank shares: from here every rank runs Weft's schedule.
+    // Decided on values every rank shares: from here every rank runs Weft's schedule. Every
+    // rank counts the call here, before anything can fail, so node-mates' pull progress
+    // (call, step) stays in step even after an error returned to the program.
+    ++s->pull_calls;
     if (r->mismatched) return fail(comm, WEFT_ERR_COUNT_MISMATCH, function);
     int rc = WEFT_OK, opened = 0;
     while (opened < nviews && rc == WEFT_OK) rc = weft_ip_view_open(&views[opened++], comm);
@@ -148,13 +174,20 @@ static int64_t bytes_of(int64_t count, MPI_Datatype type) {
 static void native(int collective, int64_t bytes) { weft_ip_count(collective, bytes, weft_ip_mpi); }
 
 /// A reduction Weft has kernels for, on an intracommunicator call with a valid count.
+/// Open MPI's test for send and receive buffers that are one (MPI_ERR_BUFFER / MPI_ERR_ARG):
+/// the same address, not MPI_BOTTOM, more than one element — or both MPI_IN_PLACE.
+static int aliased(const void *send, const void *recv, int64_t count) {
+    return send == recv && (send == MPI_IN_PLACE || (send != MPI_BOTTOM && count > 1));
+}
+
 static int reduction(weft_ip_request_t *r, int collective, const void *send, void *recv, int64_t count,
                      MPI_Datatype type, MPI_Op op, int blocks) {
     if (!weft_ip_active || count <= 0 || !reduction_type(type, &r->dtype) || !reduction_op(op, &r->op)) return 0;
     // Buffers Open MPI refuses go to it, so the program gets its error (see MPI_Reduce too).
-    if (recv == MPI_IN_PLACE || (collective == WEFT_IP_ALLREDUCE && send == recv)) return 0;
+    if (recv == MPI_IN_PLACE || (collective == WEFT_IP_ALLREDUCE && aliased(send, recv, count))) return 0;
     r->collective = collective;
-    r->send = send == MPI_IN_PLACE ? NULL : send;
+    // One element in the same buffer (Open MPI accepts it) runs in place.
+    r->send = send == MPI_IN_PLACE || send == recv ? NULL : send;
     r->recv = recv;
     r->count = count;
     r->bytes = count * (int64_t)blocks * (int64_t)weft_dtype_size(r->dtype);
@@ -228,7 +261,7 @@ int MPI_Reduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype datat
     int rank = 0;
     // MPI_IN_PLACE is the root's alone, and the root's buffers must differ: Open MPI's error.
     int buffers_allowed = valid_root(root, comm) && PMPI_Comm_rank(comm, &rank) == MPI_SUCCESS &&
-                          (rank == root ? sendbuf != recvbuf : sendbuf != MPI_IN_PLACE);
+                          (rank == root ? !aliased(sendbuf, recvbuf, count) : sendbuf != MPI_IN_PLACE);
     if (buffers_allowed && reduction(&r, WEFT_IP_REDUCE, sendbuf, rank == root ? recvbuf : NULL, count, datatype, op, 1)) {
         r.root = root;
         int rc = dispatch(comm, &r, "MPI_Reduce");

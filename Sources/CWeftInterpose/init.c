@@ -37,6 +37,35 @@ static void agree(const char *reason) {
     exit(1);
 }
 
+static uint64_t fnv1a(uint64_t hash, const void *bytes, size_t length) {
+    for (size_t i = 0; i < length; i++) hash = (hash ^ ((const unsigned char *)bytes)[i]) * 1099511628211ull;
+    return hash;
+}
+
+/// A fingerprint of the settings that decide algorithms: WEFT_ALGO and WEFT_CROSS_MEMORY by
+/// value (unset, empty and the default alike), WEFT_TUNING and WEFT_TOPOLOGY by the files'
+/// contents (the same file may sit at another path on another host).
+static uint64_t settings_hash(void) {
+    const char *names[4] = {"WEFT_ALGO", "WEFT_CROSS_MEMORY", "WEFT_TUNING", "WEFT_TOPOLOGY"};
+    const char *defaults[4] = {"auto", "1", "", ""};
+    uint64_t hash = 1469598103934665603ull;
+    for (int i = 0; i < 4; i++) {
+        const char *value = getenv(names[i]);
+        if (!value || strcmp(value, defaults[i]) == 0) value = "";
+        hash = fnv1a(hash, names[i], strlen(names[i]) + 1);
+        FILE *file = i >= 2 && value[0] ? fopen(value, "rb") : NULL;
+        if (!file) {
+            hash = fnv1a(hash, value, strlen(value) + 1);
+            continue;
+        }
+        char block[4096];
+        size_t n;
+        while ((n = fread(block, 1, sizeof block, file)) > 0) hash = fnv1a(hash, block, n);
+        fclose(file);
+    }
+    return hash;
+}
+
 /// WEFT_REPORT names a file rank 0 writes at MPI_Finalize (replacing it by rename): it must
 /// be a regular file or not exist yet, in a folder that exists and is writable.
 static const char *check_report(const char *report, char *error, size_t length) {
@@ -113,15 +142,27 @@ static void setup(void) {
         keys = calloc((size_t)size, sizeof *keys);
         names = calloc((size_t)size, WEFT_HOST_NAME_BYTES);
         agree(!keys || !names ? "WEFT_TOPOLOGY: out of memory for the node layout" : NULL);
-        if (weft_comm_world(&world) != WEFT_OK || weft_comm_node_keys(world, keys) != WEFT_OK ||
-            weft_comm_host_names(world, names) != WEFT_OK)
-            reason = "WEFT_TOPOLOGY: cannot learn from MPI which ranks share a node";
+        // Agreed after each collective step, so a rank that fails one never leaves the
+        // others waiting in the next.
+        const char *unknown = "WEFT_TOPOLOGY: cannot learn from MPI which ranks share a node";
+        agree(weft_comm_world(&world) == WEFT_OK ? NULL : unknown);
+        agree(weft_comm_node_keys(world, keys) == WEFT_OK ? NULL : unknown);
+        agree(weft_comm_host_names(world, names) == WEFT_OK ? NULL : unknown);
         weft_comm_free(world);
     }
     if (!reason && weft_ip_configure(size, keys, names, error, sizeof error) != 0) reason = error;
     free(keys);
     free(names);
     agree(reason);
+    // Valid but different settings would have ranks pick different algorithms: a hang.
+    uint64_t mine = settings_hash(), low = mine, high = mine;
+    if (size > 1) {
+        PMPI_Allreduce(&mine, &low, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD);
+        PMPI_Allreduce(&mine, &high, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
+    }
+    agree(low == high ? NULL
+                      : "WEFT_ALGO, WEFT_CROSS_MEMORY, WEFT_TUNING or WEFT_TOPOLOGY differ between ranks (files by "
+                        "their contents); give every rank the same settings");
     weft_set_yield(weft_yield_by_default());
     weft_ip_mpi = weft_ip_algorithm_mpi();
     agree(weft_ip_state_keyval_create() != MPI_SUCCESS ? "cannot create the communicator attribute key" : NULL);

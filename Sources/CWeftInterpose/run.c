@@ -77,7 +77,7 @@ static int run_direct(weft_ip_state_t *s, const weft_ip_request_t *r, const weft
 /// writes that chunk (weft_buffers_t's input). Across nodes, the transfers between
 /// node-mates that the program marks read the sender's buffer (pulls).
 static int run_messages(weft_ip_state_t *s, const weft_ip_request_t *r, const weft_ip_program_t *p) {
-    int64_t call = ++s->pull_calls; // first, so that every rank counts every scheduled call (1, 2, …)
+    int64_t call = s->pull_calls; // counted for every committed call (calls.c), 1, 2, …
     size_t size = weft_dtype_size(r->dtype);
     size_t block_bytes = (size_t)r->count * size, all_bytes = block_bytes * (size_t)s->size;
     int64_t chunks = p->blocks * p->chunks_per_block, own_block = (int64_t)s->rank * p->chunks_per_block;
@@ -110,8 +110,9 @@ static int run_messages(weft_ip_state_t *s, const weft_ip_request_t *r, const we
         }
         break;
     case WEFT_IP_ALLGATHER:
-        // The send buffer is this rank's block of the receive buffer.
-        if (input) input -= (size_t)s->rank * block_bytes;
+        // The send buffer is this rank's block of the receive buffer (a base address, as
+        // run_direct computes it: never dereferenced outside the block).
+        if (input) input = (const char *)((uintptr_t)input - (uintptr_t)s->rank * block_bytes);
         input_first = own_block;
         input_chunks = p->chunks_per_block;
         break;

@@ -24,6 +24,8 @@ static int transfer(weft_ip_view_t *v, MPI_Comm comm, int pack) {
         int position = 0, rc = pack ? PMPI_Pack(user, items, v->type, bytes, items * size, &position, comm)
                                     : PMPI_Unpack(bytes, items * size, &position, user, items, v->type, comm);
         if (rc != MPI_SUCCESS) return rc;
+        // Packed bytes are the signature's on one machine; anything else would misplace data.
+        if (position != items * size) return WEFT_ERR_ARGUMENT;
     }
     return WEFT_OK;
 }

@@ -751,6 +751,84 @@ static void suite_signatures(const CommInfo *ci)
     }
 }
 
+/* The send side's datatypes: odd ranks send one strided item (every other int of 2n), even
+   ranks n MPI_INT; a broadcast of a type whose map lists its two ints in reverse (indexed,
+   displacements {1, 0}: its size equals its extent, yet it is not the bytes in memory
+   order); and one rank passing the same buffer twice for a one-element allreduce, which
+   Open MPI accepts. */
+static void suite_send_types(const CommInfo *ci)
+{
+    int p = comm_size(ci->comm), rank = comm_rank(ci->comm), odd = rank % 2, rc[2];
+    const DType *d = type_named("MPI_INT");
+    int sizes[3] = { 1, 100, 20000 };
+    for (int k = 0; k < 3; k++) {
+        int n = sizes[k];
+        MPI_Datatype strided, swapped;
+        MPI_Type_vector(n, 1, 2, MPI_INT, &strided);
+        MPI_Type_create_resized(strided, 0, (MPI_Aint)(2 * n * sizeof(int)), &strided);
+        MPI_Type_commit(&strided);
+        int lengths[2] = { 1, 1 }, places[2] = { 1, 0 };
+        MPI_Type_indexed(2, lengths, places, MPI_INT, &swapped);
+        MPI_Type_commit(&swapped);
+        MPI_Datatype stype = odd ? strided : MPI_INT;
+        int scount = odd ? 1 : n;
+        size_t all = (size_t)n * p * sizeof(int);
+        unsigned char *out[2];
+        long changed = -1;
+        for (int v = 0; v < 2; v++) {
+            unsigned char *send = xmalloc((size_t)2 * n * sizeof(int));
+            fill(send, d, 2 * (size_t)n, g_rank, 9, 0);
+            out[v] = sentinel_alloc(all + GUARD);
+            rc[v] = v == 0 ? MPI_Allgather(send, scount, stype, out[v], n, MPI_INT, ci->comm)
+                           : PMPI_Allgather(send, scount, stype, out[v], n, MPI_INT, ci->comm);
+            if (v == 0) changed = send_changed(send, d, 2 * (size_t)n, 9, 0);
+            free(send);
+        }
+        Case c = mkcase("MPI_Allgather(strided send)", ci, d, "-", n, odd ? "strided" : "contiguous");
+        check(&c, rc, out[0], out[1], all + GUARD, sizeof(int));
+        check_send_kept(&c, changed);
+        free(out[0]);
+        free(out[1]);
+        for (int v = 0; v < 2; v++) {
+            unsigned char *send = xmalloc((size_t)2 * n * p * sizeof(int));
+            fill(send, d, 2 * (size_t)n * p, g_rank, 10, 0);
+            out[v] = sentinel_alloc(all + GUARD);
+            rc[v] = v == 0 ? MPI_Alltoall(send, scount, stype, out[v], n, MPI_INT, ci->comm)
+                           : PMPI_Alltoall(send, scount, stype, out[v], n, MPI_INT, ci->comm);
+            if (v == 0) changed = send_changed(send, d, 2 * (size_t)n * p, 10, 0);
+            free(send);
+        }
+        c = mkcase("MPI_Alltoall(strided send)", ci, d, "-", n, odd ? "strided" : "contiguous");
+        check(&c, rc, out[0], out[1], all + GUARD, sizeof(int));
+        check_send_kept(&c, changed);
+        free(out[0]);
+        free(out[1]);
+        for (int v = 0; v < 2; v++) {
+            out[v] = sentinel_alloc((size_t)2 * n * sizeof(int) + GUARD);
+            if (rank == 0) fill(out[v], d, 2 * (size_t)n, g_rank, 11, 0);
+            rc[v] = rank == 0 ? (v == 0 ? MPI_Bcast(out[v], n, swapped, 0, ci->comm)
+                                        : PMPI_Bcast(out[v], n, swapped, 0, ci->comm))
+                              : (v == 0 ? MPI_Bcast(out[v], 2 * n, MPI_INT, 0, ci->comm)
+                                        : PMPI_Bcast(out[v], 2 * n, MPI_INT, 0, ci->comm));
+        }
+        c = mkcase("MPI_Bcast(swapped pairs at the root)", ci, d, "-", n, "n/a");
+        check(&c, rc, out[0], out[1], (size_t)2 * n * sizeof(int) + GUARD, sizeof(int));
+        free(out[0]);
+        free(out[1]);
+        MPI_Type_free(&strided);
+        MPI_Type_free(&swapped);
+    }
+    int one[2][2];
+    for (int v = 0; v < 2; v++) {
+        one[v][0] = one[v][1] = g_rank + 1;
+        void *send = rank == 0 ? (void *)&one[v][1] : (void *)&one[v][0];
+        rc[v] = v == 0 ? MPI_Allreduce(send, &one[v][1], 1, MPI_INT, MPI_SUM, ci->comm)
+                       : PMPI_Allreduce(send, &one[v][1], 1, MPI_INT, MPI_SUM, ci->comm);
+    }
+    Case c = mkcase("MPI_Allreduce(one element, same buffer on rank 0)", ci, d, "MPI_SUM", 1, "aliased");
+    check(&c, rc, one[0], one[1], sizeof one[0], sizeof(int));
+}
+
 /* With MPI_ERRORS_RETURN, invalid arguments must give the error class native
    Open MPI gives (a library must not run its algorithm on them). */
 static void suite_errors(void)
@@ -1038,6 +1116,8 @@ static void run_all(int provided, int want_multiple)
     phase("large (> 64 MiB)", &t);
     suite_signatures(&comms[0]);
     suite_signatures(&comms[3]);
+    suite_send_types(&comms[0]);
+    suite_send_types(&comms[3]);
     phase("mixed datatypes", &t);
     suite_errors();
     t_barrier_waits(&comms[0]);
