@@ -173,13 +173,13 @@ static int64_t bytes_of(int64_t count, MPI_Datatype type) {
 
 static void native(int collective, int64_t bytes) { weft_ip_count(collective, bytes, weft_ip_mpi); }
 
-/// A reduction Weft has kernels for, on an intracommunicator call with a valid count.
 /// Open MPI's test for send and receive buffers that are one (MPI_ERR_BUFFER / MPI_ERR_ARG):
 /// the same address, not MPI_BOTTOM, more than one element — or both MPI_IN_PLACE.
 static int aliased(const void *send, const void *recv, int64_t count) {
     return send == recv && (send == MPI_IN_PLACE || (send != MPI_BOTTOM && count > 1));
 }
 
+/// A reduction Weft has kernels for, on an intracommunicator call with a valid count.
 static int reduction(weft_ip_request_t *r, int collective, const void *send, void *recv, int64_t count,
                      MPI_Datatype type, MPI_Op op, int blocks) {
     if (!weft_ip_active || count <= 0 || !reduction_type(type, &r->dtype) || !reduction_op(op, &r->op)) return 0;
