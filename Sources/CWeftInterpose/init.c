@@ -136,7 +136,6 @@ static void setup(void) {
     agree(all == any ? NULL : "WEFT_TOPOLOGY is set on some ranks and not on others; give every rank the same descriptor");
     int32_t *keys = NULL;
     char *names = NULL;
-    const char *reason = NULL;
     if (described && size > 1) {
         weft_comm_t world = NULL;
         keys = calloc((size_t)size, sizeof *keys);
@@ -150,7 +149,7 @@ static void setup(void) {
         agree(weft_comm_host_names(world, names) == WEFT_OK ? NULL : unknown);
         weft_comm_free(world);
     }
-    if (!reason && weft_ip_configure(size, keys, names, error, sizeof error) != 0) reason = error;
+    const char *reason = weft_ip_configure(size, keys, names, error, sizeof error) != 0 ? error : NULL;
     free(keys);
     free(names);
     agree(reason);
