@@ -38,9 +38,14 @@ public final class GroupTrainer {
         self.world = world
         let peers = group.models.count
         guard peers >= 1 else { throw TrainingError("no models given") }
+        // Named as the user asked for them (dml --peers, codistill --groups).
+        let noun = method == .mutualLearning ? "peers" : "groups"
         if peers > world.size {
-            throw TrainingError("\(peers) \(method == .mutualLearning ? "peers" : "groups") need at least \(peers) ranks, "
+            throw TrainingError("\(peers) \(noun) need at least \(peers) ranks, "
                 + "but the job has \(world.size); run mpirun -np \(peers) or more")
+        }
+        guard world.size % peers == 0 else {
+            throw TrainingError("\(peers) \(noun) do not divide \(world.size) ranks; use a rank count that is a multiple of \(peers)")
         }
         let classes = Set(group.models.map(\.classes))
         guard classes.count == 1 else {
@@ -58,10 +63,6 @@ public final class GroupTrainer {
         }
         guard group.temperature > 0 && group.temperature.isFinite else {
             throw TrainingError("--temperature must be positive, got \(group.temperature)")
-        }
-        if method == .mutualLearning && world.size % peers != 0 {
-            throw TrainingError("--peers \(peers) does not divide the job's \(world.size) ranks; "
-                + "use a rank count that is a multiple of \(peers)")
         }
         groups = try PeerGroups(world: world, groups: peers)
         retainFreedMemory()

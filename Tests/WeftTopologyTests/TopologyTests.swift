@@ -335,7 +335,7 @@ final class TopologyTests: XCTestCase {
     /// never a silent default (0 bytes, no limit, no rules).
     func testTuningFileRejectsWrongTypesAndRanges() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("weft-tuning-\(getpid()).toml")
-        defer { try? FileManager.default.removeItem(at: file) }
+        defer { XCTAssertNoThrow(try FileManager.default.removeItem(at: file)) }
         func load(_ text: String) throws -> Plan {
             try text.write(to: file, atomically: true, encoding: .utf8)
             return try Plan.load(file.path)

@@ -126,13 +126,9 @@ public struct Plan: Sendable {
             throw TopologyError(file: path, key: key, "unknown key (a tuning file has ranks and [[rule]] tables)")
         }
         // A wrongly typed value is an error, never a silent default (0, unlimited, no rules).
-        var ranks = 0
-        if let value = table["ranks"] {
-            guard let n = value.int, n >= 1 else {
-                throw TopologyError(file: path, key: "ranks", "must be a positive integer (the job size the rules are for), got \(describe(value))")
-            }
-            ranks = n
-        }
+        let ranks = try table["ranks"].map {
+            try integer($0, atLeast: 1, path, "ranks", "must be a positive integer (the job size the rules are for)")
+        } ?? 0
         var list: [any TOMLValueConvertible] = []
         if let value = table["rule"] {
             guard let array = value.array else {
@@ -158,19 +154,13 @@ public struct Plan: Sendable {
                 let served = Schedules.collectives(servedBy: algorithm).map(\.rawValue).joined(separator: ", ")
                 throw TopologyError(file: path, key: "\(key).algorithm", "'\(algorithm.rawValue)' cannot run \(collective.rawValue); it serves: \(served)")
             }
-            var low = 0, high = Int.max
-            if let value = rule["min_bytes"] {
-                guard let n = value.int, n >= 0 else {
-                    throw TopologyError(file: path, key: "\(key).min_bytes", "must be an integer number of bytes ≥ 0, got \(describe(value))")
-                }
-                low = n
-            }
-            if let value = rule["max_bytes"] {
-                guard let n = value.int, n >= 1 else {
-                    throw TopologyError(file: path, key: "\(key).max_bytes", "must be a positive integer number of bytes (leave it out for no limit), got \(describe(value))")
-                }
-                high = n
-            }
+            let low = try rule["min_bytes"].map {
+                try integer($0, atLeast: 0, path, "\(key).min_bytes", "must be an integer number of bytes ≥ 0")
+            } ?? 0
+            let high = try rule["max_bytes"].map {
+                try integer($0, atLeast: 1, path, "\(key).max_bytes",
+                            "must be a positive integer number of bytes (leave it out for no limit)")
+            } ?? Int.max
             guard high > low else {
                 throw TopologyError(file: path, key: "\(key).max_bytes", "must be larger than min_bytes (\(low)), got \(high)")
             }
@@ -194,6 +184,15 @@ public struct Plan: Sendable {
                               measuredMicroseconds: times["measured_us"]))
         }
         return Plan(ranks: ranks, source: path, rules: rules)
+    }
+
+    /// `value` as an integer of at least `minimum`, else an error naming `key`.
+    private static func integer(_ value: any TOMLValueConvertible, atLeast minimum: Int, _ path: String, _ key: String,
+                                _ requirement: String) throws -> Int {
+        guard let n = value.int, n >= minimum else {
+            throw TopologyError(file: path, key: key, "\(requirement), got \(describe(value))")
+        }
+        return n
     }
 
     /// A TOML value as an error message shows it: a number or string as written, else its type.
