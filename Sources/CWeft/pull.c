@@ -13,6 +13,7 @@
 // began — the executor's semantics.
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -78,6 +79,19 @@ int weft_pull_wait_reader(weft_comm_t comm, const weft_buffers_t *buffers, int r
     return slot ? wait_for(comm, &slot->done, progress(buffers, step)) : WEFT_ERR_ARGUMENT;
 }
 
+/// Where node-mate `rank`'s bytes [remote, remote + bytes) are mapped in this process, when
+/// they lie in one of its registered segments; NULL otherwise.
+static const char *mapped_source(const weft_buffers_t *buffers, int rank, uintptr_t remote, size_t bytes) {
+    for (int64_t i = 0; i < buffers->pull_map_count; i++) {
+        const weft_pull_map_t *m = &buffers->pull_maps[i];
+        if (m->rank != rank || remote < m->remote || remote - m->remote > (uint64_t)m->bytes ||
+            bytes > (uint64_t)m->bytes - (remote - m->remote))
+            continue;
+        return (const char *)m->mapped + (remote - m->remote);
+    }
+    return NULL;
+}
+
 // Block scratch, per thread (one executing thread per rank).
 static _Thread_local char *block;
 
@@ -102,7 +116,8 @@ int weft_pull_receive(weft_comm_t comm, const weft_schedule_op_t *o, weft_layout
                   chunk_offset(layout, o->destination_chunk) * (int64_t)size;
     int32_t pid = buffers->pull_pids[o->peer];
     size_t bytes = (size_t)count * size;
-    if (o->kind == WEFT_OP_PULL_REDUCE && !block && !(block = malloc(PULL_BLOCK_BYTES))) return WEFT_ERR_NO_MEMORY;
+    const char *mapped = mapped_source(buffers, o->peer, remote, bytes);
+    if (o->kind == WEFT_OP_PULL_REDUCE && !mapped && !block && !(block = malloc(PULL_BLOCK_BYTES))) return WEFT_ERR_NO_MEMORY;
     // Reducing into chunks still only in the input starts from the input's values.
     const char *first = NULL;
     if (o->kind == WEFT_OP_PULL_REDUCE && o->destination_buffer == 0) {
@@ -114,7 +129,11 @@ int weft_pull_receive(weft_comm_t comm, const weft_schedule_op_t *o, weft_layout
     size_t step = PULL_BLOCK_BYTES / size * size;
     for (size_t at = 0; at < bytes; at += step) {
         size_t n = bytes - at < step ? bytes - at : step;
-        if (o->kind == WEFT_OP_PULL_COPY) {
+        if (mapped && o->kind == WEFT_OP_PULL_COPY) {
+            memcpy(local + at, mapped + at, n);
+        } else if (mapped) {
+            weft_reduce_pair(local + at, first ? first + at : local + at, mapped + at, (int64_t)(n / size), dtype, op);
+        } else if (o->kind == WEFT_OP_PULL_COPY) {
             rc = weft_cross_memory_read(pid, local + at, remote + at, n);
         } else if ((rc = weft_cross_memory_read(pid, block, remote + at, n)) == WEFT_OK) {
             weft_reduce_pair(local + at, first ? first + at : local + at, block, (int64_t)(n / size), dtype, op);

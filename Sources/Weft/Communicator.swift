@@ -50,7 +50,13 @@ public final class Communicator {
     private var scratch: UnsafeMutableRawPointer?
     private var scratchBytes = 0
 
-    private struct WeakSegments { weak var segments: SharedSegments? }
+    private struct WeakSegments {
+        weak var segments: SharedSegments?
+        /// Node-mates' segments of the window as pulls see them (communicators across nodes).
+        var maps: [weft_pull_map_t]
+    }
+    /// This rank's node, for registered windows on a communicator across nodes.
+    private var nodeCommunicator: Communicator?
 
     init(handle: weft_comm_t) {
         self.handle = handle
@@ -153,17 +159,48 @@ public final class Communicator {
                                      hostNames: (names[mismatch.ranks.0], names[mismatch.ranks.1]))
     }
 
-    /// A buffer of `count` elements in registered shared memory (collective; node-local only).
+    /// A buffer of `count` elements in registered shared memory (collective). On a
+    /// communicator that spans nodes, each node's ranks share one window: steps inside a node
+    /// (two-level's) then read node-mates' buffers with plain loads.
     public func registeredBuffer<T: WeftScalar>(of type: T.Type = T.self, count: Int) throws -> RegisteredBuffer<T> {
-        guard isNodeLocal else {
-            throw WeftError(code: Int32(WEFT_ERR_NOT_SHARED), function: "registeredBuffer")
-        }
-        return try RegisteredBuffer(communicator: self, count: count)
+        try RegisteredBuffer(communicator: self, count: count)
     }
 
-    func register(_ segments: SharedSegments) {
+    /// The window behind a registered buffer: over this communicator where it is node-local,
+    /// else over the caller's node (collective over this communicator either way).
+    func registeredSegments(bytes: Int) throws -> SharedSegments {
+        if isNodeLocal {
+            let segments = try SharedSegments(communicator: self, bytes: bytes)
+            register(segments, maps: [])
+            return segments
+        }
+        if nodeCommunicator == nil { nodeCommunicator = try splitByNode() }
+        let node = nodeCommunicator!
+        let segments = try SharedSegments(communicator: node, bytes: bytes)
+        // Where each node-mate's segment sits in its own process (what it publishes for a
+        // pull), and its rank here.
+        var owners = [Int64](repeating: 0, count: node.size)
+        owners[node.rank] = Int64(Int(bitPattern: segments.local))
+        try owners.withUnsafeMutableBufferPointer { try node.allgather($0, algorithm: .mpi) }
+        var ranks = [Int32](repeating: 0, count: node.size)
+        ranks[node.rank] = Int32(rank)
+        try ranks.withUnsafeMutableBufferPointer { try node.allgather($0, algorithm: .mpi) }
+        let maps = (0..<node.size).filter { $0 != node.rank }.map {
+            weft_pull_map_t(rank: ranks[$0], remote: UInt64(bitPattern: owners[$0]), bytes: Int64(segments.lengths[$0]),
+                            mapped: UnsafeRawPointer(segments.bases[$0]))
+        }
+        register(segments, maps: maps)
+        return segments
+    }
+
+    private func register(_ segments: SharedSegments, maps: [weft_pull_map_t]) {
         registered.removeAll { $0.segments == nil }
-        registered.append(WeakSegments(segments: segments))
+        registered.append(WeakSegments(segments: segments, maps: maps))
+    }
+
+    /// Node-mates' registered segments that are still allocated, for pulls.
+    private func livePullMaps() -> [weft_pull_map_t] {
+        registered.flatMap { entry in entry.segments.map { $0.isFreed ? [] : entry.maps } ?? [] }
     }
 
     // MARK: - Collectives
@@ -405,8 +442,9 @@ public final class Communicator {
             pulls = state
             pulledTransfers += program.pullCount
         }
+        let maps = pulls == nil ? [] : livePullMaps()
         let code = sharedData.withUnsafeBufferPointer { sd in
-            sharedOutput.withUnsafeBufferPointer { so in
+            sharedOutput.withUnsafeBufferPointer { so in maps.withUnsafeBufferPointer { pm in
                 var buffers = weft_buffers_t(
                     data: data, output: output, scratch: scratch, scratch_bytes: Int64(scratchBytes),
                     shared_data: shared == nil ? nil : UnsafePointer(sd.baseAddress),
@@ -414,13 +452,13 @@ public final class Communicator {
                     shared_barrier: shared?.barrier, remote_pids: nil, entry_synced: 0,
                     pull_control: pulls?.control.bases[0], pull_slots: UnsafePointer(pulls?.slots.baseAddress),
                     pull_pids: UnsafePointer(pulls?.pids.baseAddress), pull_call: pulls?.calls ?? 0,
-                    input: nil, input_first_chunk: 0, input_chunks: 0, result_first_chunk: 0, result_chunks: 0)
+                    pull_maps: pm.baseAddress, pull_map_count: Int64(pm.count), input: nil, input_first_chunk: 0, input_chunks: 0, result_first_chunk: 0, result_chunks: 0)
                 return program.operations.withUnsafeBufferPointer { all in
                     let ops = range.map { UnsafeBufferPointer(rebasing: all[$0]) } ?? all
                     return weft_execute(handle, ops.baseAddress, Int64(ops.count), layout, type.c,
                                         (op == .avg ? ReduceOp.sum : op).c, &buffers)
                 }
-            }
+            } }
         }
         if code == WEFT_ERR_TIMEOUT, case let peer = weft_timeout_peer(), peer >= 0 {
             var text = [CChar](repeating: 0, count: 256)

@@ -20,7 +20,7 @@ final class BenchRunner<T: WeftScalar & Numeric & Comparable> {
         self.communicator = communicator
         collective = request.collective
         let capacity = max(1, options.maxBytes.bytes / MemoryLayout<T>.stride)
-        if communicator.isNodeLocal && !options.unregistered {
+        if !options.unregistered {
             let d = try communicator.registeredBuffer(of: T.self, count: capacity)
             let o = try communicator.registeredBuffer(of: T.self, count: collective == .alltoall ? capacity : 1)
             registered = [d, o]

@@ -57,7 +57,6 @@ struct Tune: ParsableCommand {
         var rules: [Plan.Rule] = []
         for collective in chosen.collectives {
             for kind in chosen.buffers {
-                if kind == .registered && !communicator.isNodeLocal { continue }
                 var arguments = [collective.rawValue, "--algorithm", "all", "--min-bytes", "\(minBytes.bytes)",
                                  "--max-bytes", "\(maxBytes.bytes)", "--warmup", "\(warmup)", "--timeout", "\(timeout)"]
                 arguments += ["--iters", "\(iters)", "--rounds", "\(rounds)"]

@@ -83,6 +83,37 @@ final class InProcessCommunicatorTests: XCTestCase {
         XCTAssertEqual(failures.flatMap { $0 }, [])
     }
 
+    /// Registered buffers on communicators across emulated nodes: each node's ranks share a
+    /// window, and two-level's pulls inside a node read node-mates' buffers directly (no
+    /// cross-memory copy). Even, uneven and single-rank nodes; every collective two-level
+    /// serves, and a message schedule beside it.
+    func testRegisteredBuffersAcrossNodes() throws {
+        for layout in [[2, 2], [3, 1], [1, 2, 2]].map(nodeOfRank) {
+            let failures = try InProcessRanks<[String]>.values(ranks: layout.count, nodeOfRank: layout) { world in
+                var failures: [String] = []
+                for algorithm in [Algorithm.twoLevel, .ring] {
+                    for collective in Schedules.collectives(servedBy: algorithm) where collective != .barrier {
+                        for op in collective.reduces ? [ReduceOp.sum, .max] : [.sum] {
+                            for count in [7, 40_000] {
+                                let name = "\(collective.rawValue) \(algorithm.rawValue) \(op.rawValue) count \(count)"
+                                do {
+                                    if let problem = try check(world, Float.init, collective, algorithm, count: count,
+                                                               op: op, registered: true) {
+                                        failures.append("rank \(world.rank): \(name): \(problem)")
+                                    }
+                                } catch {
+                                    return failures + ["rank \(world.rank): \(name) threw \(error)"]
+                                }
+                            }
+                        }
+                    }
+                }
+                return failures
+            }
+            XCTAssertEqual(failures.flatMap { $0 }, [], "nodes \(layout)")
+        }
+    }
+
     /// Ordinary buffers reach `direct` by cross-memory attach (on this process's own pid)
     /// unless it is off; then they stage through a shared window.
     func testDirectOnOrdinaryBuffersWithAndWithoutCrossMemory() throws {

@@ -193,6 +193,16 @@ typedef struct {
     int64_t block_count;
 } weft_layout_t;
 
+/// A node-mate's registered segment (one rank's part of a node's shared window) as seen from
+/// here: `remote` is where it sits in the owner's process (what the owner publishes for a
+/// pull), `mapped` where this process maps the same memory.
+typedef struct {
+    int32_t rank;
+    uint64_t remote;
+    int64_t bytes;
+    const void *mapped;
+} weft_pull_map_t;
+
 /// Buffers and shared segments one execution works on. For shared operations,
 /// `shared_data[r]`/`shared_output[r]` are rank r's segments (NULL if not shared).
 typedef struct {
@@ -218,6 +228,11 @@ typedef struct {
     const int32_t *pull_slots;
     const int32_t *pull_pids;
     int64_t pull_call;
+    /// Node-mates' registered segments mapped in this process (may be NULL): a pull whose
+    /// source lies wholly in one reads it with plain loads, without a system call or a copy —
+    /// the reduction reads the node-mate's memory directly.
+    const weft_pull_map_t *pull_maps;
+    int64_t pull_map_count;
     /// MPI's separate send buffer, or NULL. Chunks [input_first_chunk, +input_chunks) of
     /// `data` start out equal to the same chunks of `input` (a base such that chunk c sits at
     /// input + offset(c)) and are read from there until first written, so the caller need not
