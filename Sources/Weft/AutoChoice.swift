@@ -2,7 +2,8 @@ import WeftTopology
 
 /// The one decision `auto` takes, shared by `Communicator` and the interposition library
 /// (libweft-mpi.so): `WEFT_ALGO`, else the tuning file, else the topology's plan, else
-/// two-level allreduce across round-robin-placed nodes, else the measured selection table.
+/// two-level allreduce across nodes where it measured faster (registered buffers, or nodes
+/// placed round-robin), else the measured selection table.
 /// It reads only values every rank of a communicator shares, so ranks never disagree on an
 /// algorithm.
 public struct AutoChoice {
@@ -34,24 +35,33 @@ public struct AutoChoice {
             return chosen
         }
         if collective == .barrier && !registered { return .mpi }
-        if Self.twoLevelAcrossRoundRobinNodes(collective, bytes: bytes, nodeLocal: nodeLocal,
-                                               nodesRoundRobin: nodesRoundRobin) {
+        if Self.twoLevelAcrossNodes(collective, bytes: bytes, nodeLocal: nodeLocal, buffers: buffers,
+                                    nodesRoundRobin: nodesRoundRobin) {
             return .twoLevel
         }
         return selector.choose(collective, ranks: ranks, bytes: bytes, nodeLocal: nodeLocal, registered: registered)
     }
 
-    /// Ranks placed round-robin over nodes: Open MPI's recursive halving then sends half the
-    /// vector across nodes in its first step, two-level a quarter. Measured on 2 emulated
-    /// hosts × 2 ranks, interleaved rounds: two-level 1.09–1.32× native from 2 to 16 MiB and
-    /// 1.01–1.11× at 1 MiB (docs/BENCHMARKS.md); 2 MiB is a judgement that keeps the margin
-    /// clear of the noise. With consecutive placement both cross alike and native stays.
-    static func twoLevelAcrossRoundRobinNodes(_ collective: Collective, bytes: Int, nodeLocal: Bool,
-                                               nodesRoundRobin: Bool) -> Bool {
-        collective == .allreduce && !nodeLocal && nodesRoundRobin && bytes >= twoLevelFrom
+    /// Two-level allreduce across nodes, measured on 2 emulated hosts × 2 ranks in interleaved
+    /// rounds against Open MPI (docs/BENCHMARKS.md):
+    /// - Registered buffers (each node's ranks share a window, so steps inside a node are plain
+    ///   loads): 1.12–1.18× at 1 MiB and 1.13–1.50× from 2 to 16 MiB with ranks placed by slot,
+    ///   1.02–1.76× from 128 KiB placed round-robin (0.96–1.09× at 64 KiB); slot placement is
+///   0.59–1.09× below 1 MiB.
+    /// - Ordinary buffers, ranks placed round-robin: Open MPI's recursive halving then sends half
+    ///   the vector across nodes in its first step, two-level a quarter: 1.09–1.32× from 2 to
+    ///   16 MiB, 1.01–1.11× at 1 MiB. Placed by slot both cross alike and native stays.
+    /// The thresholds keep the margin clear of this machine's noise.
+    static func twoLevelAcrossNodes(_ collective: Collective, bytes: Int, nodeLocal: Bool, buffers: Plan.BufferKind,
+                                    nodesRoundRobin: Bool) -> Bool {
+        guard collective == .allreduce && !nodeLocal else { return false }
+        if buffers == .registered { return bytes >= (nodesRoundRobin ? registeredRoundRobinFrom : registeredFrom) }
+        return nodesRoundRobin && bytes >= twoLevelFrom
     }
 
     static let twoLevelFrom = 2 << 20
+    static let registeredFrom = 1 << 20
+    static let registeredRoundRobinFrom = 256 << 10
 
     /// The same decision as size ranges: every boundary any source names, and the choice
     /// between two neighbouring boundaries (it is constant there). Lower bounds inclusive.
@@ -59,7 +69,7 @@ public struct AutoChoice {
                        buffers: Plan.BufferKind, nodesRoundRobin: Bool = false)
         -> [(bytes: Range<Int>, algorithm: Algorithm)]
     {
-        var bounds: Set<Int> = [0, Self.twoLevelFrom]
+        var bounds: Set<Int> = [0, Self.twoLevelFrom, Self.registeredFrom, Self.registeredRoundRobinFrom]
         for plan in [tuning, network?.plan].compactMap({ $0 }) {
             for rule in plan.rules where rule.collective == collective { bounds.formUnion([rule.minBytes, rule.maxBytes]) }
         }

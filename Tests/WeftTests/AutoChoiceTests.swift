@@ -101,6 +101,30 @@ final class AutoChoiceTests: XCTestCase {
         XCTAssertEqual(pick(.allreduce, 4 << 20, tuned), .ring)
     }
 
+    /// Registered buffers across nodes: allreduce goes two-level from 1 MiB with slot placement
+    /// and from 256 KiB placed round-robin; ordinary buffers (and the library, which passes
+    /// ordinary) keep the round-robin-only rule; one node is unchanged.
+    func testRegisteredBuffersAcrossNodesRunTwoLevelAllreduce() {
+        let choice = AutoChoice(forced: nil, tuning: nil, network: nil, selector: .measured)
+        func pick(_ collective: Collective, _ bytes: Int, roundRobin: Bool, buffers: Plan.BufferKind = .registered,
+                  nodeLocal: Bool = false) -> Algorithm {
+            choice.choose(collective, bytes: bytes, ranks: 4, nodeLocal: nodeLocal, registered: buffers == .registered,
+                          buffers: buffers, nodesRoundRobin: roundRobin)
+        }
+        XCTAssertEqual(pick(.allreduce, 1 << 20, roundRobin: false), .twoLevel)
+        XCTAssertEqual(pick(.allreduce, 16 << 20, roundRobin: false), .twoLevel)
+        XCTAssertEqual(pick(.allreduce, (1 << 20) - 4, roundRobin: false), .mpi)
+        XCTAssertEqual(pick(.allreduce, 256 << 10, roundRobin: true), .twoLevel)
+        XCTAssertEqual(pick(.allreduce, (256 << 10) - 4, roundRobin: true), .mpi)
+        XCTAssertEqual(pick(.allreduce, 1 << 20, roundRobin: false, buffers: .ordinary), .mpi)
+        XCTAssertEqual(pick(.allgather, 16 << 20, roundRobin: false), .mpi)
+        XCTAssertNotEqual(pick(.allreduce, 16 << 20, roundRobin: false, nodeLocal: true), .twoLevel)
+        let ranges = choice.ranges(.allreduce, ranks: 4, nodeLocal: false, registered: true, buffers: .registered,
+                                   nodesRoundRobin: false)
+        XCTAssertEqual(ranges.map(\.algorithm), [.mpi, .twoLevel])
+        XCTAssertEqual(ranges.last?.bytes.lowerBound, 1 << 20)
+    }
+
     /// libweft-mpi.so caches the decision as size ranges: they switch to two-level exactly at
     /// 2 MiB where nodes interleave.
     func testRangesCarryTheInterleavedRule() {
