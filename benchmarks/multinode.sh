@@ -7,12 +7,20 @@
 # the slowest rank), then Weft's best and auto against the faster native.
 #
 #   benchmarks/multinode.sh [OUT_DIR] [ITERS]     (needs root and iproute2; release build)
+# BUFFERS=registered (the default: `weft bench`'s, each host's ranks share a window) or
+# BUFFERS=ordinary (--unregistered: plain memory; what libweft-mpi.so gets from programs).
 # Caveat: the "network" is a kernel bridge between namespaces on a 2-core machine, so
 # absolute bandwidths are low and noisy; compare ratios measured in the same run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 out="${1:-benchmarks/results/multinode}"
 iters="${2:-10}"
+buffers="${BUFFERS:-registered}"
+case "$buffers" in
+    registered) flag=() ;;
+    ordinary) flag=(--unregistered) ;;
+    *) echo "multinode.sh: BUFFERS must be registered or ordinary, not '$buffers'" >&2; exit 2 ;;
+esac
 netns=../shared/tools/netns-hosts
 weft="$PWD/.build/release/weft"
 [ -x "$weft" ] || { echo "multinode.sh: $weft is not built; run: swift build -c release" >&2; exit 2; }
@@ -22,13 +30,13 @@ mkdir -p "$out"
 trap '"$netns" down 2 >/dev/null 2>&1 || true' EXIT
 hosts=10.77.0.2:2,10.77.0.3:2
 echo "# machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(mpirun --version | head -1)"
-echo "# date: $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD); 2 hosts x 2 ranks; $iters iterations"
+echo "# date: $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD); 2 hosts x 2 ranks; $iters iterations; $buffers buffers"
 for collective in allreduce allgather broadcast; do
     for variant in tuned han; do
         extra=()
         # Open MPI 4.1.4's han has crashed here (SIGSEGV after a failed CMA read): keep going.
         [ "$variant" = han ] && extra=(--mca coll_han_priority 100)
-        "$netns" mpirun --host "$hosts" -np 4 "${extra[@]}" "$weft" bench "$collective" --algorithm all,auto \
+        "$netns" mpirun --host "$hosts" -np 4 "${extra[@]}" "$weft" bench "$collective" --algorithm all,auto "${flag[@]}" \
             --min-bytes 64K --max-bytes 64M --iters "$iters" --warmup 2 --format csv --timeout 300 \
             >"$out/$collective-$variant.csv" 2>"$out/$collective-$variant.err" \
             || echo "# $collective with coll/$variant: mpirun failed ($(grep -m1 -o 'Signal [0-9]*' "$out/$collective-$variant.err" || echo 'exit non-zero')); its rows are missing"
