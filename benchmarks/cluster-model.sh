@@ -14,10 +14,20 @@
 # last lines give the worst size both ways (median of ratios, and ratio of medians).
 #
 #   benchmarks/cluster-model.sh [OUT_DIR] [ITERS=10] [REPEATS=5]   (root, iproute2, release build)
+# BUFFERS=ordinary (default; the runs in docs/BENCHMARKS.md) or registered: the 2+2
+# measurement's buffers (`weft bench --unregistered` or not). The model knows no buffer kind.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 out="${1:-benchmarks/results/cluster-model}"
 iters="${2:-10}"
+# The memory calibration times what two-level's steps inside a host do with that kind of
+# buffer: messages through Open MPI (a 2-rank ring) for ordinary buffers, loads from a
+# node-mate's window (`direct` on registered buffers, one step) for registered ones.
+case "${BUFFERS:-ordinary}" in
+    ordinary) kind=(--unregistered) memory=ring ;;
+    registered) kind=() memory=direct ;;
+    *) echo "cluster-model.sh: BUFFERS must be ordinary or registered, not '$BUFFERS'" >&2; exit 2 ;;
+esac
 repeats="${3:-5}"
 netns=../shared/tools/netns-hosts
 weft="$PWD/.build/release/weft"
@@ -29,7 +39,7 @@ fi
 trap '"$netns" down 2 >/dev/null 2>&1 || true' EXIT
 mkdir -p "$out"
 echo "# machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(mpirun --version | head -1)"
-echo "# date: $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD); $repeats runs x $iters iterations"
+echo "# date: $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD); $repeats runs x $iters iterations; ${BUFFERS:-ordinary} buffers for 2+2"
 
 bench() {  # HOSTS NP OUTFILE ARGS…
     local hosts=$1 np=$2 file=$3
@@ -39,14 +49,14 @@ bench() {  # HOSTS NP OUTFILE ARGS…
 }
 for r in $(seq 1 "$repeats"); do
     bench 10.77.0.2:1,10.77.0.3:1 2 "$out/calibrate-link-$r.csv" --algorithm ring --min-bytes 8 --max-bytes 16M --iters 20
-    bench 10.77.0.2:2 2 "$out/calibrate-memory-$r.csv" --algorithm ring --min-bytes 8 --max-bytes 16M --iters 20
+    bench 10.77.0.2:2 2 "$out/calibrate-memory-$r.csv" --algorithm "$memory" --min-bytes 8 --max-bytes 16M --iters 20
     bench 10.77.0.2:2,10.77.0.3:2 4 "$out/measured-$r.csv" --algorithm two-level,ring,rabenseifner,mpi \
-        --min-bytes 1M --max-bytes 16M --iters "$iters"
+        --min-bytes 1M --max-bytes 16M --iters "$iters" "${kind[@]}"
 done
 
-python3 - "$weft" "$out" "$repeats" <<'PY'
+python3 - "$weft" "$out" "$repeats" "$memory" <<'PY'
 import json, statistics, subprocess, sys
-weft, out, repeats = sys.argv[1], sys.argv[2], int(sys.argv[3])
+weft, out, repeats, memory_algorithm = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 M, overhead = 16 << 20, 0.5e-6   # calibration size; the simulator's per-step overhead
 
 def rows(path):
@@ -59,13 +69,15 @@ def rows(path):
 
 # The simulator's 2-rank ring: 2 steps, each latency + M/2 over the flow's share + overhead.
 # Across hosts a flow crosses 2 host links (latency twice) and has its link to itself; on one
-# host both ranks' copies share the memory channel (each gets half).
+# host both ranks' copies share the memory channel (each gets half). Its 2-rank `direct`
+# moves the same bytes over the memory channel in one step.
 def calibrate(r):
     link, memory = rows(f"{out}/calibrate-link-{r}.csv"), rows(f"{out}/calibrate-memory-{r}.csv")
     link_latency = max(link[(8, "ring")] / 2 - overhead, 0) / 2
     link_bandwidth = M / (link[(M, "ring")] - 2 * (2 * link_latency + overhead))
-    memory_latency = max(memory[(8, "ring")] / 2 - overhead, 0)
-    memory_bandwidth = 2 * M / (memory[(M, "ring")] - 2 * (memory_latency + overhead))
+    steps = 2 if memory_algorithm == "ring" else 1
+    memory_latency = max(memory[(8, memory_algorithm)] / steps - overhead, 0)
+    memory_bandwidth = 2 * M / (memory[(M, memory_algorithm)] - steps * (memory_latency + overhead))
     path = f"{out}/emulated-2hosts-{r}.toml"
     open(path, "w").write(f"""# Calibrated by benchmarks/cluster-model.sh, repeat {r} (see topologies/emulated-2hosts.toml).
 kind = "custom"

@@ -5,7 +5,8 @@
 # halves of `two-level` alone — inside one host (2 ranks on h1) and across (1 rank per host,
 # the B/2 shard one pair carries); and native vs two-level with ranks placed round-robin
 # (--map-by node: 0,2 on h1, 1,3 on h2), where Open MPI's recursive halving crosses hosts
-# with half the vector first. Medians over ROUNDS rounds of ITERS iterations.
+# with half the vector first. Medians over ROUNDS rounds of ITERS iterations. Ordinary
+# buffers (--unregistered), as measured in docs/BENCHMARKS.md; registered-across.sh has both.
 #
 #   benchmarks/multinode-floor.sh [OUT_DIR] [ROUNDS=5] [ITERS=20]   (root, iproute2, release build)
 # Caveat: the "network" is the kernel's TCP over a veth bridge on the same 2 vCPUs as the
@@ -34,7 +35,7 @@ echo "# date: $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD);
 rows="$out/rows.csv"
 : >"$rows"
 bench() {  # LABEL HOSTS NP MIN MAX ALGORITHMS [MPIRUN OPTIONS…]
-    "$netns" mpirun --host "$2" -np "$3" "${@:7}" "$weft" bench allreduce --algorithm "$6" --min-bytes "$4" \
+    "$netns" mpirun --host "$2" -np "$3" "${@:7}" "$weft" bench allreduce --algorithm "$6" --unregistered --min-bytes "$4" \
         --max-bytes "$5" --iters "$iters" --warmup 3 --format csv --timeout 120 2>>"$out/errors.txt" \
         | awk -F, -v label="$1" '/^[0-9]/ { print label "," $1 "," $3 "," $4 }' >>"$rows"
 }

@@ -51,7 +51,7 @@ for round in $(seq 1 "$rounds"); do
         [ "${kind#*:}" = messages ] && switch=(-x WEFT_CROSS_MEMORY=0)
         if [ "$tool" = weft ]; then
             "$netns" mpirun --host 10.77.0.2:2,10.77.0.3:2 -np 4 --map-by "$placement" "${switch[@]}" "$weft" bench allreduce \
-                --algorithm "${kind%%:*}" --min-bytes 1M --max-bytes 16M --iters 10 --rounds 5 --warmup 2 --format csv \
+                --algorithm "${kind%%:*}" --unregistered --min-bytes 1M --max-bytes 16M --iters 10 --rounds 5 --warmup 2 --format csv \
                 --timeout 120 2>>"$out/errors.txt" | awk -F, -v k="$kind" '/^[0-9]/ { print k "," $1 "," $4 }' >>"$rows"
         else
             [ "$kind" = mpi ] || switch+=(-x LD_PRELOAD="$library" -x WEFT_ALGO=two-level)

@@ -109,11 +109,13 @@ func averageInBuckets(_ gradients: UnsafeMutableBufferPointer<Float>, over commu
     return Runtime.wallTime() - t0
 }
 
-/// Places a model's gradients in a registered shared window of `communicator` when its
-/// ranks share a node (and there is more than one), so the gradient allreduce's `direct`
-/// algorithm reads peers' gradients in place instead of staging them through a copy.
+/// Places a model's gradients in a registered shared window of `communicator` (more than one
+/// rank): on one node the gradient allreduce's `direct` algorithm then reads peers' gradients
+/// in place instead of staging them through a copy; across nodes, where some node holds
+/// several ranks, two-level's steps inside a node read node-mates' gradients directly.
 func registerGradients(_ store: ParameterStore, _ communicator: Communicator) throws -> RegisteredBuffer<Float>? {
-    guard communicator.size > 1 && communicator.isNodeLocal && store.parameterCount > 0 else { return nil }
+    guard communicator.size > 1 && store.parameterCount > 0 else { return nil }
+    if !communicator.isNodeLocal, try !communicator.nodes().contains(where: { $0.count > 1 }) { return nil }
     let buffer = try communicator.registeredBuffer(of: Float.self, count: store.parameterCount)
     store.useGradientStorage(buffer.pointer)
     return buffer
