@@ -50,7 +50,9 @@ public struct AutoChoice {
 ///   0.59–1.09× below 1 MiB.
     /// - Ordinary buffers, ranks placed round-robin: Open MPI's recursive halving then sends half
     ///   the vector across nodes in its first step, two-level a quarter: 1.09–1.32× from 2 to
-    ///   16 MiB, 1.01–1.11× at 1 MiB. Placed by slot both cross alike and native stays.
+    ///   16 MiB, 1.01–1.19× at 1 MiB in place (`weft bench`) and 1.20–1.26× through
+    ///   libweft-mpi.so (separate send buffers; 0.97–0.98× at 512 KiB). Placed by slot both
+    ///   cross alike and native stays.
     /// The thresholds keep the margin clear of this machine's noise.
     static func twoLevelAcrossNodes(_ collective: Collective, bytes: Int, nodeLocal: Bool, buffers: Plan.BufferKind,
                                     nodesRoundRobin: Bool) -> Bool {
@@ -59,7 +61,7 @@ public struct AutoChoice {
         return nodesRoundRobin && bytes >= twoLevelFrom
     }
 
-    static let twoLevelFrom = 2 << 20
+    static let twoLevelFrom = 1 << 20
     static let registeredFrom = 1 << 20
     static let registeredRoundRobinFrom = 256 << 10
 

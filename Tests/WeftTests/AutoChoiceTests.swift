@@ -81,18 +81,18 @@ final class AutoChoiceTests: XCTestCase {
         XCTAssertFalse(TwoLevel.isRoundRobin([[0, 1, 2, 3]]))
     }
 
-    /// Round-robin placement across nodes: allreduce from 2 MiB goes two-level; below, on
+    /// Round-robin placement across nodes: allreduce from 1 MiB goes two-level; below, on
     /// other collectives, with consecutive placement or on one node, the rest of the chain
     /// decides — and a tuning file still comes first.
-    func testRoundRobinNodesRunTwoLevelAllreduceFromTwoMiB() {
+    func testRoundRobinNodesRunTwoLevelAllreduceFromOneMiB() {
         let choice = AutoChoice(forced: nil, tuning: nil, network: nil, selector: .measured)
         func pick(_ collective: Collective, _ bytes: Int, nodeLocal: Bool = false, roundRobin: Bool = true,
                   _ c: AutoChoice? = nil) -> Algorithm {
             (c ?? choice).choose(collective, bytes: bytes, ranks: 4, nodeLocal: nodeLocal, registered: false,
                                  buffers: .ordinary, nodesRoundRobin: roundRobin)
         }
-        for shift in 21...30 { XCTAssertEqual(pick(.allreduce, 1 << shift), .twoLevel) }
-        XCTAssertEqual(pick(.allreduce, (2 << 20) - 4), .mpi)
+        for shift in 20...30 { XCTAssertEqual(pick(.allreduce, 1 << shift), .twoLevel) }
+        XCTAssertEqual(pick(.allreduce, (1 << 20) - 4), .mpi)
         XCTAssertEqual(pick(.allreduce, 4 << 20, roundRobin: false), .mpi)
         XCTAssertEqual(pick(.allgather, 4 << 20), .mpi)
         XCTAssertEqual(pick(.allreduce, 4 << 20, nodeLocal: true), .direct)
@@ -126,13 +126,13 @@ final class AutoChoiceTests: XCTestCase {
     }
 
     /// libweft-mpi.so caches the decision as size ranges: they switch to two-level exactly at
-    /// 2 MiB where nodes interleave.
+    /// 1 MiB where nodes interleave.
     func testRangesCarryTheInterleavedRule() {
         let choice = AutoChoice(forced: nil, tuning: nil, network: nil, selector: .crossMemory)
         let ranges = choice.ranges(.allreduce, ranks: 4, nodeLocal: false, registered: false, buffers: .ordinary,
                                    nodesRoundRobin: true)
         XCTAssertEqual(ranges.map(\.algorithm), [.mpi, .twoLevel])
-        XCTAssertEqual(ranges.first?.bytes, 0..<(2 << 20))
+        XCTAssertEqual(ranges.first?.bytes, 0..<(1 << 20))
         let consecutive = choice.ranges(.allreduce, ranks: 4, nodeLocal: false, registered: false, buffers: .ordinary)
         XCTAssertEqual(consecutive.map(\.algorithm), [.mpi])
     }
