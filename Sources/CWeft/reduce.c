@@ -21,10 +21,20 @@ size_t weft_dtype_size(weft_dtype_t dtype) {
 #define WEFT_MAX_OP(a, b) ((a) > (b) ? (a) : (b))
 #define WEFT_MIN_OP(a, b) ((a) < (b) ? (a) : (b))
 
-// out[i] = a[i] OP b[i]; `out` may equal `a` (not restrict-qualified against it).
+// out[i] = a[i] OP b[i]; `out` may equal `a`. Two loops, each over pointers that do not
+// alias: without `restrict` the compiler guards its vector loop with an overlap test that
+// also rejects out == a, so the in-place case — most reductions — ran scalar (clang 21:
+// 3.7–7 GB/s against 8–14 vectorised).
 #define WEFT_KERNEL(NAME, T, OP)                                                                     \
-    static void NAME(T *out, const T *a, const T *restrict b, int64_t n) {                            \
+    static void NAME##_in_place(T *restrict out, const T *restrict b, int64_t n) {                    \
+        for (int64_t i = 0; i < n; i++) out[i] = OP(out[i], b[i]);                                   \
+    }                                                                                                \
+    static void NAME##_apart(T *restrict out, const T *restrict a, const T *restrict b, int64_t n) {  \
         for (int64_t i = 0; i < n; i++) out[i] = OP(a[i], b[i]);                                     \
+    }                                                                                                \
+    static void NAME(T *out, const T *a, const T *b, int64_t n) {                                    \
+        if (out == a) NAME##_in_place(out, b, n);                                                    \
+        else NAME##_apart(out, a, b, n);                                                             \
     }
 
 #define WEFT_KERNELS(T, SUFFIX)                                                                      \

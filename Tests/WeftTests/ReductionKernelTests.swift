@@ -1,3 +1,4 @@
+import CWeft
 import Numerics
 import XCTest
 
@@ -37,6 +38,23 @@ final class ReductionKernelTests: XCTestCase {
         checkTwoSource { Double($0 % 17) * 0.5 - 3 }
         checkTwoSource { Int32($0 % 19) - 9 }
         checkTwoSource { Int64($0 % 23) - 11 }
+    }
+
+    /// weft_reduce_pair with three distinct buffers (the kernels' separate loop; in place is
+    /// the loop above): what libweft-mpi.so uses to reduce MPI's send buffer with incoming data.
+    func testPairKernelWithSeparateOperandsMatchesPlainLoops() {
+        for (op, cOp) in [(ReduceOp.sum, WEFT_SUM), (.prod, WEFT_PROD), (.max, WEFT_MAX), (.min, WEFT_MIN)] {
+            for n in lengths {
+                let first = (0..<n).map { Float($0 % 13) - 6 }, second = (0..<n).map { Float(($0 * 7 + 3) % 11) - 5 }
+                var out = [Float](repeating: 99, count: n)
+                out.withUnsafeMutableBytes { o in
+                    first.withUnsafeBytes { f in
+                        second.withUnsafeBytes { weft_reduce_pair(o.baseAddress, f.baseAddress, $0.baseAddress, Int64(n), WEFT_F32, cOp) }
+                    }
+                }
+                XCTAssertEqual(out, zip(first, second).map { reference($0, $1, op) }, "\(op) n=\(n)")
+            }
+        }
     }
 
     func testManySourceKernelMatchesPlainLoops() {
