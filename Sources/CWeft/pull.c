@@ -2,7 +2,9 @@
 // nodes (two-level's steps inside nodes), done as one read of the sender's own buffer by the receiver
 // (cross-memory attach) instead of a message through MPI. The receiver reads a block at a
 // time into cache-resident scratch and reduces it into its buffer at once, so a reduction
-// reads the received data from cache rather than from a staged copy in memory.
+// reads the received data from cache rather than from a staged copy in memory. Where the
+// sender's buffer lies in a registered segment this process maps (`pull_maps`), the
+// receiver reads it with plain loads instead: no system call, no copy.
 //
 // Ordering, per pair and without barriers: each rank publishes, in its slot of the node's
 // pull block, which step of which call it has begun (`entered`) and which step's pulls it
@@ -92,6 +94,9 @@ static const char *mapped_source(const weft_buffers_t *buffers, int rank, uintpt
     return NULL;
 }
 
+static _Thread_local int64_t mapped_reads;
+int64_t weft_pull_mapped_reads(void) { return mapped_reads; }
+
 // Block scratch, per thread (one executing thread per rank).
 static _Thread_local char *block;
 
@@ -117,6 +122,7 @@ int weft_pull_receive(weft_comm_t comm, const weft_schedule_op_t *o, weft_layout
     int32_t pid = buffers->pull_pids[o->peer];
     size_t bytes = (size_t)count * size;
     const char *mapped = mapped_source(buffers, o->peer, remote, bytes);
+    mapped_reads += mapped != NULL;
     if (o->kind == WEFT_OP_PULL_REDUCE && !mapped && !block && !(block = malloc(PULL_BLOCK_BYTES))) return WEFT_ERR_NO_MEMORY;
     // Reducing into chunks still only in the input starts from the input's values.
     const char *first = NULL;

@@ -44,16 +44,16 @@ public struct AutoChoice {
 
     /// Two-level allreduce across nodes, measured on 2 emulated hosts × 2 ranks in interleaved
     /// rounds against Open MPI (docs/BENCHMARKS.md):
-    /// - Registered buffers (each node's ranks share a window, so steps inside a node are plain
-    ///   loads): 1.12–1.18× at 1 MiB and 1.13–1.50× from 2 to 16 MiB with ranks placed by slot,
-    ///   1.02–1.76× from 128 KiB placed round-robin (0.96–1.09× at 64 KiB); slot placement is
-///   0.59–1.09× below 1 MiB.
-    /// - Ordinary buffers, ranks placed round-robin: Open MPI's recursive halving then sends half
-    ///   the vector across nodes in its first step, two-level a quarter: 1.09–1.32× from 2 to
-    ///   16 MiB, 1.01–1.19× at 1 MiB in place (`weft bench`) and 1.20–1.26× through
-    ///   libweft-mpi.so (separate send buffers; 0.97–0.98× at 512 KiB). Placed by slot both
-    ///   cross alike and native stays.
-    /// The thresholds keep the margin clear of this machine's noise.
+    /// - Registered buffers where pulls run (each node's ranks share a window, so steps inside
+    ///   a node are plain loads): 1.11–1.30× at 1 MiB and 1.03–1.70× from 2 to 16 MiB with
+    ///   ranks placed by slot, 1.07–2.14× from 128 KiB placed round-robin; slot placement
+    ///   is 0.94–1.20× below 1 MiB.
+    /// - Ordinary buffers, ranks placed round-robin: Open MPI's recursive halving then sends
+    ///   half the vector across nodes in its first step, two-level a quarter: 1.09–1.67× from
+    ///   1 to 16 MiB in place (`weft bench`, one job at 0.94 at 1 MiB) and 1.20–1.26× at 1 MiB
+    ///   through libweft-mpi.so (separate send buffers); 0.96–1.22× at 512 KiB. Placed by slot
+    ///   both cross alike and native stays.
+    /// The thresholds sit where every size above measured faster by the medians over jobs.
     static func twoLevelAcrossNodes(_ collective: Collective, bytes: Int, nodeLocal: Bool, buffers: Plan.BufferKind,
                                     nodesRoundRobin: Bool) -> Bool {
         guard collective == .allreduce && !nodeLocal else { return false }

@@ -176,7 +176,17 @@ public final class Communicator {
         }
         if nodeCommunicator == nil { nodeCommunicator = try splitByNode() }
         let node = nodeCommunicator!
-        let segments = try SharedSegments(communicator: node, bytes: bytes)
+        // Created per node, so a failure on one node is agreed over every rank: all throw
+        // alike rather than some going on into collectives the others never join.
+        let created = Result { try SharedSegments(communicator: node, bytes: bytes) }
+        var ok: [Int32] = [(try? created.get()) == nil ? 0 : 1]
+        try ok.withUnsafeMutableBufferPointer { try allreduce($0, op: .min, algorithm: .mpi) }
+        guard ok[0] == 1, case .success(let segments) = created else {
+            (try? created.get())?.free()
+            if case .failure(let error) = created { throw error }
+            throw WeftError(code: Int32(WEFT_ERR_NOT_SHARED), function: "registeredBuffer",
+                            reason: "another node could not allocate its shared window")
+        }
         // Where each node-mate's segment sits in its own process (what it publishes for a
         // pull), and its rank here.
         var owners = [Int64](repeating: 0, count: node.size)
@@ -276,9 +286,10 @@ public final class Communicator {
     }
 
     /// The algorithm `auto` picks for this request: `WEFT_ALGO`, else the tuning file,
-    /// else the topology's plan, else two-level across round-robin nodes, else the measured
-    /// table. Collective on its first call on a communicator spanning nodes (it asks MPI
-    /// which ranks share a node): call it on every rank, as the collectives do.
+    /// else the topology's plan, else two-level across nodes where it measured faster, else
+    /// the measured table. Collective on its first call on a communicator spanning nodes (it
+    /// asks MPI which ranks share a node, and sets up pulls): call it on every rank, as the
+    /// collectives do.
     public func resolve(_ algorithm: Algorithm, _ collective: Collective, bytes: Int, registered: Bool) throws -> Algorithm {
         guard algorithm == .auto else { return algorithm }
         let key = AutoKey(collective: collective, bytes: bytes, registered: registered)
@@ -286,8 +297,13 @@ public final class Communicator {
         let choice = AutoChoice(forced: forced, tuning: tuning, network: network, selector: selector)
         // Where ranks span nodes, which ones share a node matters too (asked of MPI once).
         let roundRobin = isNodeLocal ? false : TwoLevel.isRoundRobin(try nodes())
+        // Across nodes a registered buffer only behaves as one where pulls run (node-mates
+        // read it directly); without them (no node with two ranks, cross-memory attach
+        // refused, WEFT_CROSS_MEMORY=0, the emulated fabric) it is ordinary memory to two-level.
+        let pullsRun = !isNodeLocal && fabric == nil && registered ? try nodePulls() != nil : false
+        let acts = registered && (isNodeLocal || pullsRun)
         let chosen = choice.choose(collective, bytes: bytes, ranks: size, nodeLocal: isNodeLocal, registered: registered,
-                                   buffers: registered ? .registered : .ordinary, nodesRoundRobin: roundRobin)
+                                   buffers: acts ? .registered : .ordinary, nodesRoundRobin: roundRobin)
         autoChoices[key] = chosen
         return chosen
     }

@@ -46,22 +46,36 @@ extension Int: WeftScalar { public static var weftType: DataType { .i64 } }
 
 /// The shim's vectorised reduction kernels, for callers (and tests) outside a collective.
 public enum ReductionKernels {
-    /// destination[i] = destination[i] op source[i] (avg accumulates as sum).
+    /// destination[i] = destination[i] op source[i] (avg accumulates as sum). The two must
+    /// not overlap.
     public static func reduce<T: WeftScalar>(_ destination: UnsafeMutableBufferPointer<T>,
                                             _ source: UnsafeBufferPointer<T>, op: ReduceOp) {
         precondition(destination.count == source.count, "reduce needs equal lengths")
+        precondition(disjoint(UnsafeRawBufferPointer(destination), UnsafeRawBufferPointer(source)),
+                     "reduce needs a source apart from its destination")
         guard let d = destination.baseAddress, let s = source.baseAddress else { return }
         weft_reduce(d, s, Int64(destination.count), T.weftType.c, op.c)
     }
 
-    /// destination[i] = sources[0][i] op … op sources[k−1][i].
+    /// destination[i] = sources[0][i] op … op sources[k−1][i]. The first source may be the
+    /// destination itself; no other source may overlap it.
     public static func reduce<T: WeftScalar>(_ destination: UnsafeMutableBufferPointer<T>,
                                             sources: [UnsafeBufferPointer<T>], op: ReduceOp) {
         precondition(sources.allSatisfy { $0.count == destination.count }, "reduce needs equal lengths")
+        let whole = UnsafeRawBufferPointer(destination)
+        precondition(sources.indices.allSatisfy { i in
+            let s = UnsafeRawBufferPointer(sources[i])
+            return disjoint(whole, s) || (i == 0 && s.baseAddress == whole.baseAddress)
+        }, "reduce needs sources apart from the destination (the first may be the destination)")
         guard let d = destination.baseAddress, !sources.isEmpty else { return }
         var pointers: [UnsafeRawPointer?] = sources.map { UnsafeRawPointer($0.baseAddress) }
         pointers.withUnsafeMutableBufferPointer { p in
             weft_reduce_many(d, p.baseAddress, Int32(sources.count), Int64(destination.count), T.weftType.c, op.c)
         }
+    }
+
+    private static func disjoint(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        guard let x = a.baseAddress, let y = b.baseAddress, a.count > 0, b.count > 0 else { return true }
+        return x + a.count <= y || y + b.count <= x
     }
 }

@@ -42,6 +42,7 @@ final class SharedSegments {
 
     /// Whether `pointer ..< pointer+length` lies in this rank's segment; returns the offset.
     func offset(of pointer: UnsafeRawPointer, length: Int) -> Int? {
+        guard !isFreed else { return nil }
         let start = UnsafeRawPointer(local)
         guard pointer >= start, pointer + length <= start + bytes else { return nil }
         return pointer - start

@@ -1,3 +1,4 @@
+import CWeft
 import Foundation
 import XCTest
 
@@ -90,28 +91,39 @@ final class InProcessCommunicatorTests: XCTestCase {
     func testRegisteredBuffersAcrossNodes() throws {
         for layout in [[2, 2], [3, 1], [1, 2, 2]].map(nodeOfRank) {
             let failures = try InProcessRanks<[String]>.values(ranks: layout.count, nodeOfRank: layout) { world in
-                var failures: [String] = []
-                for algorithm in [Algorithm.twoLevel, .ring] {
-                    for collective in Schedules.collectives(servedBy: algorithm) where collective != .barrier {
-                        for op in collective.reduces ? [ReduceOp.sum, .max] : [.sum] {
-                            for count in [7, 40_000] {
-                                let name = "\(collective.rawValue) \(algorithm.rawValue) \(op.rawValue) count \(count)"
-                                do {
-                                    if let problem = try check(world, Float.init, collective, algorithm, count: count,
-                                                               op: op, registered: true) {
-                                        failures.append("rank \(world.rank): \(name): \(problem)")
-                                    }
-                                } catch {
-                                    return failures + ["rank \(world.rank): \(name) threw \(error)"]
-                                }
-                            }
-                        }
-                    }
+                let mappedBefore = weft_pull_mapped_reads()
+                var failures = Self.registeredSweep(world)
+                // Every rank with a node-mate read pulls through the mapping, not by system call.
+                let hasMate = try world.nodes().contains { $0.contains(world.rank) && $0.count > 1 }
+                if hasMate && weft_pull_mapped_reads() == mappedBefore {
+                    failures.append("rank \(world.rank): no pull read a node-mate's mapped segment")
                 }
                 return failures
             }
             XCTAssertEqual(failures.flatMap { $0 }, [], "nodes \(layout)")
         }
+    }
+
+    private static func registeredSweep(_ world: Communicator) -> [String] {
+        var failures: [String] = []
+        for algorithm in [Algorithm.twoLevel, .ring] {
+            for collective in Schedules.collectives(servedBy: algorithm) where collective != .barrier {
+                for op in collective.reduces ? [ReduceOp.sum, .max] : [.sum] {
+                    for count in [7, 40_000] {
+                        let name = "\(collective.rawValue) \(algorithm.rawValue) \(op.rawValue) count \(count)"
+                        do {
+                            if let problem = try check(world, Float.init, collective, algorithm, count: count, op: op,
+                                                       registered: true) {
+                                failures.append("rank \(world.rank): \(name): \(problem)")
+                            }
+                        } catch {
+                            return failures + ["rank \(world.rank): \(name) threw \(error)"]
+                        }
+                    }
+                }
+            }
+        }
+        return failures
     }
 
     /// Ordinary buffers reach `direct` by cross-memory attach (on this process's own pid)

@@ -42,19 +42,28 @@ final class ReductionKernelTests: XCTestCase {
 
     /// weft_reduce_pair with three distinct buffers (the kernels' separate loop; in place is
     /// the loop above): what libweft-mpi.so uses to reduce MPI's send buffer with incoming data.
-    func testPairKernelWithSeparateOperandsMatchesPlainLoops() {
-        for (op, cOp) in [(ReduceOp.sum, WEFT_SUM), (.prod, WEFT_PROD), (.max, WEFT_MAX), (.min, WEFT_MIN)] {
+    func checkApart<T: WeftScalar & Numeric & Comparable>(_ make: (Int) -> T) {
+        for op in ReduceOp.allCases where op != .avg {
             for n in lengths {
-                let first = (0..<n).map { Float($0 % 13) - 6 }, second = (0..<n).map { Float(($0 * 7 + 3) % 11) - 5 }
-                var out = [Float](repeating: 99, count: n)
+                let first = (0..<n).map { make($0) }, second = (0..<n).map { make($0 * 7 + 3) }
+                var out = [T](repeating: make(99), count: n)
                 out.withUnsafeMutableBytes { o in
                     first.withUnsafeBytes { f in
-                        second.withUnsafeBytes { weft_reduce_pair(o.baseAddress, f.baseAddress, $0.baseAddress, Int64(n), WEFT_F32, cOp) }
+                        second.withUnsafeBytes {
+                            weft_reduce_pair(o.baseAddress, f.baseAddress, $0.baseAddress, Int64(n), T.weftType.c, op.c)
+                        }
                     }
                 }
-                XCTAssertEqual(out, zip(first, second).map { reference($0, $1, op) }, "\(op) n=\(n)")
+                XCTAssertEqual(out, zip(first, second).map { reference($0, $1, op) }, "\(T.self) \(op) n=\(n)")
             }
         }
+    }
+
+    func testPairKernelWithSeparateOperandsMatchesPlainLoops() {
+        checkApart { Float($0 % 13) - 6 }
+        checkApart { Double($0 % 17) * 0.5 - 3 }
+        checkApart { Int32($0 % 19) - 9 }
+        checkApart { Int64($0 % 23) - 11 }
     }
 
     func testManySourceKernelMatchesPlainLoops() {

@@ -133,6 +133,8 @@ typedef enum { WEFT_F32 = 0, WEFT_F64 = 1, WEFT_I32 = 2, WEFT_I64 = 3, WEFT_BYTE
 typedef enum { WEFT_SUM = 0, WEFT_PROD = 1, WEFT_MAX = 2, WEFT_MIN = 3, WEFT_AVG = 4 } weft_op_t;
 
 size_t weft_dtype_size(weft_dtype_t dtype);
+/// Kernels take buffers that are either the same or disjoint (partial overlap is undefined:
+/// their loops are restrict-qualified so that they vectorise).
 /// destination[i] = destination[i] op source[i]. AVG accumulates as SUM; see weft_divide.
 void weft_reduce(void *destination, const void *source, int64_t count, weft_dtype_t dtype, weft_op_t op);
 /// destination[i] = first[i] op second[i]; destination may alias first.
@@ -245,6 +247,10 @@ typedef struct {
     int64_t result_first_chunk;
     int64_t result_chunks;
 } weft_buffers_t;
+
+/// Pulls this thread has read with plain loads from a node-mate's mapped registered segment
+/// (`pull_maps`) rather than by cross-memory attach, since the process started.
+int64_t weft_pull_mapped_reads(void);
 
 /// Bytes of a pull block for a node of `ranks` ranks: one cache line per rank, where it
 /// publishes its buffers and how far through the current call it is.
