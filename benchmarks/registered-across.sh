@@ -7,7 +7,7 @@
 # jobs alternate over buffers and placements, REPEATS times. Prints, per size, the median
 # over jobs of native / two-level with its range, and the median times.
 #
-#   benchmarks/registered-across.sh [OUT_DIR] [REPEATS=4] [MIN=64K] [MAX=16M]
+#   benchmarks/registered-across.sh [OUT_DIR] [REPEATS=4] [MIN=64K] [MAX=16M] [COLLECTIVE=allreduce]
 # Needs root and iproute2 (../shared/tools/netns-hosts) and a release build. Caveat: the
 # "network" is a kernel bridge on the same 2 cores; compare ratios taken in the same job.
 set -euo pipefail
@@ -16,6 +16,7 @@ out="${1:-benchmarks/results/registered-across}"
 repeats="${2:-4}"
 min="${3:-64K}"
 max="${4:-16M}"
+collective="${5:-allreduce}"
 netns=../shared/tools/netns-hosts
 weft="$PWD/.build/release/weft"
 [ -x "$weft" ] || { echo "registered-across.sh: $weft is not built; run: swift build -c release" >&2; exit 2; }
@@ -23,12 +24,12 @@ weft="$PWD/.build/release/weft"
 mkdir -p "$out"
 "$netns" up 2 >/dev/null
 echo "# machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(mpirun --version | head -1)"
-echo "# date: $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD); 2 hosts x 2 ranks; $repeats job(s) per cell"
+echo "# date: $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD); 2 hosts x 2 ranks; $collective; $repeats job(s) per cell"
 for repeat in $(seq "$repeats"); do
     for map in slot node; do
         for buffers in registered ordinary; do
             flag=(); [ "$buffers" = ordinary ] && flag=(--unregistered)
-            "$netns" mpirun --host 10.77.0.2:2,10.77.0.3:2 -np 4 --map-by "$map" "$weft" bench allreduce \
+            "$netns" mpirun --host 10.77.0.2:2,10.77.0.3:2 -np 4 --map-by "$map" "$weft" bench "$collective" \
                 --algorithm two-level,mpi "${flag[@]}" --min-bytes "$min" --max-bytes "$max" --rounds 5 --iters 10 \
                 --format csv --timeout 300 >"$out/$map-$buffers-$repeat.csv"
         done

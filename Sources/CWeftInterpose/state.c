@@ -246,8 +246,8 @@ static weft_ip_state_t *create(MPI_Comm comm) {
             if (s->node_local && map_control(s, internal)) s->cross_memory = probe_cross_memory(s, internal);
             if (!s->node_local && s->node_keys) s->pulls = set_up_pulls(s, internal);
             for (int c = 0; c < WEFT_IP_COLLECTIVES; c++)
-                s->nrules[c] = weft_ip_rules(c, s->size, s->node_local, s->cross_memory, s->world_congruent,
-                                             s->node_keys, s->rules[c], WEFT_IP_MAX_RULES);
+                s->nrules[c] = weft_ip_rules(c, s->size, s->node_local, s->node_local ? s->cross_memory : s->pulls,
+                                             s->world_congruent, s->node_keys, s->rules[c], WEFT_IP_MAX_RULES);
         }
     }
     for (int c = 0; c < WEFT_IP_COLLECTIVES; c++) {

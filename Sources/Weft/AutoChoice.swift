@@ -23,9 +23,12 @@ public struct AutoChoice {
     /// The algorithm for one request. `registered`: the buffers are in Weft's shared windows
     /// (or reached single-copy by cross-memory attach), so `direct` needs no staging;
     /// `buffers` picks a tuning file's rules for this kind of buffer.
-    /// `nodesRoundRobin`: the ranks span equal nodes placed round-robin (`TwoLevel.isRoundRobin`).
+    /// `nodesRoundRobin`: the ranks span equal nodes placed round-robin (`TwoLevel.isRoundRobin`);
+    /// `nodesConsecutive`: equal nodes of consecutive ranks (`TwoLevel.isConsecutive`).
     public func choose(_ collective: Collective, bytes: Int, ranks: Int, nodeLocal: Bool, registered: Bool,
-                       buffers: Plan.BufferKind, nodesRoundRobin: Bool = false) -> Algorithm {
+                       buffers: Plan.BufferKind, nodesRoundRobin: Bool = false, nodesConsecutive: Bool = false)
+        -> Algorithm
+    {
         if let forced { return forced }
         for plan in [tuning, network?.plan].compactMap({ $0 }) {
             guard let chosen = plan.choose(collective, bytes: bytes, buffers: buffers) else { continue }
@@ -36,14 +39,15 @@ public struct AutoChoice {
         }
         if collective == .barrier && !registered { return .mpi }
         if Self.twoLevelAcrossNodes(collective, bytes: bytes, nodeLocal: nodeLocal, buffers: buffers,
-                                    nodesRoundRobin: nodesRoundRobin) {
+                                    nodesRoundRobin: nodesRoundRobin, nodesConsecutive: nodesConsecutive) {
             return .twoLevel
         }
         return selector.choose(collective, ranks: ranks, bytes: bytes, nodeLocal: nodeLocal, registered: registered)
     }
 
-    /// Two-level allreduce across nodes, measured on 2 emulated hosts × 2 ranks in interleaved
-    /// rounds against Open MPI (docs/BENCHMARKS.md):
+    /// Two-level across nodes, where it measured faster than Open MPI on 2 emulated hosts ×
+    /// 2 ranks in interleaved rounds (docs/BENCHMARKS.md, "Registered buffers across hosts").
+    /// Allreduce:
     /// - Registered buffers where pulls run (each node's ranks share a window, so steps inside
     ///   a node are plain loads): 1.11–1.30× at 1 MiB and 1.03–1.70× from 2 to 16 MiB with
     ///   ranks placed by slot, 1.07–2.14× from 128 KiB placed round-robin; slot placement
@@ -53,25 +57,46 @@ public struct AutoChoice {
     ///   1 to 16 MiB in place (`weft bench`, one job at 0.94 at 1 MiB) and 1.20–1.26× at 1 MiB
     ///   through libweft-mpi.so (separate send buffers); 0.96–1.22× at 512 KiB. Placed by slot
     ///   both cross alike and native stays.
-    /// The thresholds sit where every size above measured faster by the medians over jobs.
-    static func twoLevelAcrossNodes(_ collective: Collective, bytes: Int, nodeLocal: Bool, buffers: Plan.BufferKind,
-                                    nodesRoundRobin: Bool) -> Bool {
-        guard collective == .allreduce && !nodeLocal else { return false }
-        if buffers == .registered { return bytes >= (nodesRoundRobin ? registeredRoundRobinFrom : registeredFrom) }
-        return nodesRoundRobin && bytes >= twoLevelFrom
+    /// Allgather (whole-buffer bytes):
+    /// - Slot placement: registered 1.16–1.47× at 1 MiB and 1.30–2.56× from 2 to 16 MiB;
+    ///   ordinary 1.17–1.55× from 2 MiB in place and 1.13–1.36× through libweft-mpi.so
+    ///   (0.90–1.21× in place at 1 MiB).
+    /// - Round-robin: registered 1.08–2.16× from 4 MiB (0.94–1.21× at 2 MiB); ordinary at
+    ///   most 0.96–1.37× and below 1 through the library: native stays.
+    /// Each threshold sits where every size above measured faster by the medians over jobs.
+    /// `roundRobin`: the round-robin rules, else the consecutive ones.
+    static func twoLevelFrom(_ collective: Collective, buffers: Plan.BufferKind, roundRobin: Bool) -> Int? {
+        switch (collective, buffers, roundRobin) {
+        case (.allreduce, .registered, true): return 256 << 10
+        case (.allreduce, .registered, false): return 1 << 20
+        case (.allreduce, .ordinary, true): return 1 << 20
+        case (.allgather, .registered, false): return 1 << 20
+        case (.allgather, .registered, true): return 4 << 20
+        case (.allgather, .ordinary, false): return 2 << 20
+        default: return nil
+        }
     }
 
-    static let twoLevelFrom = 1 << 20
-    static let registeredFrom = 1 << 20
-    static let registeredRoundRobinFrom = 256 << 10
+    /// Layouts neither round-robin nor consecutive (uneven nodes, one rank per node) were not
+    /// measured: native stays there.
+    static func twoLevelAcrossNodes(_ collective: Collective, bytes: Int, nodeLocal: Bool, buffers: Plan.BufferKind,
+                                    nodesRoundRobin: Bool, nodesConsecutive: Bool) -> Bool {
+        guard !nodeLocal, nodesRoundRobin || nodesConsecutive,
+              let from = twoLevelFrom(collective, buffers: buffers, roundRobin: nodesRoundRobin)
+        else { return false }
+        return bytes >= from
+    }
+
+    /// Every threshold `twoLevelFrom` can answer, for `ranges`.
+    static let twoLevelThresholds = [256 << 10, 1 << 20, 2 << 20, 4 << 20]
 
     /// The same decision as size ranges: every boundary any source names, and the choice
     /// between two neighbouring boundaries (it is constant there). Lower bounds inclusive.
     public func ranges(_ collective: Collective, ranks: Int, nodeLocal: Bool, registered: Bool,
-                       buffers: Plan.BufferKind, nodesRoundRobin: Bool = false)
+                       buffers: Plan.BufferKind, nodesRoundRobin: Bool = false, nodesConsecutive: Bool = false)
         -> [(bytes: Range<Int>, algorithm: Algorithm)]
     {
-        var bounds: Set<Int> = [0, Self.twoLevelFrom, Self.registeredFrom, Self.registeredRoundRobinFrom]
+        var bounds = Set([0] + Self.twoLevelThresholds)
         for plan in [tuning, network?.plan].compactMap({ $0 }) {
             for rule in plan.rules where rule.collective == collective { bounds.formUnion([rule.minBytes, rule.maxBytes]) }
         }
@@ -83,7 +108,7 @@ public struct AutoChoice {
         for (i, low) in sorted.enumerated() {
             let high = i + 1 < sorted.count ? sorted[i + 1] : Int.max
             let algorithm = choose(collective, bytes: low, ranks: ranks, nodeLocal: nodeLocal, registered: registered,
-                                   buffers: buffers, nodesRoundRobin: nodesRoundRobin)
+                                   buffers: buffers, nodesRoundRobin: nodesRoundRobin, nodesConsecutive: nodesConsecutive)
             if let last = out.last, last.algorithm == algorithm {
                 out[out.count - 1].bytes = last.bytes.lowerBound..<high
             } else {

@@ -46,11 +46,13 @@ func weftIPRules(_ collective: Int32, _ ranks: Int32, _ nodeLocal: Int32, _ cros
                  _ worldCongruent: Int32, _ nodeKeys: UnsafePointer<Int32>?,
                  _ rules: UnsafeMutablePointer<weft_ip_rule_t>?, _ capacity: Int32) -> Int32 {
     guard let c = collectiveAt(collective), let rules else { return 0 }
-    let roundRobin = nodeLocal == 0 && nodeKeys.map {
-        TwoLevel.isRoundRobin(TwoLevel.nodes(fromKeys: UnsafeBufferPointer(start: $0, count: Int(ranks)).map(Int.init)))
-    } ?? false
+    let nodes = nodeLocal == 0 ? nodeKeys.map {
+        TwoLevel.nodes(fromKeys: UnsafeBufferPointer(start: $0, count: Int(ranks)).map(Int.init))
+    } : nil
     let ranges = InterposePolicy.rules(c, ranks: Int(ranks), nodeLocal: nodeLocal != 0, crossMemory: crossMemory != 0,
-                                       worldCongruent: worldCongruent != 0, nodesRoundRobin: roundRobin)
+                                       worldCongruent: worldCongruent != 0,
+                                       nodesRoundRobin: nodes.map(TwoLevel.isRoundRobin) ?? false,
+                                       nodesConsecutive: nodes.map(TwoLevel.isConsecutive) ?? false)
     let mpi = InterposePolicy.algorithms.firstIndex(of: .mpi)!
     var n = 0
     for range in ranges where n < Int(capacity) {

@@ -101,28 +101,44 @@ final class AutoChoiceTests: XCTestCase {
         XCTAssertEqual(pick(.allreduce, 4 << 20, tuned), .ring)
     }
 
-    /// Registered buffers across nodes: allreduce goes two-level from 1 MiB with slot placement
-    /// and from 256 KiB placed round-robin; ordinary buffers (and the library, which passes
-    /// ordinary) keep the round-robin-only rule; one node is unchanged.
-    func testRegisteredBuffersAcrossNodesRunTwoLevelAllreduce() {
+    /// Two-level across nodes by collective, buffer kind and placement (AutoChoice.twoLevelFrom):
+    /// allreduce on registered buffers from 1 MiB consecutive and 256 KiB round-robin;
+    /// allgather from 1 MiB (registered) and 2 MiB (ordinary) consecutive, 4 MiB registered
+    /// round-robin, never ordinary round-robin; other layouts (uneven nodes, one rank per
+    /// node) and one node never.
+    func testTwoLevelAcrossNodesByCollectiveBuffersAndPlacement() {
         let choice = AutoChoice(forced: nil, tuning: nil, network: nil, selector: .measured)
-        func pick(_ collective: Collective, _ bytes: Int, roundRobin: Bool, buffers: Plan.BufferKind = .registered,
+        enum Layout { case consecutive, roundRobin, other }
+        func pick(_ collective: Collective, _ bytes: Int, _ layout: Layout, _ buffers: Plan.BufferKind = .registered,
                   nodeLocal: Bool = false) -> Algorithm {
             choice.choose(collective, bytes: bytes, ranks: 4, nodeLocal: nodeLocal, registered: buffers == .registered,
-                          buffers: buffers, nodesRoundRobin: roundRobin)
+                          buffers: buffers, nodesRoundRobin: layout == .roundRobin,
+                          nodesConsecutive: layout == .consecutive)
         }
-        XCTAssertEqual(pick(.allreduce, 1 << 20, roundRobin: false), .twoLevel)
-        XCTAssertEqual(pick(.allreduce, 16 << 20, roundRobin: false), .twoLevel)
-        XCTAssertEqual(pick(.allreduce, (1 << 20) - 4, roundRobin: false), .mpi)
-        XCTAssertEqual(pick(.allreduce, 256 << 10, roundRobin: true), .twoLevel)
-        XCTAssertEqual(pick(.allreduce, (256 << 10) - 4, roundRobin: true), .mpi)
-        XCTAssertEqual(pick(.allreduce, 1 << 20, roundRobin: false, buffers: .ordinary), .mpi)
-        XCTAssertEqual(pick(.allgather, 16 << 20, roundRobin: false), .mpi)
-        XCTAssertNotEqual(pick(.allreduce, 16 << 20, roundRobin: false, nodeLocal: true), .twoLevel)
-        let ranges = choice.ranges(.allreduce, ranks: 4, nodeLocal: false, registered: true, buffers: .registered,
-                                   nodesRoundRobin: false)
-        XCTAssertEqual(ranges.map(\.algorithm), [.mpi, .twoLevel])
-        XCTAssertEqual(ranges.last?.bytes.lowerBound, 1 << 20)
+        let cases: [(Collective, Plan.BufferKind, Layout, Int?)] = [
+            (.allreduce, .registered, .consecutive, 1 << 20), (.allreduce, .registered, .roundRobin, 256 << 10),
+            (.allreduce, .ordinary, .roundRobin, 1 << 20), (.allreduce, .ordinary, .consecutive, nil),
+            (.allgather, .registered, .consecutive, 1 << 20), (.allgather, .registered, .roundRobin, 4 << 20),
+            (.allgather, .ordinary, .consecutive, 2 << 20), (.allgather, .ordinary, .roundRobin, nil),
+            (.allreduce, .registered, .other, nil), (.allgather, .ordinary, .other, nil),
+            (.broadcast, .registered, .consecutive, nil), (.reduceScatter, .registered, .consecutive, nil),
+        ]
+        for (collective, buffers, layout, from) in cases {
+            let name = "\(collective) \(buffers) \(layout)"
+            if let from {
+                XCTAssertEqual(pick(collective, from, layout, buffers), .twoLevel, name)
+                XCTAssertEqual(pick(collective, 64 << 20, layout, buffers), .twoLevel, name)
+                XCTAssertEqual(pick(collective, from - 4, layout, buffers), .mpi, name)
+                let ranges = choice.ranges(collective, ranks: 4, nodeLocal: false, registered: buffers == .registered,
+                                           buffers: buffers, nodesRoundRobin: layout == .roundRobin,
+                                           nodesConsecutive: layout == .consecutive)
+                XCTAssertEqual(ranges.map(\.algorithm), [.mpi, .twoLevel], name)
+                XCTAssertEqual(ranges.last?.bytes.lowerBound, from, name)
+            } else {
+                for shift in 10...30 { XCTAssertEqual(pick(collective, 1 << shift, layout, buffers), .mpi, name) }
+            }
+        }
+        XCTAssertNotEqual(pick(.allreduce, 16 << 20, .consecutive, nodeLocal: true), .twoLevel)
     }
 
     /// libweft-mpi.so caches the decision as size ranges: they switch to two-level exactly at

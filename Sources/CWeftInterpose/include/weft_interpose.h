@@ -56,7 +56,8 @@ void weft_ip_algorithm_name(int32_t algorithm, char *name, int32_t length);
 int32_t weft_ip_algorithm_mpi(void);
 /// `auto`'s decision for a communicator as size ranges; returns how many were written.
 /// `node_keys` (the lowest rank on each rank's node, or NULL if unknown) tells whether ranks
-/// sit on their nodes round-robin.
+/// sit on their nodes round-robin or consecutively. `cross_memory`: on one node, peers'
+/// buffers are reachable by cross-memory attach; across nodes, pulls run inside nodes.
 int32_t weft_ip_rules(int32_t collective, int32_t ranks, int32_t node_local, int32_t cross_memory,
                       int32_t world_congruent, const int32_t *node_keys, weft_ip_rule_t *rules, int32_t capacity);
 /// Whether `algorithm` can run `collective` on such a communicator (1) or not (0).

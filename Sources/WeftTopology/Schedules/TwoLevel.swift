@@ -132,6 +132,13 @@ public enum TwoLevel: ScheduleGenerator {
         nodes.count > 1 && Set(nodes.map(\.count)).count == 1 && isInterleaved(nodes)
     }
 
+    /// Equal nodes of at least two ranks each, every node's ranks consecutive (`--map-by
+    /// slot`, mpirun's default; Slurm's block distribution): the layouts `auto`'s consecutive
+    /// rules were measured on.
+    public static func isConsecutive(_ nodes: [[Int]]) -> Bool {
+        nodes.count > 1 && Set(nodes.map(\.count)).count == 1 && nodes[0].count > 1 && !isInterleaved(nodes)
+    }
+
     /// Nodes from each rank's node key (e.g. the lowest rank sharing its node), in order of
     /// first appearance; ranks within a node in rank order.
     public static func nodes(fromKeys keys: [Int]) -> [[Int]] {
