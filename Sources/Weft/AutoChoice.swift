@@ -88,7 +88,11 @@ public struct AutoChoice {
     }
 
     /// Every threshold `twoLevelFrom` can answer, for `ranges`.
-    static let twoLevelThresholds = [256 << 10, 1 << 20, 2 << 20, 4 << 20]
+    static let twoLevelThresholds = Collective.allCases.flatMap { collective in
+        Plan.BufferKind.allCases.flatMap { buffers in
+            [false, true].compactMap { twoLevelFrom(collective, buffers: buffers, roundRobin: $0) }
+        }
+    }
 
     /// The same decision as size ranges: every boundary any source names, and the choice
     /// between two neighbouring boundaries (it is constant there). Lower bounds inclusive.

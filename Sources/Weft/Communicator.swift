@@ -55,8 +55,8 @@ public final class Communicator {
         /// Node-mates' segments of the window as pulls see them (communicators across nodes).
         var maps: [weft_pull_map_t]
     }
-    /// This rank's node, for registered windows on a communicator across nodes.
-    private var nodeCommunicator: Communicator?
+    /// This rank's node (`nodeCommunicator()`), split once for registered windows and pulls.
+    private var node: Communicator?
 
     init(handle: weft_comm_t) {
         self.handle = handle
@@ -126,6 +126,13 @@ public final class Communicator {
         return Communicator(handle: out!)
     }
 
+    /// The ranks of this communicator on the caller's node, split once (collective on first use).
+    func nodeCommunicator() throws -> Communicator {
+        if let node { return node }
+        node = try splitByNode()
+        return node!
+    }
+
     /// Which ranks share a node (asked of MPI once; collective on first use).
     public func nodes() throws -> [[Int]] {
         if let nodeLayout { return nodeLayout }
@@ -174,8 +181,7 @@ public final class Communicator {
             register(segments, maps: [])
             return segments
         }
-        if nodeCommunicator == nil { nodeCommunicator = try splitByNode() }
-        let node = nodeCommunicator!
+        let node = try nodeCommunicator()
         // Created per node, so a failure on one node is agreed over every rank: all throw
         // alike rather than some going on into collectives the others never join.
         let created = Result { try SharedSegments(communicator: node, bytes: bytes) }

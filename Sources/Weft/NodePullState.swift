@@ -46,7 +46,7 @@ final class NodePullState {
         }
         // Only node-mates have a slot in this rank's pull block (the executor rejects others).
         for rank in 0..<communicator.size where nodeOf[rank] != nodeOf[communicator.rank] { slots[rank] = -1 }
-        let node = try communicator.splitByNode()
+        let node = try communicator.nodeCommunicator()
         // A node's shared window is the one window pulls need; where MPI cannot make one,
         // the ranks agree below to go on with messages.
         let control = try? SharedSegments(communicator: node, bytes: Int(weft_pull_control_bytes(Int32(node.size))))

@@ -129,14 +129,19 @@ public enum TwoLevel: ScheduleGenerator {
     /// Interleaved nodes of equal size (`--map-by node`, Slurm's cyclic distribution): the
     /// layouts `auto`'s round-robin rule was measured on.
     public static func isRoundRobin(_ nodes: [[Int]]) -> Bool {
-        nodes.count > 1 && Set(nodes.map(\.count)).count == 1 && isInterleaved(nodes)
+        areEqual(nodes) && isInterleaved(nodes)
     }
 
     /// Equal nodes of at least two ranks each, every node's ranks consecutive (`--map-by
     /// slot`, mpirun's default; Slurm's block distribution): the layouts `auto`'s consecutive
     /// rules were measured on.
     public static func isConsecutive(_ nodes: [[Int]]) -> Bool {
-        nodes.count > 1 && Set(nodes.map(\.count)).count == 1 && nodes[0].count > 1 && !isInterleaved(nodes)
+        areEqual(nodes) && nodes[0].count > 1 && !isInterleaved(nodes)
+    }
+
+    /// Several nodes, all of one rank count.
+    private static func areEqual(_ nodes: [[Int]]) -> Bool {
+        nodes.count > 1 && Set(nodes.map(\.count)).count == 1
     }
 
     /// Nodes from each rank's node key (e.g. the lowest rank sharing its node), in order of
