@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Two-level allreduce across 2 emulated hosts × 2 ranks on registered buffers (each host's
+# Two-level allreduce across 2 emulated hosts × 2 ranks (or LAYOUT) on registered buffers (each host's
 # ranks share a window, so two-level's steps inside a host read node-mates' buffers with
 # plain loads) and on ordinary ones (the same steps read through process_vm_readv), with
 # ranks placed by slot (0,1 | 2,3) and round-robin (0,2 | 1,3). Each job times two-level and
@@ -8,6 +8,7 @@
 # over jobs of native / two-level with its range, and the median times.
 #
 #   benchmarks/registered-across.sh [OUT_DIR] [REPEATS=4] [MIN=64K] [MAX=16M] [COLLECTIVE=allreduce]
+#   LAYOUT=3+1 benchmarks/registered-across.sh ...   # ranks per host (default 2+2; 2 hosts)
 # Needs root and iproute2 (../shared/tools/netns-hosts) and a release build. Caveat: the
 # "network" is a kernel bridge on the same 2 cores; compare ratios taken in the same job.
 set -euo pipefail
@@ -17,6 +18,11 @@ repeats="${2:-4}"
 min="${3:-64K}"
 max="${4:-16M}"
 collective="${5:-allreduce}"
+layout="${LAYOUT:-2+2}"
+[[ "$layout" =~ ^[1-9]\+[1-9]$ ]] || { echo "registered-across.sh: LAYOUT='$layout' is not ranks per host as A+B (e.g. 2+1)" >&2; exit 2; }
+hosts="10.77.0.2:${layout%+*},10.77.0.3:${layout#*+}"
+ranks=$(( ${layout%+*} + ${layout#*+} ))
+over=(); [ "${layout%+*}" -gt 2 ] || [ "${layout#*+}" -gt 2 ] && over=(--oversubscribe)   # more ranks than a host's 2 cores
 netns=../shared/tools/netns-hosts
 weft="$PWD/.build/release/weft"
 [ -x "$weft" ] || { echo "registered-across.sh: $weft is not built; run: swift build -c release" >&2; exit 2; }
@@ -24,12 +30,12 @@ weft="$PWD/.build/release/weft"
 mkdir -p "$out"
 "$netns" up 2 >/dev/null
 echo "# machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(mpirun --version | head -1)"
-echo "# date: $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD); 2 hosts x 2 ranks; $collective; $repeats job(s) per cell"
+echo "# date: $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD); 2 hosts, $layout ranks; $collective; $repeats job(s) per cell"
 for repeat in $(seq "$repeats"); do
     for map in slot node; do
         for buffers in registered ordinary; do
             flag=(); [ "$buffers" = ordinary ] && flag=(--unregistered)
-            "$netns" mpirun --host 10.77.0.2:2,10.77.0.3:2 -np 4 --map-by "$map" "$weft" bench "$collective" \
+            "$netns" mpirun --host "$hosts" -np "$ranks" "${over[@]}" --map-by "$map" "$weft" bench "$collective" \
                 --algorithm two-level,mpi "${flag[@]}" --min-bytes "$min" --max-bytes "$max" --rounds 5 --iters 10 \
                 --format csv --timeout 300 >"$out/$map-$buffers-$repeat.csv"
         done
@@ -45,7 +51,7 @@ def rows(path):
             b, _, algorithm, t = line.split(",")[:4]
             table.setdefault(int(b), {})[algorithm] = float(t)
     return table
-for map, label in (("slot", "slot (0,1 | 2,3)"), ("node", "round-robin (0,2 | 1,3)")):
+for map, label in (("slot", "slot (consecutive ranks per host)"), ("node", "round-robin (--map-by node)")):
     print(f"\n## {label}: native / two-level per job (median [min-max]); median time_us")
     print(f"{'bytes':>10} {'registered':>22} {'ordinary':>22} {'mpi reg':>9} {'2L reg':>9} {'mpi ord':>9} {'2L ord':>9}")
     jobs = {k: [rows(f"{out}/{map}-{k}-{r}.csv") for r in range(1, repeats + 1)] for k in ("registered", "ordinary")}

@@ -2,8 +2,8 @@ import WeftTopology
 
 /// The one decision `auto` takes, shared by `Communicator` and the interposition library
 /// (libweft-mpi.so): `WEFT_ALGO`, else the tuning file, else the topology's plan, else
-/// two-level allreduce across nodes where it measured faster (registered buffers, or nodes
-/// placed round-robin), else the measured selection table.
+/// two-level across nodes where it measured faster (by collective, buffer kind and how ranks
+/// sit on nodes), else the measured selection table.
 /// It reads only values every rank of a communicator shares, so ranks never disagree on an
 /// algorithm.
 public struct AutoChoice {
@@ -23,12 +23,10 @@ public struct AutoChoice {
     /// The algorithm for one request. `registered`: the buffers are in Weft's shared windows
     /// (or reached single-copy by cross-memory attach), so `direct` needs no staging;
     /// `buffers` picks a tuning file's rules for this kind of buffer.
-    /// `nodesRoundRobin`: the ranks span equal nodes placed round-robin (`TwoLevel.isRoundRobin`);
-    /// `nodesConsecutive`: equal nodes of consecutive ranks (`TwoLevel.isConsecutive`).
+    /// `placement`: how the ranks sit on nodes (`TwoLevel.placement`), where the caller may run
+    /// the two-level rules measured for it (`.other` where not).
     public func choose(_ collective: Collective, bytes: Int, ranks: Int, nodeLocal: Bool, registered: Bool,
-                       buffers: Plan.BufferKind, nodesRoundRobin: Bool = false, nodesConsecutive: Bool = false)
-        -> Algorithm
-    {
+                       buffers: Plan.BufferKind, placement: NodePlacement = .other) -> Algorithm {
         if let forced { return forced }
         for plan in [tuning, network?.plan].compactMap({ $0 }) {
             guard let chosen = plan.choose(collective, bytes: bytes, buffers: buffers) else { continue }
@@ -39,7 +37,7 @@ public struct AutoChoice {
         }
         if collective == .barrier && !registered { return .mpi }
         if Self.twoLevelAcrossNodes(collective, bytes: bytes, nodeLocal: nodeLocal, buffers: buffers,
-                                    nodesRoundRobin: nodesRoundRobin, nodesConsecutive: nodesConsecutive) {
+                                    placement: placement) {
             return .twoLevel
         }
         return selector.choose(collective, ranks: ranks, bytes: bytes, nodeLocal: nodeLocal, registered: registered)
@@ -63,41 +61,46 @@ public struct AutoChoice {
     ///   (0.90–1.21× in place at 1 MiB).
     /// - Round-robin: registered 1.08–2.16× from 4 MiB (0.94–1.21× at 2 MiB); ordinary at
     ///   most 0.96–1.37× and below 1 through the library: native stays.
+    /// Uneven nodes (2+1 and 3+1 ranks on 2 hosts, either placement; "Uneven nodes across
+    /// hosts"): allreduce on registered buffers 1.15–1.56× from 1 MiB (every job ≥ 1.13),
+    /// 0.74–1.67× below; on ordinary buffers 0.90–1.43× from 512 KiB, so native stays.
+    /// Allgather 1.30–2.32× from 1 MiB registered; ordinary 1.14–1.86× from 1 MiB in place and,
+    /// through libweft-mpi.so, 1.01–1.14× on 3+1 at 1 MiB, 1.14–2.04× from 2 MiB: from 2 MiB.
     /// Each threshold sits where every size above measured faster by the medians over jobs.
-    /// `roundRobin`: the round-robin rules, else the consecutive ones.
-    static func twoLevelFrom(_ collective: Collective, buffers: Plan.BufferKind, roundRobin: Bool) -> Int? {
-        switch (collective, buffers, roundRobin) {
-        case (.allreduce, .registered, true): return 256 << 10
-        case (.allreduce, .registered, false): return 1 << 20
-        case (.allreduce, .ordinary, true): return 1 << 20
-        case (.allgather, .registered, false): return 1 << 20
-        case (.allgather, .registered, true): return 4 << 20
-        case (.allgather, .ordinary, false): return 2 << 20
+    /// One rank per node and one node: no rule (two-level is the ring across there, as
+    /// Open MPI's: 0.85–1.02×).
+    static func twoLevelFrom(_ collective: Collective, buffers: Plan.BufferKind, placement: NodePlacement) -> Int? {
+        switch (collective, buffers, placement) {
+        case (.allreduce, .registered, .roundRobin): return 256 << 10
+        case (.allreduce, .registered, .consecutive): return 1 << 20
+        case (.allreduce, .registered, .uneven): return 1 << 20
+        case (.allreduce, .ordinary, .roundRobin): return 1 << 20
+        case (.allgather, .registered, .consecutive): return 1 << 20
+        case (.allgather, .registered, .roundRobin): return 4 << 20
+        case (.allgather, .ordinary, .consecutive): return 2 << 20
+        case (.allgather, .registered, .uneven): return 1 << 20
+        case (.allgather, .ordinary, .uneven): return 2 << 20
         default: return nil
         }
     }
 
-    /// Layouts neither round-robin nor consecutive (uneven nodes, one rank per node) were not
-    /// measured: native stays there.
     static func twoLevelAcrossNodes(_ collective: Collective, bytes: Int, nodeLocal: Bool, buffers: Plan.BufferKind,
-                                    nodesRoundRobin: Bool, nodesConsecutive: Bool) -> Bool {
-        guard !nodeLocal, nodesRoundRobin || nodesConsecutive,
-              let from = twoLevelFrom(collective, buffers: buffers, roundRobin: nodesRoundRobin)
-        else { return false }
+                                    placement: NodePlacement) -> Bool {
+        guard !nodeLocal, let from = twoLevelFrom(collective, buffers: buffers, placement: placement) else { return false }
         return bytes >= from
     }
 
     /// Every threshold `twoLevelFrom` can answer, for `ranges`.
     static let twoLevelThresholds = Collective.allCases.flatMap { collective in
         Plan.BufferKind.allCases.flatMap { buffers in
-            [false, true].compactMap { twoLevelFrom(collective, buffers: buffers, roundRobin: $0) }
+            NodePlacement.allCases.compactMap { twoLevelFrom(collective, buffers: buffers, placement: $0) }
         }
     }
 
     /// The same decision as size ranges: every boundary any source names, and the choice
     /// between two neighbouring boundaries (it is constant there). Lower bounds inclusive.
     public func ranges(_ collective: Collective, ranks: Int, nodeLocal: Bool, registered: Bool,
-                       buffers: Plan.BufferKind, nodesRoundRobin: Bool = false, nodesConsecutive: Bool = false)
+                       buffers: Plan.BufferKind, placement: NodePlacement = .other)
         -> [(bytes: Range<Int>, algorithm: Algorithm)]
     {
         var bounds = Set([0] + Self.twoLevelThresholds)
@@ -112,7 +115,7 @@ public struct AutoChoice {
         for (i, low) in sorted.enumerated() {
             let high = i + 1 < sorted.count ? sorted[i + 1] : Int.max
             let algorithm = choose(collective, bytes: low, ranks: ranks, nodeLocal: nodeLocal, registered: registered,
-                                   buffers: buffers, nodesRoundRobin: nodesRoundRobin, nodesConsecutive: nodesConsecutive)
+                                   buffers: buffers, placement: placement)
             if let last = out.last, last.algorithm == algorithm {
                 out[out.count - 1].bytes = last.bytes.lowerBound..<high
             } else {

@@ -302,17 +302,16 @@ public final class Communicator {
         if let known = autoChoices[key] { return known }
         let choice = AutoChoice(forced: forced, tuning: tuning, network: network, selector: selector)
         // Where ranks span nodes, which ones share a node matters too (asked of MPI once).
-        let roundRobin = isNodeLocal ? false : TwoLevel.isRoundRobin(try nodes())
-        let consecutive = isNodeLocal ? false : TwoLevel.isConsecutive(try nodes())
+        let placement = isNodeLocal ? NodePlacement.other : TwoLevel.placement(try nodes())
         // Across nodes a registered buffer only behaves as one where pulls run (node-mates
         // read it directly); without them (no node with two ranks, cross-memory attach
         // refused, WEFT_CROSS_MEMORY=0, the emulated fabric) it is ordinary memory to two-level,
-        // and the rules for consecutive nodes (measured with pulls) do not apply.
+        // and only the round-robin rules (which gain from fewer bytes across) still apply.
         let pullsRun = !isNodeLocal && fabric == nil ? try nodePulls() != nil : false
         let acts = registered && (isNodeLocal || pullsRun)
         let chosen = choice.choose(collective, bytes: bytes, ranks: size, nodeLocal: isNodeLocal, registered: registered,
-                                   buffers: acts ? .registered : .ordinary, nodesRoundRobin: roundRobin,
-                                   nodesConsecutive: consecutive && pullsRun)
+                                   buffers: acts ? .registered : .ordinary,
+                                   placement: pullsRun || placement == .roundRobin ? placement : .other)
         autoChoices[key] = chosen
         return chosen
     }

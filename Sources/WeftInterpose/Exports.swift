@@ -51,8 +51,7 @@ func weftIPRules(_ collective: Int32, _ ranks: Int32, _ nodeLocal: Int32, _ cros
     } : nil
     let ranges = InterposePolicy.rules(c, ranks: Int(ranks), nodeLocal: nodeLocal != 0, crossMemory: crossMemory != 0,
                                        worldCongruent: worldCongruent != 0,
-                                       nodesRoundRobin: nodes.map(TwoLevel.isRoundRobin) ?? false,
-                                       nodesConsecutive: nodes.map(TwoLevel.isConsecutive) ?? false)
+                                       placement: nodes.map(TwoLevel.placement) ?? .other)
     let mpi = InterposePolicy.algorithms.firstIndex(of: .mpi)!
     var n = 0
     for range in ranges where n < Int(capacity) {

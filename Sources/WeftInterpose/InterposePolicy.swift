@@ -84,16 +84,17 @@ enum InterposePolicy {
     }
 
     static func rules(_ collective: Collective, ranks: Int, nodeLocal: Bool, crossMemory: Bool, worldCongruent: Bool,
-                      nodesRoundRobin: Bool = false, nodesConsecutive: Bool = false)
+                      placement: NodePlacement = .other)
         -> [(bytes: Range<Int>, algorithm: Algorithm)]
     {
         var local = choice
         // A descriptor's plan and placement describe MPI_COMM_WORLD's ranks only.
         if !worldCongruent { local.network = nil }
         return local.ranges(collective, ranks: ranks, nodeLocal: nodeLocal, registered: crossMemory,
-                            buffers: .ordinary, nodesRoundRobin: nodesRoundRobin,
-                            // measured with pulls inside nodes, which need cross-memory attach
-                            nodesConsecutive: nodesConsecutive && crossMemory).map {
+                            buffers: .ordinary,
+                            // all but the round-robin rules were measured with pulls inside
+                            // nodes, which need cross-memory attach
+                            placement: crossMemory || placement == .roundRobin ? placement : .other).map {
             let feasible = serves(collective, $0.algorithm, nodeLocal: nodeLocal, crossMemory: crossMemory,
                                   worldCongruent: worldCongruent)
             return ($0.bytes, feasible ? $0.algorithm : .mpi)

@@ -81,6 +81,19 @@ final class AutoChoiceTests: XCTestCase {
         XCTAssertFalse(TwoLevel.isRoundRobin([[0, 1, 2, 3]]))
     }
 
+    /// The layouts auto's two-level rules tell apart: equal nodes round-robin or consecutive,
+    /// two uneven nodes (the layouts measured), and the rest.
+    func testNodePlacementOfLayouts() {
+        let cases: [([[Int]], NodePlacement)] = [
+            ([[0, 2], [1, 3]], .roundRobin), ([[0, 3], [1, 4], [2, 5]], .roundRobin),
+            ([[0, 1], [2, 3]], .consecutive), ([[0, 1, 2], [3, 4, 5]], .consecutive),
+            ([[0, 1], [2]], .uneven), ([[0, 2], [1]], .uneven), ([[0, 1, 2], [3]], .uneven), ([[0], [1, 2]], .uneven),
+            ([[0, 1], [2], [3]], .other), ([[0, 1], [2, 3, 4], [5]], .other),
+            ([[0], [1]], .other), ([[0], [1], [2]], .other), ([[0, 1, 2, 3]], .other), ([[0]], .other),
+        ]
+        for (nodes, placement) in cases { XCTAssertEqual(TwoLevel.placement(nodes), placement, "\(nodes)") }
+    }
+
     /// Round-robin placement across nodes: allreduce from 1 MiB goes two-level; below, on
     /// other collectives, with consecutive placement or on one node, the rest of the chain
     /// decides — and a tuning file still comes first.
@@ -89,7 +102,7 @@ final class AutoChoiceTests: XCTestCase {
         func pick(_ collective: Collective, _ bytes: Int, nodeLocal: Bool = false, roundRobin: Bool = true,
                   _ c: AutoChoice? = nil) -> Algorithm {
             (c ?? choice).choose(collective, bytes: bytes, ranks: 4, nodeLocal: nodeLocal, registered: false,
-                                 buffers: .ordinary, nodesRoundRobin: roundRobin)
+                                 buffers: .ordinary, placement: roundRobin ? .roundRobin : .other)
         }
         for shift in 20...30 { XCTAssertEqual(pick(.allreduce, 1 << shift), .twoLevel) }
         XCTAssertEqual(pick(.allreduce, (1 << 20) - 4), .mpi)
@@ -103,23 +116,24 @@ final class AutoChoiceTests: XCTestCase {
 
     /// Two-level across nodes by collective, buffer kind and placement (AutoChoice.twoLevelFrom):
     /// allreduce on registered buffers from 1 MiB consecutive and 256 KiB round-robin;
-    /// allgather from 1 MiB (registered) and 2 MiB (ordinary) consecutive, 4 MiB registered
-    /// round-robin, never ordinary round-robin; other layouts (uneven nodes, one rank per
-    /// node) and one node never.
+    /// and on uneven nodes from 1 MiB; allgather from 1 MiB (registered) and 2 MiB (ordinary)
+    /// consecutive or uneven, 4 MiB registered round-robin, never ordinary round-robin;
+    /// allreduce on ordinary buffers on uneven nodes, other layouts (one rank per node) and
+    /// one node never.
     func testTwoLevelAcrossNodesByCollectiveBuffersAndPlacement() {
         let choice = AutoChoice(forced: nil, tuning: nil, network: nil, selector: .measured)
-        enum Layout { case consecutive, roundRobin, other }
-        func pick(_ collective: Collective, _ bytes: Int, _ layout: Layout, _ buffers: Plan.BufferKind = .registered,
-                  nodeLocal: Bool = false) -> Algorithm {
+        func pick(_ collective: Collective, _ bytes: Int, _ layout: NodePlacement,
+                  _ buffers: Plan.BufferKind = .registered, nodeLocal: Bool = false) -> Algorithm {
             choice.choose(collective, bytes: bytes, ranks: 4, nodeLocal: nodeLocal, registered: buffers == .registered,
-                          buffers: buffers, nodesRoundRobin: layout == .roundRobin,
-                          nodesConsecutive: layout == .consecutive)
+                          buffers: buffers, placement: layout)
         }
-        let cases: [(Collective, Plan.BufferKind, Layout, Int?)] = [
+        let cases: [(Collective, Plan.BufferKind, NodePlacement, Int?)] = [
             (.allreduce, .registered, .consecutive, 1 << 20), (.allreduce, .registered, .roundRobin, 256 << 10),
             (.allreduce, .ordinary, .roundRobin, 1 << 20), (.allreduce, .ordinary, .consecutive, nil),
             (.allgather, .registered, .consecutive, 1 << 20), (.allgather, .registered, .roundRobin, 4 << 20),
             (.allgather, .ordinary, .consecutive, 2 << 20), (.allgather, .ordinary, .roundRobin, nil),
+            (.allreduce, .registered, .uneven, 1 << 20), (.allreduce, .ordinary, .uneven, nil),
+            (.allgather, .registered, .uneven, 1 << 20), (.allgather, .ordinary, .uneven, 2 << 20),
             (.allreduce, .registered, .other, nil), (.allgather, .ordinary, .other, nil),
             (.broadcast, .registered, .consecutive, nil), (.reduceScatter, .registered, .consecutive, nil),
         ]
@@ -130,8 +144,7 @@ final class AutoChoiceTests: XCTestCase {
                 XCTAssertEqual(pick(collective, 64 << 20, layout, buffers), .twoLevel, name)
                 XCTAssertEqual(pick(collective, from - 4, layout, buffers), .mpi, name)
                 let ranges = choice.ranges(collective, ranks: 4, nodeLocal: false, registered: buffers == .registered,
-                                           buffers: buffers, nodesRoundRobin: layout == .roundRobin,
-                                           nodesConsecutive: layout == .consecutive)
+                                           buffers: buffers, placement: layout)
                 XCTAssertEqual(ranges.map(\.algorithm), [.mpi, .twoLevel], name)
                 XCTAssertEqual(ranges.last?.bytes.lowerBound, from, name)
             } else {
@@ -146,7 +159,7 @@ final class AutoChoiceTests: XCTestCase {
     func testRangesCarryTheInterleavedRule() {
         let choice = AutoChoice(forced: nil, tuning: nil, network: nil, selector: .crossMemory)
         let ranges = choice.ranges(.allreduce, ranks: 4, nodeLocal: false, registered: false, buffers: .ordinary,
-                                   nodesRoundRobin: true)
+                                   placement: .roundRobin)
         XCTAssertEqual(ranges.map(\.algorithm), [.mpi, .twoLevel])
         XCTAssertEqual(ranges.first?.bytes, 0..<(1 << 20))
         let consecutive = choice.ranges(.allreduce, ranks: 4, nodeLocal: false, registered: false, buffers: .ordinary)
