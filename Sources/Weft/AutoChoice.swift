@@ -28,7 +28,7 @@ public struct AutoChoice {
     public func choose(_ collective: Collective, bytes: Int, ranks: Int, nodeLocal: Bool, registered: Bool,
                        buffers: Plan.BufferKind, placement: NodePlacement = .other) -> Algorithm {
         if let forced { return forced }
-        for plan in [tuning, network?.plan].compactMap({ $0 }) {
+        for plan in [tuning, network?.plan].compactMap({ $0 }) where plan.applies(toRanks: ranks) {
             guard let chosen = plan.choose(collective, bytes: bytes, buffers: buffers) else { continue }
             if chosen.needsTopology && network == nil { continue }
             if chosen == .direct && !nodeLocal { continue }

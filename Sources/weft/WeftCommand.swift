@@ -67,6 +67,10 @@ func startWorld(timeout: Double, topology: String?, tuning: String?) -> Communic
     } catch {
         failEverywhere("\(error)")
     }
+    if let plan = communicator.tuning, !plan.applies(toRanks: communicator.size), communicator.rank == 0 {
+        FileHandle.standardError.write(Data(("weft: note: tuning file \(plan.source) is for \(plan.ranks) ranks and this job has "
+            + "\(communicator.size), so auto does not follow it; run weft tune on \(communicator.size) ranks\n").utf8))
+    }
     return communicator
 }
 

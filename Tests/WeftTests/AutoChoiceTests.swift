@@ -47,6 +47,25 @@ final class AutoChoiceTests: XCTestCase {
         XCTAssertEqual(choice.choose(.allreduce, bytes: 64, ranks: 2, nodeLocal: false, registered: true, buffers: .registered), .tree)
     }
 
+    /// A tuning file applies at the rank count it was made for (or any, without `ranks`):
+    /// elsewhere the rest of the chain decides.
+    func testTuningFileAppliesAtItsRankCount() {
+        let tuned = rule(.rabenseifner, 0, Int.max)
+        func pick(_ fileRanks: Int, _ ranks: Int) -> Algorithm {
+            AutoChoice(forced: nil, tuning: Plan(ranks: fileRanks, source: "test", rules: [tuned]), network: nil,
+                       selector: table)
+                .choose(.allreduce, bytes: 1024, ranks: ranks, nodeLocal: true, registered: false, buffers: .ordinary)
+        }
+        XCTAssertEqual(pick(4, 4), .rabenseifner)
+        XCTAssertEqual(pick(0, 7), .rabenseifner)
+        XCTAssertEqual(pick(4, 2), .tree)
+        XCTAssertEqual(pick(2, 4), .tree)
+        let ranges = AutoChoice(forced: nil, tuning: Plan(ranks: 4, source: "test", rules: [tuned]), network: nil,
+                                selector: table)
+            .ranges(.allreduce, ranks: 8, nodeLocal: true, registered: false, buffers: .ordinary)
+        XCTAssertEqual(ranges.map(\.algorithm), [.tree, .ring])
+    }
+
     func testRangesAgreeWithChooseAtEverySize() {
         let tuning = Plan(ranks: 4, source: "test", rules: [rule(.rabenseifner, 4096, 65536), rule(.ring, 1 << 22, Int.max)])
         let choice = AutoChoice(forced: nil, tuning: tuning, network: nil, selector: table)

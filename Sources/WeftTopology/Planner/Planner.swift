@@ -42,9 +42,15 @@ public struct Plan: Sendable {
         self.rules = rules
     }
 
+    /// The job size the rules were measured or planned for; 0 (a file without `ranks`): any.
     public var ranks: Int
     public var source: String
     public var rules: [Rule]
+
+    /// Whether `auto` follows the rules on a communicator of `count` ranks: only at the size
+    /// they were made for, since which algorithm wins changes with the rank count (a file
+    /// tuned on 2 ranks says nothing of 8, nor of a 2-rank sub-communicator of an 8-rank job).
+    public func applies(toRanks count: Int) -> Bool { ranks == 0 || ranks == count }
 
     /// The sizes the planner compares candidates at: every power of two from 8 B to 1 GiB,
     /// so a rule never rests on a guess between probes 8× apart.
