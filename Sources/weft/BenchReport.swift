@@ -42,7 +42,10 @@ struct BenchReport {
         }
     }
 
-    func header(options: Bench, request: Bench.Request, registered: Bool, network: NetworkContext?) {
+    /// `nodes`: which ranks share a node, where they span several (`auto`'s two-level rules
+    /// depend on the layout, so the header names it).
+    func header(options: Bench, request: Bench.Request, registered: Bool, network: NetworkContext?,
+                nodes: [[Int]]? = nil) {
         guard printing else { return }
         switch format {
         case "table":
@@ -51,6 +54,7 @@ struct BenchReport {
                 + ", " + (options.iters.map { "\($0) iterations" } ?? "200 iterations up to 64K, 20 above")
                 + " (median of the slowest rank), warm-up \(options.warmup)"
                 + (registered ? ", registered buffers" : ", ordinary buffers"))
+            if let nodes, nodes.count > 1 { print("# " + Self.describe(nodes)) }
             if let network {
                 print("# topology \(network.descriptor.file) (\(network.descriptor.kind), \(network.network.endpoints) endpoints), "
                     + "ranks on endpoints " + network.placement.prefix(8).map(String.init).joined(separator: ",")
@@ -64,6 +68,20 @@ struct BenchReport {
             break
         }
         fflush(nil)
+    }
+
+    /// "2 nodes of 2+1 ranks (uneven)": the node count, ranks per node and the layout class.
+    static func describe(_ nodes: [[Int]]) -> String {
+        let counts = nodes.map(\.count)
+        let shape = Set(counts).count == 1 ? "\(counts[0])" : counts.count <= 8
+            ? counts.map(String.init).joined(separator: "+") : "\(counts.min()!)–\(counts.max()!)"
+        let layout = switch TwoLevel.placement(nodes) {
+        case .roundRobin: "placed round-robin"
+        case .consecutive: "consecutive ranks per node"
+        case .uneven: "uneven"
+        case .other: counts.allSatisfy { $0 == 1 } ? "one rank per node" : "neither round-robin nor consecutive"
+        }
+        return "\(nodes.count) nodes of \(shape) rank\(shape == "1" ? "" : "s") (\(layout))"
     }
 
     func row(bytes: Int, count: Int, algorithm: String, seconds: Double, wrong: Int?) {

@@ -73,7 +73,10 @@ final class BenchRunner<T: WeftScalar & Numeric & Comparable> {
             }
             return true
         }
-        report.header(options: options, request: request, registered: !registered.isEmpty, network: communicator.network)
+        // Collective (every rank asks MPI once); the header names the layout auto decides on.
+        let nodes = communicator.isNodeLocal ? nil : try communicator.nodes()
+        report.header(options: options, request: request, registered: !registered.isEmpty, network: communicator.network,
+                      nodes: nodes)
         for bytes in sizes {
             var count = bytes / MemoryLayout<T>.stride
             if collective.isBlockwise { count -= count % communicator.size }
