@@ -2,7 +2,7 @@
 # Two-level allreduce across 2 emulated hosts × 2 ranks (or LAYOUT) on registered buffers (each host's
 # ranks share a window, so two-level's steps inside a host read node-mates' buffers with
 # plain loads) and on ordinary ones (the same steps read through process_vm_readv), with
-# ranks placed by slot (0,1 | 2,3) and round-robin (0,2 | 1,3). Each job times two-level and
+# ranks placed by slot (2+2: 0,1 | 2,3) and round-robin (0,2 | 1,3). Each job times two-level and
 # native Open MPI in interleaved rounds (`weft bench --rounds 5`), so drift falls on both;
 # jobs alternate over buffers and placements, REPEATS times. Prints, per size, the median
 # over jobs of native / two-level with its range, and the median times.
@@ -19,7 +19,8 @@ min="${3:-64K}"
 max="${4:-16M}"
 collective="${5:-allreduce}"
 layout="${LAYOUT:-2+2}"
-[[ "$layout" =~ ^[1-9]\+[1-9]$ ]] || { echo "registered-across.sh: LAYOUT='$layout' is not ranks per host as A+B (e.g. 2+1)" >&2; exit 2; }
+[[ "$repeats" =~ ^[1-9][0-9]*$ ]] || { echo "registered-across.sh: REPEATS='$repeats' is not a positive number of jobs per cell" >&2; exit 2; }
+[[ "$layout" =~ ^[1-9][0-9]?\+[1-9][0-9]?$ ]] || { echo "registered-across.sh: LAYOUT='$layout' is not ranks per host as A+B (e.g. 2+1)" >&2; exit 2; }
 hosts="10.77.0.2:${layout%+*},10.77.0.3:${layout#*+}"
 ranks=$(( ${layout%+*} + ${layout#*+} ))
 over=(); [ "${layout%+*}" -gt 2 ] || [ "${layout#*+}" -gt 2 ] && over=(--oversubscribe)   # more ranks than a host's 2 cores

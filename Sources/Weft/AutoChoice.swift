@@ -62,10 +62,12 @@ public struct AutoChoice {
     /// - Round-robin: registered 1.08–2.16× from 4 MiB (0.94–1.21× at 2 MiB); ordinary at
     ///   most 0.96–1.37× and below 1 through the library: native stays.
     /// Uneven nodes (2+1 and 3+1 ranks on 2 hosts, either placement; "Uneven nodes across
-    /// hosts"): allreduce on registered buffers 1.15–1.56× from 1 MiB (every job ≥ 1.13),
-    /// 0.74–1.67× below; on ordinary buffers 0.90–1.43× from 512 KiB, so native stays.
-    /// Allgather 1.30–2.32× from 1 MiB registered; ordinary 1.14–1.86× from 1 MiB in place and,
-    /// through libweft-mpi.so, 1.01–1.14× on 3+1 at 1 MiB, 1.14–2.04× from 2 MiB: from 2 MiB.
+    /// hosts"): allreduce on registered buffers 1.15–1.56× from 1 MiB (every job at 1 MiB
+    /// ≥ 1.13, above it ≥ 1.01), 0.74–1.67× below. On ordinary buffers 0.90–1.06× from 512 KiB
+    /// to 2 MiB on 3+1 and 1.09–1.43× from 4 MiB, not measured through libweft-mpi.so: native
+    /// stays. Allgather 1.30–2.32× from 1 MiB registered; ordinary 1.14–2.17× from 1 MiB in
+    /// place and, through libweft-mpi.so, 1.01–1.14× on 3+1 at 1 MiB, 1.14–2.04× from 2 MiB:
+    /// from 2 MiB.
     /// Each threshold sits where every size above measured faster by the medians over jobs.
     /// One rank per node and one node: no rule (two-level is the ring across there, as
     /// Open MPI's: 0.85–1.02×).

@@ -306,12 +306,12 @@ public final class Communicator {
         // Across nodes a registered buffer only behaves as one where pulls run (node-mates
         // read it directly); without them (no node with two ranks, cross-memory attach
         // refused, WEFT_CROSS_MEMORY=0, the emulated fabric) it is ordinary memory to two-level,
-        // and only the round-robin rules (which gain from fewer bytes across) still apply.
+        // and only the round-robin rules still apply (`NodePlacement.ruling`).
         let pullsRun = !isNodeLocal && fabric == nil ? try nodePulls() != nil : false
         let acts = registered && (isNodeLocal || pullsRun)
         let chosen = choice.choose(collective, bytes: bytes, ranks: size, nodeLocal: isNodeLocal, registered: registered,
                                    buffers: acts ? .registered : .ordinary,
-                                   placement: pullsRun || placement == .roundRobin ? placement : .other)
+                                   placement: placement.ruling(pulls: pullsRun))
         autoChoices[key] = chosen
         return chosen
     }
@@ -328,19 +328,60 @@ public final class Communicator {
 
     /// Reads the topology and tuning files named by the arguments, else by `WEFT_TOPOLOGY`
     /// and `WEFT_TUNING` (as `launch/weftrun --topology` exports).
+    /// Collective: the ranks first agree that they were given the same files (by contents) and
+    /// `WEFT_ALGO`, since ranks that choose differently would wait on each other forever.
     public func configure(topology: String? = nil, tuning tuningFile: String? = nil) throws {
         let environment = ProcessInfo.processInfo.environment
-        if let path = topology ?? environment["WEFT_TOPOLOGY"].flatMap({ $0.isEmpty ? nil : $0 }) {
+        let topologyPath = topology ?? environment["WEFT_TOPOLOGY"].flatMap { $0.isEmpty ? nil : $0 }
+        let tuningPath = tuningFile ?? environment["WEFT_TUNING"].flatMap { $0.isEmpty ? nil : $0 }
+        try agree(on: [topologyPath.map(Self.contents) ?? [], tuningPath.map(Self.contents) ?? [],
+                       Array((environment["WEFT_ALGO"] ?? "").utf8)])
+        if let path = topologyPath {
             let context = try NetworkContext(path: path, ranks: size)
             try checkPlacement(context)
             network = context
         }
-        if let path = tuningFile ?? environment["WEFT_TUNING"].flatMap({ $0.isEmpty ? nil : $0 }) {
+        if let path = tuningPath {
             let plan = try Plan.load(path)
             if network == nil, let rule = plan.rules.first(where: { $0.algorithm.needsTopology }) {
                 throw TopologyError(file: path, key: "rule", "a \(rule.collective.rawValue) rule names '\(rule.algorithm.rawValue)', which needs a topology (--topology FILE or WEFT_TOPOLOGY)")
             }
+            // A topology-aware rule must suit this network, or auto would fail mid-run.
+            if let network, plan.applies(toRanks: size) {
+                for (index, rule) in plan.rules.enumerated() where rule.algorithm.needsTopology {
+                    do {
+                        _ = try Schedules.make(rule.collective, algorithm: rule.algorithm, ranks: network.placement.count,
+                                               network: network.network, placement: network.placement)
+                    } catch let error as ScheduleError {
+                        throw TopologyError(file: path, key: "rule[\(index)]", "'\(rule.algorithm.rawValue)' cannot run \(rule.collective.rawValue) on \(network.descriptor.file): \(error.description); remove the rule or use another topology")
+                    }
+                }
+            }
             tuning = plan
+        }
+    }
+
+    /// A file's bytes for `agree`; an unreadable file is its path (the loader reports it).
+    private static func contents(_ path: String) -> [UInt8] {
+        (try? [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))) ?? Array("unreadable \(path)".utf8)
+    }
+
+    /// Fails alike on every rank unless all ranks hold the same `parts` (FNV-1a, 64 bits:
+    /// deterministic across processes, unlike Swift's seeded Hasher).
+    private func agree(on parts: [[UInt8]]) throws {
+        guard size > 1 else { return }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for part in parts {
+            for byte in part + [0xff] {
+                hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+            }
+        }
+        var lowest = [Int64(bitPattern: hash)], highest = lowest
+        try lowest.withUnsafeMutableBufferPointer { try allreduce($0, op: .min, algorithm: .mpi) }
+        try highest.withUnsafeMutableBufferPointer { try allreduce($0, op: .max, algorithm: .mpi) }
+        guard lowest == highest else {
+            throw WeftError(function: "configuration",
+                            reason: "--topology, --tuning (WEFT_TOPOLOGY, WEFT_TUNING) or WEFT_ALGO differ between ranks (files by their contents); give every rank the same")
         }
     }
 

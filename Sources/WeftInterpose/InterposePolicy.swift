@@ -92,9 +92,8 @@ enum InterposePolicy {
         if !worldCongruent { local.network = nil }
         return local.ranges(collective, ranks: ranks, nodeLocal: nodeLocal, registered: crossMemory,
                             buffers: .ordinary,
-                            // all but the round-robin rules were measured with pulls inside
-                            // nodes, which need cross-memory attach
-                            placement: crossMemory || placement == .roundRobin ? placement : .other).map {
+                            // pulls inside nodes need cross-memory attach
+                            placement: placement.ruling(pulls: crossMemory)).map {
             let feasible = serves(collective, $0.algorithm, nodeLocal: nodeLocal, crossMemory: crossMemory,
                                   worldCongruent: worldCongruent)
             return ($0.bytes, feasible ? $0.algorithm : .mpi)

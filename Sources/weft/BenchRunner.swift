@@ -45,6 +45,12 @@ final class BenchRunner<T: WeftScalar & Numeric & Comparable> {
         }
     }
 
+    /// The smallest non-empty message: one element, or one per rank where each rank owns a
+    /// block (reduce-scatter, allgather, alltoall), since sizes round down to whole blocks.
+    private var smallestMessage: Int {
+        MemoryLayout<T>.stride * (collective.isBlockwise ? communicator.size : 1)
+    }
+
     /// Message sizes: doubling from --min-bytes to --max-bytes (barrier: one empty row).
     private var sizes: [Int] {
         if collective == .barrier { return [0] }
@@ -52,7 +58,7 @@ final class BenchRunner<T: WeftScalar & Numeric & Comparable> {
         var bytes = options.minBytes.bytes
         if bytes == 0 {
             sizes.append(0)
-            bytes = MemoryLayout<T>.stride
+            bytes = smallestMessage
         }
         while bytes <= options.maxBytes.bytes {
             sizes.append(bytes)
@@ -62,6 +68,12 @@ final class BenchRunner<T: WeftScalar & Numeric & Comparable> {
     }
 
     func run() throws {
+        // Below one block per rank a size would silently be the empty message, which only
+        // --min-bytes 0 asks for (every rank computes the same and fails alike).
+        let smallest = smallestMessage
+        if collective != .barrier && (1..<smallest).contains(options.minBytes.bytes) {
+            failEverywhere("--min-bytes \(options.minBytes) is smaller than one \(request.type.rawValue) element per rank for \(collective.rawValue) on \(communicator.size) ranks (\(smallest) bytes); use 0 for an empty message or at least \(smallest)")
+        }
         let algorithms = request.algorithms.filter { algorithm in
             // `all` skips direct where ranks share no memory, and topology-aware algorithms
             // whose network or placement does not suit them; asked for by name they error.
@@ -73,7 +85,8 @@ final class BenchRunner<T: WeftScalar & Numeric & Comparable> {
             }
             return true
         }
-        // Collective (every rank asks MPI once); the header names the layout auto decides on.
+        // Collective (every rank asks MPI once); the header names the node layout, which auto's
+        // two-level rules read.
         let nodes = communicator.isNodeLocal ? nil : try communicator.nodes()
         report.header(options: options, request: request, registered: !registered.isEmpty, network: communicator.network,
                       nodes: nodes)

@@ -19,6 +19,12 @@ func checkOutputPath(_ path: String, option: String, _ kind: OutputKind, creates
     if kind == .file && (path.hasSuffix("/") || (exists && isFolder.boolValue)) {
         failEverywhere("\(option) \(path) is a folder; name a file (a new one inside it, or elsewhere)")
     }
+    // A device, FIFO or socket would be replaced by a regular file (files are written beside
+    // and renamed over their path), so it is refused as WEFT_REPORT refuses it.
+    var status = stat()
+    if kind == .file && exists && stat(path, &status) == 0 && (status.st_mode & S_IFMT) != S_IFREG {
+        failEverywhere("\(option) \(path) is a device or other special file; name a regular file")
+    }
     if kind == .folder && exists && !isFolder.boolValue {
         failEverywhere("\(option) \(path) is a file; name a folder (it is created if missing)")
     }

@@ -68,8 +68,9 @@ func startWorld(timeout: Double, topology: String?, tuning: String?) -> Communic
         failEverywhere("\(error)")
     }
     if let plan = communicator.tuning, !plan.applies(toRanks: communicator.size), communicator.rank == 0 {
-        FileHandle.standardError.write(Data(("weft: note: tuning file \(plan.source) is for \(plan.ranks) ranks and this job has "
-            + "\(communicator.size), so auto does not follow it; run weft tune on \(communicator.size) ranks\n").utf8))
+        func ranks(_ n: Int) -> String { n == 1 ? "1 rank" : "\(n) ranks" }
+        FileHandle.standardError.write(Data(("weft: note: tuning file \(plan.source) is for \(ranks(plan.ranks)) and this job has "
+            + "\(communicator.size), so auto does not follow it; run weft tune on \(ranks(communicator.size))\n").utf8))
     }
     return communicator
 }

@@ -113,6 +113,15 @@ final class AutoChoiceTests: XCTestCase {
         for (nodes, placement) in cases { XCTAssertEqual(TwoLevel.placement(nodes), placement, "\(nodes)") }
     }
 
+    /// Without pulls between node-mates only the round-robin rules stand (the others were
+    /// measured with pulls); the Communicator and libweft-mpi.so both go through this.
+    func testWithoutPullsOnlyRoundRobinRulesApply() {
+        for placement in NodePlacement.allCases {
+            XCTAssertEqual(placement.ruling(pulls: true), placement)
+            XCTAssertEqual(placement.ruling(pulls: false), placement == .roundRobin ? .roundRobin : .other)
+        }
+    }
+
     /// Round-robin placement across nodes: allreduce from 1 MiB goes two-level; below, on
     /// other collectives, with consecutive placement or on one node, the rest of the chain
     /// decides — and a tuning file still comes first.

@@ -300,6 +300,48 @@ final class InProcessCommunicatorTests: XCTestCase {
         }
     }
 
+    /// Two uneven nodes (2+1): auto runs two-level for a registered 1 MiB allreduce (pulls run
+    /// between the two node-mates), Open MPI's for an ordinary one; the sum is right either way.
+    func testAutoRunsTwoLevelOnUnevenNodesForRegisteredBuffers() throws {
+        let chosen = try InProcessRanks<[Algorithm]>.values(ranks: 3, nodeOfRank: [0, 0, 1]) { world in
+            let registered = try world.resolve(.auto, .allreduce, bytes: 1 << 20, registered: true)
+            let ordinary = try world.resolve(.auto, .allreduce, bytes: 1 << 20, registered: false)
+            let buffer = try world.registeredBuffer(of: Float.self, count: 1 << 18)
+            defer { buffer.free() }
+            buffer.pointer.initialize(repeating: Float(world.rank + 1))
+            try world.allreduce(buffer.pointer, algorithm: .auto)
+            guard buffer.pointer.allSatisfy({ $0 == 6 }) else { throw WeftError(function: "test", reason: "wrong sum") }
+            return [registered, ordinary]
+        }
+        XCTAssertEqual(chosen, [[Algorithm]](repeating: [.twoLevel, .mpi], count: 3))
+    }
+
+    /// Ranks given different tuning files (by contents) all fail alike at configuration.
+    func testRanksWithDifferentTuningFilesFailAlike() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("weft-agree-\(getpid())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let files = ["ring", "tree"].map { algorithm -> String in
+            let path = folder.appendingPathComponent("\(algorithm).toml").path
+            FileManager.default.createFile(atPath: path, contents: Data(
+                "ranks = 2\n[[rule]]\ncollective = \"allreduce\"\nalgorithm = \"\(algorithm)\"\n".utf8))
+            return path
+        }
+        let outcomes = try InProcessRanks<Void>.outcomes(ranks: 2) { world in
+            try world.configure(tuning: files[world.rank])
+        }
+        for outcome in outcomes {
+            XCTAssertThrowsError(try outcome.get()) {
+                XCTAssertEqual("\($0)", "configuration: --topology, --tuning (WEFT_TOPOLOGY, WEFT_TUNING) or WEFT_ALGO differ between ranks (files by their contents); give every rank the same")
+            }
+        }
+        let same = try InProcessRanks<Algorithm>.values(ranks: 2) { world in
+            try world.configure(tuning: files[0])
+            return try world.resolve(.auto, .allreduce, bytes: 64, registered: false)
+        }
+        XCTAssertEqual(same, [.ring, .ring])
+    }
+
     func testTopologyAwareAlgorithmsRunOnEmulatedHosts() throws {
         let path = Self.topologies.appendingPathComponent("emulated-2hosts.toml").path
         let failures = try InProcessRanks<[String]>.values(ranks: 4, nodeOfRank: [0, 0, 1, 1]) { world in

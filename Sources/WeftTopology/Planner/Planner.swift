@@ -49,7 +49,7 @@ public struct Plan: Sendable {
 
     /// Whether `auto` follows the rules on a communicator of `count` ranks: only at the size
     /// they were made for, since which algorithm wins changes with the rank count (a file
-    /// tuned on 2 ranks says nothing of 8, nor of a 2-rank sub-communicator of an 8-rank job).
+    /// tuned on 8 ranks says nothing of 2, nor of an 8-rank job's 2-rank sub-communicators).
     public func applies(toRanks count: Int) -> Bool { ranks == 0 || ranks == count }
 
     /// The sizes the planner compares candidates at: every power of two from 8 B to 1 GiB,

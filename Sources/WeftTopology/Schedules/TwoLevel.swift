@@ -139,9 +139,10 @@ public enum TwoLevel: ScheduleGenerator {
         areEqual(nodes) && nodes[0].count > 1 && !isInterleaved(nodes)
     }
 
-    /// Two nodes of different rank counts, one holding several ranks (2+1, 3+1): the layouts
-    /// `auto`'s uneven rules were measured on. Not more nodes: on three hosts (2+1+1) two-level
-    /// allreduce measured 0.85–0.89× native at 512 KiB and 0.90–1.00× at 1 MiB.
+    /// Two nodes of different rank counts (so one holds several ranks): `auto`'s uneven rules,
+    /// measured on 2+1 and 3+1 and taken to hold for larger pairs as the equal-node rules,
+    /// measured on 2+2, are. Not more nodes: on three hosts (2+1+1) two-level allreduce
+    /// measured 0.85–0.89× native at 512 KiB and 0.90–1.00× at 1 MiB.
     public static func isUneven(_ nodes: [[Int]]) -> Bool {
         nodes.count == 2 && !areEqual(nodes)
     }
@@ -183,4 +184,11 @@ public enum NodePlacement: Sendable, CaseIterable {
     case uneven
     /// One node, one rank per node, uneven nodes beyond two, equal nodes interleaved otherwise.
     case other
+
+    /// The placement whose rules apply given whether node-mates read each other's buffers
+    /// (pulls): every rule but the round-robin ones was measured with pulls, so without them
+    /// only round-robin keeps its rules (they gain from fewer bytes across, not from pulls).
+    public func ruling(pulls: Bool) -> NodePlacement {
+        pulls || self == .roundRobin ? self : .other
+    }
 }
