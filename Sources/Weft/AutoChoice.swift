@@ -68,6 +68,12 @@ public struct AutoChoice {
     /// stays. Allgather 1.30–2.32× from 1 MiB registered; ordinary 1.14–2.17× from 1 MiB in
     /// place and, through libweft-mpi.so, 1.01–1.14× on 3+1 at 1 MiB, 1.14–2.04× from 2 MiB:
     /// from 2 MiB.
+    /// Reduce-scatter and reduce (whole-buffer bytes; "Reduce-scatter, reduce and broadcast
+    /// across hosts"): Open MPI 4.1's own are slow across hosts, and two-level is 2.4–6.4×
+    /// (reduce-scatter) and 1.09–3.2× (reduce; 2.1–4.1× with the root on the other host) native
+    /// from 256 KiB on 2+2 (both placements) and 2+1, both buffer kinds; 0.2–1.0× below 64 KiB. Broadcast: with ranks
+    /// placed round-robin 1.13–1.86× from 1 MiB (roots 0 and 3); placed by slot about native
+    /// (0.74–1.36×), so native stays.
     /// Each threshold sits where every size above measured faster by the medians over jobs.
     /// One rank per node and one node: no rule (two-level is the ring across there, as
     /// Open MPI's: 0.85–1.02×).
@@ -82,6 +88,10 @@ public struct AutoChoice {
         case (.allgather, .ordinary, .consecutive): return 2 << 20
         case (.allgather, .registered, .uneven): return 1 << 20
         case (.allgather, .ordinary, .uneven): return 2 << 20
+        case (.reduceScatter, _, .roundRobin), (.reduceScatter, _, .consecutive), (.reduceScatter, _, .uneven):
+            return 256 << 10
+        case (.reduce, _, .roundRobin), (.reduce, _, .consecutive), (.reduce, _, .uneven): return 256 << 10
+        case (.broadcast, _, .roundRobin): return 1 << 20
         default: return nil
         }
     }

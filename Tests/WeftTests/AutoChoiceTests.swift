@@ -146,8 +146,9 @@ final class AutoChoiceTests: XCTestCase {
     /// allreduce on registered buffers from 1 MiB consecutive and 256 KiB round-robin;
     /// and on uneven nodes from 1 MiB; allgather from 1 MiB (registered) and 2 MiB (ordinary)
     /// consecutive or uneven, 4 MiB registered round-robin, never ordinary round-robin;
-    /// allreduce on ordinary buffers on uneven nodes, other layouts (one rank per node) and
-    /// one node never.
+    /// reduce-scatter and reduce from 256 KiB on every measured layout; broadcast from 1 MiB
+    /// round-robin only; allreduce on ordinary buffers on uneven nodes, other layouts (one rank
+    /// per node) and one node never.
     func testTwoLevelAcrossNodesByCollectiveBuffersAndPlacement() {
         let choice = AutoChoice(forced: nil, tuning: nil, network: nil, selector: .measured)
         func pick(_ collective: Collective, _ bytes: Int, _ layout: NodePlacement,
@@ -163,7 +164,13 @@ final class AutoChoiceTests: XCTestCase {
             (.allreduce, .registered, .uneven, 1 << 20), (.allreduce, .ordinary, .uneven, nil),
             (.allgather, .registered, .uneven, 1 << 20), (.allgather, .ordinary, .uneven, 2 << 20),
             (.allreduce, .registered, .other, nil), (.allgather, .ordinary, .other, nil),
-            (.broadcast, .registered, .consecutive, nil), (.reduceScatter, .registered, .consecutive, nil),
+            (.reduceScatter, .registered, .consecutive, 256 << 10), (.reduceScatter, .ordinary, .roundRobin, 256 << 10),
+            (.reduceScatter, .ordinary, .uneven, 256 << 10), (.reduceScatter, .registered, .other, nil),
+            (.reduce, .ordinary, .consecutive, 256 << 10), (.reduce, .registered, .roundRobin, 256 << 10),
+            (.reduce, .registered, .uneven, 256 << 10), (.reduce, .ordinary, .other, nil),
+            (.broadcast, .registered, .roundRobin, 1 << 20), (.broadcast, .ordinary, .roundRobin, 1 << 20),
+            (.broadcast, .registered, .consecutive, nil), (.broadcast, .ordinary, .uneven, nil),
+            (.alltoall, .registered, .consecutive, nil), (.barrier, .registered, .roundRobin, nil),
         ]
         for (collective, buffers, layout, from) in cases {
             let name = "\(collective) \(buffers) \(layout)"
