@@ -334,8 +334,8 @@ public final class Communicator {
         let environment = ProcessInfo.processInfo.environment
         let topologyPath = topology ?? environment["WEFT_TOPOLOGY"].flatMap { $0.isEmpty ? nil : $0 }
         let tuningPath = tuningFile ?? environment["WEFT_TUNING"].flatMap { $0.isEmpty ? nil : $0 }
-        try agree(on: [topologyPath.map(Self.contents) ?? [], tuningPath.map(Self.contents) ?? [],
-                       Array((environment["WEFT_ALGO"] ?? "").utf8)])
+        let forcing = environment["WEFT_ALGO"].flatMap { $0.isEmpty || $0 == "auto" ? nil : $0 }
+        try agree(on: [topologyPath.map(Self.contents), tuningPath.map(Self.contents), forcing.map { Array($0.utf8) }])
         if let path = topologyPath {
             let context = try NetworkContext(path: path, ranks: size)
             try checkPlacement(context)
@@ -361,20 +361,23 @@ public final class Communicator {
         }
     }
 
-    /// A file's bytes for `agree`; an unreadable file is its path (the loader reports it).
+    /// A file's bytes for `agree`; an unreadable file is its path (so a file one rank cannot
+    /// read differs; where none can, the loader reports it after agreeing).
     private static func contents(_ path: String) -> [UInt8] {
         (try? [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))) ?? Array("unreadable \(path)".utf8)
     }
 
-    /// Fails alike on every rank unless all ranks hold the same `parts` (FNV-1a, 64 bits:
-    /// deterministic across processes, unlike Swift's seeded Hasher).
-    private func agree(on parts: [[UInt8]]) throws {
+    /// Fails alike on every rank unless all ranks hold the same `parts` (nil: not given), by
+    /// FNV-1a over each part's presence, length and bytes (64 bits: deterministic across
+    /// processes, unlike Swift's seeded Hasher).
+    private func agree(on parts: [[UInt8]?]) throws {
         guard size > 1 else { return }
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix(_ byte: UInt8) { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
         for part in parts {
-            for byte in part + [0xff] {
-                hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
-            }
+            mix(part == nil ? 0 : 1)
+            withUnsafeBytes(of: UInt64(part?.count ?? 0).littleEndian) { $0.forEach(mix) }
+            part?.forEach(mix)
         }
         var lowest = [Int64(bitPattern: hash)], highest = lowest
         try lowest.withUnsafeMutableBufferPointer { try allreduce($0, op: .min, algorithm: .mpi) }

@@ -51,28 +51,30 @@ final class BenchRunner<T: WeftScalar & Numeric & Comparable> {
         MemoryLayout<T>.stride * (collective.isBlockwise ? communicator.size : 1)
     }
 
-    /// Message sizes: doubling from --min-bytes to --max-bytes (barrier: one empty row).
+    /// Message sizes: doubling from --min-bytes to --max-bytes (barrier: one empty row). Sizes
+    /// below the smallest message are skipped, as OSU's reduce-scatter does: they would be the
+    /// empty message, which only --min-bytes 0 asks for.
     private var sizes: [Int] {
         if collective == .barrier { return [0] }
         var sizes: [Int] = []
         var bytes = options.minBytes.bytes
         if bytes == 0 {
             sizes.append(0)
-            bytes = smallestMessage
+            bytes = MemoryLayout<T>.stride
         }
         while bytes <= options.maxBytes.bytes {
-            sizes.append(bytes)
+            if bytes >= smallestMessage { sizes.append(bytes) }
             bytes *= 2
         }
         return sizes
     }
 
     func run() throws {
-        // Below one block per rank a size would silently be the empty message, which only
-        // --min-bytes 0 asks for (every rank computes the same and fails alike).
-        let smallest = smallestMessage
-        if collective != .barrier && (1..<smallest).contains(options.minBytes.bytes) {
-            failEverywhere("--min-bytes \(options.minBytes) is smaller than one \(request.type.rawValue) element per rank for \(collective.rawValue) on \(communicator.size) ranks (\(smallest) bytes); use 0 for an empty message or at least \(smallest)")
+        let sizes = self.sizes
+        if sizes.isEmpty {
+            // Every rank computes the same and fails alike.
+            let smallest = smallestMessage
+            failEverywhere("--max-bytes \(options.maxBytes) is smaller than one \(request.type.rawValue) element per rank for \(collective.rawValue) on \(communicator.size) ranks (\(smallest) bytes); use at least \(smallest)")
         }
         let algorithms = request.algorithms.filter { algorithm in
             // `all` skips direct where ranks share no memory, and topology-aware algorithms
