@@ -60,6 +60,20 @@ static int in_memory_order(MPI_Datatype type) {
 /// Size in bytes of a datatype's signature (0 when unusable), and whether its items lie
 /// contiguously with no gaps (then a buffer of them is its bytes). The size is what ranks
 /// agree on; contiguity is each rank's own (staging.c).
+/// Whether a derived type was committed: MPI offers no query, so ask Open MPI's own argument
+/// check, which refuses an uncommitted type before anything else: a zero-cost send to
+/// MPI_PROC_NULL on a private MPI_COMM_SELF duplicate that returns errors. (With Open MPI's
+/// argument checks off, `mpi_param_check=0`, it says yes, as Open MPI's collectives would run.)
+static int committed(MPI_Datatype type) {
+    static MPI_Comm self = MPI_COMM_NULL;
+    if (self == MPI_COMM_NULL) {
+        if (PMPI_Comm_dup(MPI_COMM_SELF, &self) != MPI_SUCCESS) return 1;
+        PMPI_Comm_set_errhandler(self, MPI_ERRORS_RETURN);
+    }
+    char probe[16];
+    return PMPI_Send(probe, 0, type, MPI_PROC_NULL, 0, self) == MPI_SUCCESS;
+}
+
 static int64_t type_bytes(MPI_Datatype type, int *contiguous) {
     *contiguous = 1;
     if (type == MPI_DATATYPE_NULL) return 0;
@@ -67,6 +81,7 @@ static int64_t type_bytes(MPI_Datatype type, int *contiguous) {
     weft_dtype_t known;
     if (reduction_type(type, &known)) return (int64_t)weft_dtype_size(known);
     if (type == MPI_BYTE || type == MPI_CHAR || type == MPI_SIGNED_CHAR || type == MPI_UNSIGNED_CHAR) return 1;
+    if (!committed(type)) return 0;
     int size = 0;
     MPI_Aint lb = 0, extent = 0, true_lb = 0, true_extent = 0;
     if (PMPI_Type_size(type, &size) != MPI_SUCCESS || PMPI_Type_get_extent(type, &lb, &extent) != MPI_SUCCESS ||
@@ -124,7 +139,13 @@ static int fail(MPI_Comm comm, int code, const char *function) {
         snprintf(where, sizeof where, "world rank %d", world_peer);
         weft_timeout_reason(peer, where, text, sizeof text);
     }
-    fprintf(stderr, "weft-mpi: rank %d: %s failed: %s\n", weft_ip_world_rank, function, text);
+    // Native MPI prints nothing where the program takes errors itself (MPI_ERRORS_RETURN, its
+    // own handler): then neither does the library, unless WEFT_VERBOSE asks.
+    MPI_Errhandler handler = MPI_ERRHANDLER_NULL;
+    int fatal = PMPI_Comm_get_errhandler(comm, &handler) != MPI_SUCCESS || handler == MPI_ERRORS_ARE_FATAL;
+    if (handler != MPI_ERRHANDLER_NULL) PMPI_Errhandler_free(&handler);
+    if (fatal || weft_ip_verbose)
+        fprintf(stderr, "weft-mpi: rank %d: %s failed: %s\n", weft_ip_world_rank, function, text);
     int mpi = code > 0 && code <= MPI_ERR_LASTCODE ? code : MPI_ERR_OTHER;
     PMPI_Comm_call_errhandler(comm, mpi);
     return mpi;
@@ -224,7 +245,7 @@ static int movement(weft_ip_request_t *r, int collective, const void *send, void
 static int send_side(weft_ip_request_t *r, const void *send, int64_t items, MPI_Datatype type, weft_ip_view_t *view,
                      int *nviews) {
     int contiguous = 1;
-    int64_t size = type_bytes(type, &contiguous);
+    int64_t size = items < 0 ? 0 : type_bytes(type, &contiguous);
     if (size == 0) return 0;
     int64_t expected = r->collective == WEFT_IP_ALLTOALL ? r->bytes : r->count;
     r->mismatched = items * size != expected;

@@ -841,16 +841,22 @@ static void suite_errors(void)
     int buf[4] = { 1, 2, 3, 4 }, out[4];
     /* Buffers MPI forbids, refused by every rank alike (an erroneous call on one rank only
        would leave the others in the collective): the library must not run on them. */
-    const char *what[12] = { "MPI_Bcast(root=size)", "MPI_Bcast(root=-5)", "MPI_Allreduce(count=-1)",
+    const char *what[17] = { "MPI_Bcast(root=size)", "MPI_Bcast(root=-5)", "MPI_Allreduce(count=-1)",
                              "MPI_Reduce(root=size)", "MPI_Allreduce(MPI_DATATYPE_NULL)",
                              "MPI_Allreduce(recvbuf=MPI_IN_PLACE)", "MPI_Allreduce(sendbuf=recvbuf)",
                              "MPI_Reduce(both MPI_IN_PLACE)", "MPI_Bcast(MPI_IN_PLACE)",
                              "MPI_Allgather(recvbuf=MPI_IN_PLACE)", "MPI_Alltoall(recvbuf=MPI_IN_PLACE)",
-                             "MPI_Reduce_scatter_block(recvbuf=MPI_IN_PLACE)" };
+                             "MPI_Reduce_scatter_block(recvbuf=MPI_IN_PLACE)", "MPI_Allgather(sendcount=-1)",
+                             "MPI_Alltoall(sendcount=-1)", "MPI_Bcast(uncommitted contiguous type)",
+                             "MPI_Bcast(uncommitted vector type)", "MPI_Allgather(uncommitted send type)" };
+    /* Derived types never committed: every call using them is MPI_ERR_TYPE. */
+    MPI_Datatype loose_contiguous, loose_vector;
+    MPI_Type_contiguous(4, MPI_INT, &loose_contiguous);
+    MPI_Type_vector(2, 1, 2, MPI_INT, &loose_vector);
     int big[64] = { 0 };
     /* Open MPI reports some buffer errors through MPI_COMM_WORLD's handler. */
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-    for (int e = 0; e < 12; e++) {
+    for (int e = 0; e < 17; e++) {
         int rc[2];
         for (int v = 0; v < 2; v++) {
             switch (e) {
@@ -874,8 +880,17 @@ static void suite_errors(void)
                                    : PMPI_Allgather(buf, 1, MPI_INT, MPI_IN_PLACE, 1, MPI_INT, c); break;
             case 10: rc[v] = v == 0 ? MPI_Alltoall(big, 1, MPI_INT, MPI_IN_PLACE, 1, MPI_INT, c)
                                     : PMPI_Alltoall(big, 1, MPI_INT, MPI_IN_PLACE, 1, MPI_INT, c); break;
-            default: rc[v] = v == 0 ? MPI_Reduce_scatter_block(big, MPI_IN_PLACE, 1, MPI_INT, MPI_SUM, c)
+            case 11: rc[v] = v == 0 ? MPI_Reduce_scatter_block(big, MPI_IN_PLACE, 1, MPI_INT, MPI_SUM, c)
                                     : PMPI_Reduce_scatter_block(big, MPI_IN_PLACE, 1, MPI_INT, MPI_SUM, c); break;
+            case 12: rc[v] = v == 0 ? MPI_Allgather(buf, -1, MPI_INT, big, 4, MPI_INT, c)
+                                    : PMPI_Allgather(buf, -1, MPI_INT, big, 4, MPI_INT, c); break;
+            case 13: rc[v] = v == 0 ? MPI_Alltoall(big, -1, MPI_INT, out, 1, MPI_INT, c)
+                                    : PMPI_Alltoall(big, -1, MPI_INT, out, 1, MPI_INT, c); break;
+            case 14: rc[v] = v == 0 ? MPI_Bcast(big, 16, loose_contiguous, 0, c) : PMPI_Bcast(big, 16, loose_contiguous, 0, c);
+                break;
+            case 15: rc[v] = v == 0 ? MPI_Bcast(big, 16, loose_vector, 0, c) : PMPI_Bcast(big, 16, loose_vector, 0, c); break;
+            default: rc[v] = v == 0 ? MPI_Allgather(buf, 1, loose_contiguous, big, 4, MPI_INT, c)
+                                    : PMPI_Allgather(buf, 1, loose_contiguous, big, 4, MPI_INT, c); break;
             }
         }
         int cls[2];
@@ -887,6 +902,8 @@ static void suite_errors(void)
         record(&cs, cls[0] == cls[1] && cls[1] != MPI_SUCCESS, why);
     }
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_ARE_FATAL);
+    MPI_Type_free(&loose_contiguous);
+    MPI_Type_free(&loose_vector);
     MPI_Comm_free(&c);
 }
 
