@@ -57,23 +57,19 @@ static int in_memory_order(MPI_Datatype type) {
     return ordered;
 }
 
+/// Whether a derived type was committed: MPI offers no query, so ask Open MPI's own argument
+/// check, which refuses an uncommitted type (whatever the count): a zero-count send to
+/// MPI_PROC_NULL on the library's private self communicator, which returns errors. (With
+/// Open MPI's argument checks off, `mpi_param_check=0`, it says yes, as Open MPI would run.)
+static int committed(MPI_Datatype type) {
+    if (weft_ip_self == MPI_COMM_NULL) return 1;
+    char probe[16];
+    return PMPI_Send(probe, 0, type, MPI_PROC_NULL, 0, weft_ip_self) == MPI_SUCCESS;
+}
+
 /// Size in bytes of a datatype's signature (0 when unusable), and whether its items lie
 /// contiguously with no gaps (then a buffer of them is its bytes). The size is what ranks
 /// agree on; contiguity is each rank's own (staging.c).
-/// Whether a derived type was committed: MPI offers no query, so ask Open MPI's own argument
-/// check, which refuses an uncommitted type before anything else: a zero-cost send to
-/// MPI_PROC_NULL on a private MPI_COMM_SELF duplicate that returns errors. (With Open MPI's
-/// argument checks off, `mpi_param_check=0`, it says yes, as Open MPI's collectives would run.)
-static int committed(MPI_Datatype type) {
-    static MPI_Comm self = MPI_COMM_NULL;
-    if (self == MPI_COMM_NULL) {
-        if (PMPI_Comm_dup(MPI_COMM_SELF, &self) != MPI_SUCCESS) return 1;
-        PMPI_Comm_set_errhandler(self, MPI_ERRORS_RETURN);
-    }
-    char probe[16];
-    return PMPI_Send(probe, 0, type, MPI_PROC_NULL, 0, self) == MPI_SUCCESS;
-}
-
 static int64_t type_bytes(MPI_Datatype type, int *contiguous) {
     *contiguous = 1;
     if (type == MPI_DATATYPE_NULL) return 0;
@@ -144,7 +140,8 @@ static int fail(MPI_Comm comm, int code, const char *function) {
     MPI_Errhandler handler = MPI_ERRHANDLER_NULL;
     int fatal = PMPI_Comm_get_errhandler(comm, &handler) != MPI_SUCCESS || handler == MPI_ERRORS_ARE_FATAL;
     if (handler != MPI_ERRHANDLER_NULL) PMPI_Errhandler_free(&handler);
-    if (fatal || weft_ip_verbose)
+    // A timeout has no MPI class of its own (the program sees MPI_ERR_OTHER): always say whom.
+    if (fatal || weft_ip_verbose || code == WEFT_ERR_TIMEOUT)
         fprintf(stderr, "weft-mpi: rank %d: %s failed: %s\n", weft_ip_world_rank, function, text);
     int mpi = code > 0 && code <= MPI_ERR_LASTCODE ? code : MPI_ERR_OTHER;
     PMPI_Comm_call_errhandler(comm, mpi);
@@ -222,7 +219,9 @@ static int reduction(weft_ip_request_t *r, int collective, const void *send, voi
 static int movement(weft_ip_request_t *r, int collective, const void *send, void *recv, int64_t count,
                     MPI_Datatype type, int blocks, weft_ip_view_t *view, int64_t items, int in, int *nviews) {
     int contiguous = 1;
-    int64_t size = weft_ip_active && count > 0 && recv != MPI_IN_PLACE ? type_bytes(type, &contiguous) : 0;
+    // Under MPI_THREAD_MULTIPLE every call is native: no PMPI_ query from concurrent threads.
+    int64_t size = weft_ip_active && !weft_ip_forward_all && count > 0 && recv != MPI_IN_PLACE
+                       ? type_bytes(type, &contiguous) : 0;
     if (size == 0) return 0;
     if (!contiguous)
         *view = (weft_ip_view_t){.user = recv, .count = items, .type = type, .in = in, .out = 1, .bind = &r->recv},

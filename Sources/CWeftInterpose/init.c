@@ -15,6 +15,7 @@
 
 int weft_ip_active;
 int weft_ip_forward_all;
+MPI_Comm weft_ip_self = MPI_COMM_NULL;
 int weft_ip_verbose;
 int weft_ip_world_rank;
 int weft_ip_mpi;
@@ -165,6 +166,11 @@ static void setup(void) {
     weft_set_yield(weft_yield_by_default());
     weft_ip_mpi = weft_ip_algorithm_mpi();
     agree(weft_ip_state_keyval_create() != MPI_SUCCESS ? "cannot create the communicator attribute key" : NULL);
+    // Split, not dup: it copies none of the program's attributes. Only this process takes part.
+    if (PMPI_Comm_split(MPI_COMM_SELF, 0, 0, &weft_ip_self) == MPI_SUCCESS)
+        PMPI_Comm_set_errhandler(weft_ip_self, MPI_ERRORS_RETURN);
+    else
+        weft_ip_self = MPI_COMM_NULL;
     weft_ip_active = 1;
 }
 
@@ -184,6 +190,7 @@ int MPI_Finalize(void) {
     if (weft_ip_active) {
         weft_ip_report_write();
         weft_ip_state_release_all();
+        if (weft_ip_self != MPI_COMM_NULL) PMPI_Comm_free(&weft_ip_self);
         weft_ip_active = 0;
     }
     return PMPI_Finalize();

@@ -71,6 +71,7 @@ typedef struct {
 extern int weft_ip_active;       // between our MPI_Init and MPI_Finalize, configured
 extern int weft_ip_forward_all;  // MPI_THREAD_MULTIPLE: every call native
 extern int weft_ip_verbose;
+extern MPI_Comm weft_ip_self;  // this process alone, errors returned: for argument probes (calls.c)
 extern int weft_ip_world_rank;
 extern int weft_ip_mpi;          // index of `mpi` in the algorithm list
 
