@@ -34,6 +34,11 @@ double weft_wtime(void) {
 
 double weft_deadline(void) { return weft_timeout_seconds > 0 ? weft_wtime() + weft_timeout_seconds : 0; }
 
+uint64_t weft_fingerprint(uint64_t hash, const void *bytes, size_t length) {
+    for (size_t i = 0; i < length; i++) hash = (hash ^ ((const unsigned char *)bytes)[i]) * 1099511628211ull;
+    return hash;
+}
+
 int weft_wait_tick(double deadline, unsigned *spins) {
     *spins += 1;
     if (weft_yield_when_waiting) sched_yield();

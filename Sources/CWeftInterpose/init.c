@@ -38,30 +38,25 @@ static void agree(const char *reason) {
     exit(1);
 }
 
-static uint64_t fnv1a(uint64_t hash, const void *bytes, size_t length) {
-    for (size_t i = 0; i < length; i++) hash = (hash ^ ((const unsigned char *)bytes)[i]) * 1099511628211ull;
-    return hash;
-}
-
 /// A fingerprint of the settings that decide algorithms: WEFT_ALGO and WEFT_CROSS_MEMORY by
 /// value (unset, empty and the default alike), WEFT_TUNING and WEFT_TOPOLOGY by the files'
 /// contents (the same file may sit at another path on another host).
 static uint64_t settings_hash(void) {
     const char *names[4] = {"WEFT_ALGO", "WEFT_CROSS_MEMORY", "WEFT_TUNING", "WEFT_TOPOLOGY"};
     const char *defaults[4] = {"auto", "1", "", ""};
-    uint64_t hash = 1469598103934665603ull;
+    uint64_t hash = WEFT_FINGERPRINT_START;
     for (int i = 0; i < 4; i++) {
         const char *value = getenv(names[i]);
         if (!value || strcmp(value, defaults[i]) == 0) value = "";
-        hash = fnv1a(hash, names[i], strlen(names[i]) + 1);
+        hash = weft_fingerprint(hash, names[i], strlen(names[i]) + 1);
         FILE *file = i >= 2 && value[0] ? fopen(value, "rb") : NULL;
         if (!file) {
-            hash = fnv1a(hash, value, strlen(value) + 1);
+            hash = weft_fingerprint(hash, value, strlen(value) + 1);
             continue;
         }
         char block[4096];
         size_t n;
-        while ((n = fread(block, 1, sizeof block, file)) > 0) hash = fnv1a(hash, block, n);
+        while ((n = fread(block, 1, sizeof block, file)) > 0) hash = weft_fingerprint(hash, block, n);
         fclose(file);
     }
     return hash;

@@ -368,16 +368,14 @@ public final class Communicator {
     }
 
     /// Fails alike on every rank unless all ranks hold the same `parts` (nil: not given), by
-    /// FNV-1a over each part's presence, length and bytes (64 bits: deterministic across
-    /// processes, unlike Swift's seeded Hasher).
+    /// the shim's fingerprint (as libweft-mpi.so's) of each part's presence, length and bytes.
     private func agree(on parts: [[UInt8]?]) throws {
         guard size > 1 else { return }
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        func mix(_ byte: UInt8) { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        var hash: UInt64 = WEFT_FINGERPRINT_START
         for part in parts {
-            mix(part == nil ? 0 : 1)
-            withUnsafeBytes(of: UInt64(part?.count ?? 0).littleEndian) { $0.forEach(mix) }
-            part?.forEach(mix)
+            var frame = (present: UInt64(part == nil ? 0 : 1), length: UInt64(part?.count ?? 0))
+            hash = withUnsafeBytes(of: &frame) { weft_fingerprint(hash, $0.baseAddress, $0.count) }
+            hash = part?.withUnsafeBytes { weft_fingerprint(hash, $0.baseAddress, $0.count) } ?? hash
         }
         var lowest = [Int64(bitPattern: hash)], highest = lowest
         try lowest.withUnsafeMutableBufferPointer { try allreduce($0, op: .min, algorithm: .mpi) }

@@ -320,7 +320,7 @@ final class InProcessCommunicatorTests: XCTestCase {
     func testRanksWithDifferentTuningFilesFailAlike() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("weft-agree-\(getpid())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
+        defer { XCTAssertNoThrow(try FileManager.default.removeItem(at: folder)) }
         let files = ["ring", "tree"].map { algorithm -> String in
             let path = folder.appendingPathComponent("\(algorithm).toml").path
             FileManager.default.createFile(atPath: path, contents: Data(

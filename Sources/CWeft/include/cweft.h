@@ -43,6 +43,11 @@ int weft_is_finalized(void);
 void weft_abort(int code);
 /// Seconds since an arbitrary origin (the monotonic clock; needs no MPI).
 double weft_wtime(void);
+/// The FNV-1a offset basis: the fingerprint of nothing.
+#define WEFT_FINGERPRINT_START 1469598103934665603ull
+/// `hash` extended by `length` bytes (FNV-1a, 64 bits): deterministic in every process, so
+/// ranks compare settings by fingerprint.
+uint64_t weft_fingerprint(uint64_t hash, const void *bytes, size_t length);
 /// Sets the timeout, in seconds, applied to every wait in this process (<= 0: none).
 void weft_set_timeout(double seconds);
 double weft_get_timeout(void);
