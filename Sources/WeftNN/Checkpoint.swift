@@ -98,8 +98,10 @@ public struct Checkpoint: Equatable {
                           state: state, optimizer: optimizer, randomStates: randomStates, methodState: methodState)
     }
 
-    /// Writes atomically: temporary file, fsync, rename, fsync of the directory.
-    public func write(to path: String) throws {
+    /// Writes atomically: temporary file, fsync, rename, fsync of the directory (through a
+    /// symbolic link at `requested`, to the file it points to).
+    public func write(to requested: String) throws {
+        let path = writeTarget(of: requested)
         let directory = (path as NSString).deletingLastPathComponent
         do {
             try FileManager.default.createDirectory(atPath: directory.isEmpty ? "." : directory,

@@ -10,7 +10,9 @@ enum OutputKind {
 /// writes: a run should not measure or train for minutes and only then fail to save.
 /// A file's missing folders are an error unless `createsFolders` (the writer makes them);
 /// a folder is created here, as its first write would.
-func checkOutputPath(_ path: String, option: String, _ kind: OutputKind, createsFolders: Bool = false) {
+func checkOutputPath(_ requested: String, option: String, _ kind: OutputKind, createsFolders: Bool = false) {
+    // A file is written where a link at its path points (`writeTarget`), so that is checked.
+    let path = kind == .file ? writeTarget(of: requested) : requested
     let noun = kind == .file ? "file" : "folder"
     guard !path.isEmpty else { failEverywhere("\(option) is empty; name a \(noun)") }
     let files = FileManager.default

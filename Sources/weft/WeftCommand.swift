@@ -10,18 +10,32 @@ struct WeftCommand: ParsableCommand {
         discussion: "Run under mpirun or launch/weftrun, e.g. `launch/weftrun -np 4 -- weft bench allreduce`.",
         subcommands: [Bench.self, Topo.self, Train.self, Tune.self]
     )
-}
 
-/// A usage or runtime error reported as one line on stderr (by rank 0 only when every
-/// rank would say the same), with a non-zero exit.
-struct CommandFailure: Error, CustomStringConvertible {
-    let message: String
-    let code: Int32
-    var description: String { message }
+    /// swift-argument-parser's own `main` prints a usage error with its usage block from every
+    /// rank, so under mpirun a mistyped option came out as N interleaved copies. A usage error
+    /// is one line from rank 0 here, naming the help to read; `--help` prints as usual.
+    static func main() {
+        var command: ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            if exitCode(for: error) == .success { exit(withError: error) }
+            failEverywhere(usageLine(for: error), code: exitCode(for: error).rawValue)
+        }
+        do {
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
 
-    init(_ message: String, code: Int32 = 2) {
-        self.message = message
-        self.code = code
+    /// The parser's message for `error` on one line, with its "see … --help" hint.
+    static func usageLine(for error: Error) -> String {
+        let lines = fullMessage(for: error).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        var what = lines.first ?? "invalid arguments"
+        if what.hasPrefix("Error: ") { what.removeFirst("Error: ".count) }
+        guard let hint = lines.first(where: { $0.hasPrefix("See '") }) else { return what }
+        return what + "; s" + hint.dropFirst().replacingOccurrences(of: " for more information.", with: "")
     }
 }
 

@@ -2,8 +2,10 @@ import Foundation
 import WeftNN
 
 /// Writes a temporary file beside `path` (creating its folder) and renames it over `path`,
-/// so readers never see half a file and an interrupted run leaves the old one intact.
-public func writeAtomically(_ data: Data, to path: String) throws {
+/// so readers never see half a file and an interrupted run leaves the old one intact. A
+/// symbolic link at `requested` is followed: the file it points to is replaced.
+public func writeAtomically(_ data: Data, to requested: String) throws {
+    let path = writeTarget(of: requested)
     let folder = (path as NSString).deletingLastPathComponent
     let temporary = path + ".tmp.\(getpid())"
     do {
