@@ -48,14 +48,18 @@ var launcherRank: Int {
     return 0
 }
 
-/// Prints `message` to stderr once for the whole job (from rank 0) and exits with `code`.
+/// Prints `message` to stderr once for the whole job (from rank 0; from another rank only
+/// when rank 0 did not fail too) and exits with `code`.
 func failEverywhere(_ message: String, code: Int32 = 2) -> Never {
     if launcherRank == 0 {
         FileHandle.standardError.write(Data("weft: error: \(message)\n".utf8))
     } else {
         // mpirun kills the job when the first rank exits non-zero: let rank 0 (which may be
         // seconds behind on a loaded machine) speak first; its exit ends this rank sooner.
+        // Still alive after that, this rank's failure is its own (say, only its WEFT_ALGO is
+        // bad and rank 0 went on into MPI), so it speaks, naming itself.
         sleep(5)
+        FileHandle.standardError.write(Data("weft: error: rank \(launcherRank): \(message)\n".utf8))
     }
     exit(code)
 }
