@@ -82,6 +82,9 @@ struct Bench: ParsableCommand {
             }
             communicator.fabric = EmulatedFabric(context: network, slowdown: slowdown)
         }
+        if communicator.network == nil, let needy = request.algorithms.first(where: \.needsTopology) {
+            failEverywhere("--algorithm \(needy.rawValue) needs a topology descriptor: give --topology FILE or WEFT_TOPOLOGY")
+        }
         if request.collective.isRooted && (root < 0 || root >= communicator.size) {
             failEverywhere("--root \(root) is not a rank of this \(communicator.size)-rank job (use 0…\(communicator.size - 1))")
         }
@@ -107,6 +110,21 @@ struct Bench: ParsableCommand {
     }
 
     /// Validates the arguments before MPI starts, so a typo costs one line, not a job.
+    /// Ends the job with one line when `maxBytes` cannot fit this machine's memory: buffers
+    /// are allocated once at the largest size — twice for alltoall, three times on ordinary
+    /// memory (staging copies), and `--check` adds the result and the expected one. Half the
+    /// memory per rank is the limit, so the machine does not swap or kill a rank mid-run.
+    static func checkMemory(maxBytes: ByteCount, _ collective: Collective, unregistered: Bool, check: Bool) {
+        let copies = (collective == .alltoall ? 2 : 1) * (unregistered ? 3 : 1) + (check ? 2 : 0)
+        let ranksHere = Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? "") ?? 1
+        let available = Int(min(ProcessInfo.processInfo.physicalMemory, UInt64(Int.max))) / max(1, ranksHere)
+        let limit = (available / (2 * copies)) & ~((1 << 20) - 1)  // whole MiB: a value to pass back
+        if maxBytes.bytes > limit {
+            failEverywhere("--max-bytes \(maxBytes) needs \(copies)× that per rank for \(collective.rawValue)"
+                + (check ? " with --check" : "") + "; this machine has \(ByteCount(bytes: available & ~((1 << 20) - 1))) per rank (limit: \(ByteCount(bytes: limit)))")
+        }
+    }
+
     private func parseRequest() throws -> Request {
         guard let collective = Collective(rawValue: collective) else {
             failEverywhere("unknown collective '\(self.collective)' (choose from "
@@ -162,14 +180,7 @@ struct Bench: ParsableCommand {
             failEverywhere("--min-bytes \(minBytes) is smaller than one \(type.rawValue) element (\(type.size) bytes); use 0 for an empty message or at least \(type.size)")
         }
         if let iters, !(1...10_000_000).contains(iters) { failEverywhere("--iters must be 1…10000000, got \(iters)") }
-        // Buffers are allocated once at the largest size (twice for alltoall, plus a staging
-        // copy on ordinary memory): refuse what this machine's memory cannot hold.
-        let copies = (collective == .alltoall ? 2 : 1) * (unregistered ? 3 : 1)
-        let ranksHere = Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? "") ?? 1
-        let available = Int(min(ProcessInfo.processInfo.physicalMemory, UInt64(Int.max))) / max(1, ranksHere)
-        if maxBytes.bytes > available / (2 * copies) {
-            failEverywhere("--max-bytes \(maxBytes) needs \(copies)× that per rank; this machine has \(ByteCount(bytes: available)) per rank (limit: \(ByteCount(bytes: available / (2 * copies))))")
-        }
+        Self.checkMemory(maxBytes: maxBytes, collective, unregistered: unregistered, check: check)
         if warmup < 0 { failEverywhere("--warmup must not be negative, got \(warmup)") }
         if !(1...1000).contains(rounds) { failEverywhere("--rounds must be 1…1000, got \(rounds)") }
         return Request(collective: collective, algorithms: unique, explicit: explicit, type: type, op: op,

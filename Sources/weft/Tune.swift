@@ -45,12 +45,15 @@ struct Tune: ParsableCommand {
     func run() throws {
         let chosen = try parse()
         if !(1...10_000_000).contains(iters) { failEverywhere("--iters must be 1…10000000, got \(iters)") }
-        if warmup < 0 { failEverywhere("--warmup must not be negative, got \(warmup)") }
+        if !(0...10_000_000).contains(warmup) { failEverywhere("--warmup must be 0…10000000, got \(warmup)") }
         if !(1...1000).contains(rounds) { failEverywhere("--rounds must be 1…1000, got \(rounds)") }
         if minBytes.bytes > maxBytes.bytes { failEverywhere("--min-bytes \(minBytes) is larger than --max-bytes \(maxBytes)") }
         // Tuning times f32 messages; a size below one element would be timed as the empty one.
         if (1..<4).contains(minBytes.bytes) {
             failEverywhere("--min-bytes \(minBytes) is smaller than one f32 element (4 bytes); use 0 for an empty message or at least 4")
+        }
+        for collective in chosen.collectives {
+            Bench.checkMemory(maxBytes: maxBytes, collective, unregistered: chosen.buffers.contains(.ordinary), check: false)
         }
         checkOutputPath(output, option: "-o", .file)
         let communicator = startWorld(timeout: timeout, topology: topology, tuning: nil)

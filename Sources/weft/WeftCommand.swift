@@ -85,6 +85,10 @@ func startWorld(timeout: Double, topology: String?, tuning: String?) -> Communic
     } catch {
         failEverywhere("\(error)")
     }
+    // As libweft-mpi.so does at MPI_Init: before any work, not at the first collective.
+    if let forced = AlgorithmSelector.environmentOverride, forced.needsTopology, communicator.network == nil {
+        failEverywhere("WEFT_ALGO=\(forced.rawValue) needs a descriptor: give --topology FILE or WEFT_TOPOLOGY, or choose an algorithm that does not")
+    }
     if let plan = communicator.tuning, !plan.applies(toRanks: communicator.size), communicator.rank == 0 {
         func ranks(_ n: Int) -> String { n == 1 ? "1 rank" : "\(n) ranks" }
         FileHandle.standardError.write(Data(("weft: note: tuning file \(plan.source) is for \(ranks(plan.ranks)) and this job has "
