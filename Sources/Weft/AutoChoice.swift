@@ -74,9 +74,15 @@ public struct AutoChoice {
     /// from 256 KiB on 2+2 (both placements) and 2+1, both buffer kinds; 0.2–1.0× below 64 KiB. Broadcast: with ranks
     /// placed round-robin 1.13–1.86× from 1 MiB (roots 0 and 3); placed by slot about native
     /// (0.74–1.36×), so native stays.
+    /// Reduce-scatter on every other layout across nodes too ("Reduce-scatter and reduce on
+    /// other layouts"): 1.60–2.60× from 256 KiB with one rank per host (1+1), 2.00–3.06× on
+    /// 1+1+1, 2.15–7.31× on 2+1+1 (both placements), and without pulls 1.8–20× on 2+2 and
+    /// 2+1; below 128 KiB 0.79–1.05×. Reduce there: 2+1+1 and 1+1+1 gain (1.26–3.20× from
+    /// 256 KiB) but 1+1 is native's equal (0.88–1.33×) and 2+1 without pulls mixed
+    /// (0.86–1.63×), so native stays.
     /// Each threshold sits where every size above measured faster by the medians over jobs.
-    /// One rank per node and one node: no rule (two-level is the ring across there, as
-    /// Open MPI's: 0.85–1.02×).
+    /// Allreduce, allgather and broadcast with one rank per node and on one node: no rule
+    /// (two-level is the ring across there, as Open MPI's: 0.85–1.02×).
     static func twoLevelFrom(_ collective: Collective, buffers: Plan.BufferKind, placement: NodePlacement) -> Int? {
         switch (collective, buffers, placement) {
         case (.allreduce, .registered, .roundRobin): return 256 << 10
@@ -88,8 +94,7 @@ public struct AutoChoice {
         case (.allgather, .ordinary, .consecutive): return 2 << 20
         case (.allgather, .registered, .uneven): return 1 << 20
         case (.allgather, .ordinary, .uneven): return 2 << 20
-        case (.reduceScatter, _, .roundRobin), (.reduceScatter, _, .consecutive), (.reduceScatter, _, .uneven):
-            return 256 << 10
+        case (.reduceScatter, _, _): return 256 << 10
         case (.reduce, _, .roundRobin), (.reduce, _, .consecutive), (.reduce, _, .uneven): return 256 << 10
         case (.broadcast, _, .roundRobin): return 1 << 20
         default: return nil

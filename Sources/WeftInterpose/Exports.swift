@@ -55,7 +55,10 @@ func weftIPRules(_ collective: Int32, _ ranks: Int32, _ nodeLocal: Int32, _ cros
     let mpi = InterposePolicy.algorithms.firstIndex(of: .mpi)!
     var n = 0
     for range in ranges where n < Int(capacity) {
-        let index = InterposePolicy.algorithms.firstIndex(of: range.algorithm) ?? mpi
+        // Without every rank's node key (the layout query failed) node-aware programs cannot be
+        // built, whatever layout the rules assumed.
+        let runnable = range.algorithm.needsNodeLayout && nodes == nil ? .mpi : range.algorithm
+        let index = InterposePolicy.algorithms.firstIndex(of: runnable) ?? mpi
         rules[n] = weft_ip_rule_t(min_bytes: Int64(range.bytes.lowerBound), max_bytes: Int64(range.bytes.upperBound),
                                   algorithm: Int32(index))
         n += 1

@@ -146,7 +146,8 @@ final class AutoChoiceTests: XCTestCase {
     /// allreduce on registered buffers from 1 MiB consecutive and 256 KiB round-robin;
     /// and on uneven nodes from 1 MiB; allgather from 1 MiB (registered) and 2 MiB (ordinary)
     /// consecutive or uneven, 4 MiB registered round-robin, never ordinary round-robin;
-    /// reduce-scatter and reduce from 256 KiB on every measured layout; broadcast from 1 MiB
+    /// reduce-scatter from 256 KiB on every layout across nodes, reduce on every measured one
+    /// but other layouts; broadcast from 1 MiB
     /// round-robin only; allreduce on ordinary buffers on uneven nodes, other layouts (one rank
     /// per node) and one node never.
     func testTwoLevelAcrossNodesByCollectiveBuffersAndPlacement() {
@@ -165,7 +166,8 @@ final class AutoChoiceTests: XCTestCase {
             (.allgather, .registered, .uneven, 1 << 20), (.allgather, .ordinary, .uneven, 2 << 20),
             (.allreduce, .registered, .other, nil), (.allgather, .ordinary, .other, nil),
             (.reduceScatter, .registered, .consecutive, 256 << 10), (.reduceScatter, .ordinary, .roundRobin, 256 << 10),
-            (.reduceScatter, .ordinary, .uneven, 256 << 10), (.reduceScatter, .registered, .other, nil),
+            (.reduceScatter, .ordinary, .uneven, 256 << 10), (.reduceScatter, .registered, .other, 256 << 10),
+            (.reduceScatter, .ordinary, .other, 256 << 10),
             (.reduce, .ordinary, .consecutive, 256 << 10), (.reduce, .registered, .roundRobin, 256 << 10),
             (.reduce, .registered, .uneven, 256 << 10), (.reduce, .ordinary, .other, nil),
             (.broadcast, .registered, .roundRobin, 1 << 20), (.broadcast, .ordinary, .roundRobin, 1 << 20),
@@ -187,6 +189,7 @@ final class AutoChoiceTests: XCTestCase {
             }
         }
         XCTAssertNotEqual(pick(.allreduce, 16 << 20, .consecutive, nodeLocal: true), .twoLevel)
+        XCTAssertNotEqual(pick(.reduceScatter, 16 << 20, .other, nodeLocal: true), .twoLevel)
     }
 
     /// libweft-mpi.so caches the decision as size ranges: they switch to two-level exactly at
