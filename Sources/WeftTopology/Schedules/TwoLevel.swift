@@ -187,7 +187,8 @@ public enum NodePlacement: Sendable, CaseIterable {
 
     /// The placement whose rules apply given whether node-mates read each other's buffers
     /// (pulls): every rule but the round-robin ones was measured with pulls, so without them
-    /// only round-robin keeps its rules (they gain from fewer bytes across, not from pulls).
+    /// only round-robin keeps its rules (they gain from fewer bytes across, not from pulls);
+    /// the others fall to `.other`'s, which hold without pulls (reduce-scatter's).
     public func ruling(pulls: Bool) -> NodePlacement {
         pulls || self == .roundRobin ? self : .other
     }
