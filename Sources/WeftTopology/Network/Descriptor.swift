@@ -61,7 +61,7 @@ public struct Descriptor: Sendable {
 
     /// Link and cost values Weft models. Beyond them a value is a typo (1e308 for 1e3), and
     /// the times and costs it yields overflow to inf, which no table or JSON line can hold.
-    public static let bandwidths = 1e3...1e15
+    public static let bandwidths = 1e3...1e15  // 1KB/s…1000TB/s
     public static let latencies = 0.0...10.0
     public static let prices = 0.0...1e9
     public static let oversubscriptions = 1.0...1000.0
@@ -195,7 +195,7 @@ public struct Descriptor: Sendable {
                         throw fail("\(key).bandwidth", "must be a positive bandwidth with a unit, e.g. \"25GB/s\" or \"200Gb/s\"")
                     }
                     guard Descriptor.bandwidths.contains(bw) else {
-                        throw fail("\(key).bandwidth", "'\(s)' is outside 1KB/s…1PB/s, the range Weft models; give the link's real bandwidth")
+                        throw fail("\(key).bandwidth", "'\(s)' is outside 1KB/s…1000TB/s, the range Weft models; give the link's real bandwidth")
                     }
                     linkClass.bandwidth = bw
                 } else if linkClass.bandwidth == 0 {
