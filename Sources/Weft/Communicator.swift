@@ -662,7 +662,7 @@ public final class Communicator {
         try barrier(algorithm: .mpi)
         let peer = (rank + 1) % size
         let address = weft_cross_memory_slot(control, Int32(size), Int32(peer))[0]
-        let disabled = ProcessInfo.processInfo.environment["WEFT_CROSS_MEMORY"] == "0"
+        let disabled = CrossMemorySetting.disabled
         var ok: [Int32] = [!disabled && weft_cross_memory_probe(pids[peer], UnsafeRawPointer(bitPattern: UInt(address)), 8) != 0 ? 1 : 0]
         try ok.withUnsafeMutableBufferPointer { try allreduce($0, op: .min, algorithm: .mpi) }
         crossMemoryPids = ok[0] == 1 ? pids : []

@@ -63,7 +63,7 @@ final class NodePullState {
         try node.barrier(algorithm: .mpi)
         let members = nodes[nodeOf[communicator.rank]]
         let mate = members[(node.rank + 1) % members.count]
-        let disabled = ProcessInfo.processInfo.environment["WEFT_CROSS_MEMORY"] == "0"
+        let disabled = CrossMemorySetting.disabled
         var readable = false
         if let control, !disabled, slots[communicator.rank] == Int32(node.rank), node.size == members.count {
             let address = weft_pull_probe_word(control.bases[0], Int32(slots[mate])).pointee

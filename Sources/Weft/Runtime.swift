@@ -10,6 +10,7 @@ public enum Runtime {
     public static func initialize() throws {
         if weft_is_initialized() != 0 { return }
         if let error = AlgorithmSelector.environmentError { throw WeftError(function: "WEFT_ALGO", reason: error) }
+        if let error = CrossMemorySetting.environmentError { throw WeftError(function: "WEFT_CROSS_MEMORY", reason: error) }
         try check("MPI_Init_thread", weft_init())
         let environment = ProcessInfo.processInfo.environment
         if let text = environment["WEFT_TIMEOUT"], !text.isEmpty {

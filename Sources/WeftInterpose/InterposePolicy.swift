@@ -62,9 +62,7 @@ enum InterposePolicy {
         if let forced, forced.needsTopology, network == nil {
             throw InterposeError("WEFT_ALGO=\(forced.rawValue) needs a descriptor: set WEFT_TOPOLOGY, or choose an algorithm that does not")
         }
-        if let memory = environment["WEFT_CROSS_MEMORY"], !["", "0", "1"].contains(memory) {
-            throw InterposeError("WEFT_CROSS_MEMORY='\(memory)' is not 0 (off) or 1 (on, the default)")
-        }
+        if let error = CrossMemorySetting.environmentError { throw InterposeError(error) }
         if let tuning, network == nil, let rule = tuning.rules.first(where: { $0.algorithm.needsTopology }) {
             throw InterposeError("WEFT_TUNING: \(tuning.source): a \(rule.collective.rawValue) rule names '\(rule.algorithm.rawValue)', which needs WEFT_TOPOLOGY")
         }

@@ -67,11 +67,17 @@ struct Bench: ParsableCommand {
     @Flag(help: "Run on the emulated fabric of --topology: every step held for its simulated time × --slowdown; times are reported divided by --slowdown.")
     var emulate = false
 
-    @Option(parsing: .unconditional, help: "How much slower than the descriptor the emulated network runs (so host copies hide in the holds); 1…\(Bench.maxSlowdown).")
-    var slowdown = 100.0
+    @Option(name: .customLong("slowdown"), parsing: .unconditional, help: "With --emulate: how much slower than the descriptor the emulated network runs (so host copies hide in the holds); 1…\(Bench.maxSlowdown), default 100.")
+    var slowdownOption: Double?
+
+    /// Optional so that a --slowdown without --emulate, which would do nothing, is refused.
+    var slowdown: Double { slowdownOption ?? 100 }
 
     /// Beyond this a microsecond step is held for over a second per step: a typo, not a setting.
     static let maxSlowdown = 1_000_000
+    /// Most iterations (timed or warm-up) per size: 10^7 of the fastest collective already
+    /// take minutes, so more is a typo that would run for days.
+    static let maxIterations = 10_000_000
 
     func run() throws {
         let request = try parseRequest()
@@ -133,6 +139,9 @@ struct Bench: ParsableCommand {
         var algorithms: [Algorithm] = []
         var explicit = true
         // NaN compares false with every bound, so the range check must be written as "inside".
+        if slowdownOption != nil && !emulate {
+            failEverywhere("--slowdown goes with --emulate (it slows the emulated fabric); add --emulate or drop --slowdown")
+        }
         if emulate && !(slowdown >= 1 && slowdown <= Double(Bench.maxSlowdown)) {
             failEverywhere("--slowdown must be a number 1…\(Bench.maxSlowdown), got \(slowdown)")
         }
@@ -179,9 +188,13 @@ struct Bench: ParsableCommand {
         if (1..<type.size).contains(minBytes.bytes) {
             failEverywhere("--min-bytes \(minBytes) is smaller than one \(type.rawValue) element (\(type.size) bytes); use 0 for an empty message or at least \(type.size)")
         }
-        if let iters, !(1...10_000_000).contains(iters) { failEverywhere("--iters must be 1…10000000, got \(iters)") }
+        if let iters, !(1...Bench.maxIterations).contains(iters) {
+            failEverywhere("--iters must be 1…\(Bench.maxIterations), got \(iters)")
+        }
         Self.checkMemory(maxBytes: maxBytes, collective, unregistered: unregistered, check: check)
-        if warmup < 0 { failEverywhere("--warmup must not be negative, got \(warmup)") }
+        if !(0...Bench.maxIterations).contains(warmup) {
+            failEverywhere("--warmup must be 0…\(Bench.maxIterations), got \(warmup)")
+        }
         if !(1...1000).contains(rounds) { failEverywhere("--rounds must be 1…1000, got \(rounds)") }
         return Request(collective: collective, algorithms: unique, explicit: explicit, type: type, op: op,
                        format: format)

@@ -1,6 +1,6 @@
 import ArgumentParser
 
-/// A size given as a number with an optional binary unit: 8, 4K, 64M, 1G, 512KiB, 2MB.
+/// A size given as a number with an optional binary unit: 8, 4K, 64M, 1G, 2T, 512KiB, 2MB.
 struct ByteCount: ExpressibleByArgument, CustomStringConvertible {
     let bytes: Int
 
@@ -24,7 +24,7 @@ struct ByteCount: ExpressibleByArgument, CustomStringConvertible {
     var description: String { ByteCount.format(bytes) }
 
     static func format(_ bytes: Int) -> String {
-        for (shift, unit) in [(30, "G"), (20, "M"), (10, "K")] where bytes >= 1 << shift && bytes % (1 << shift) == 0 {
+        for (shift, unit) in [(40, "T"), (30, "G"), (20, "M"), (10, "K")] where bytes >= 1 << shift && bytes % (1 << shift) == 0 {
             return "\(bytes >> shift)\(unit)"
         }
         return "\(bytes)"

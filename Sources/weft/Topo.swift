@@ -10,6 +10,25 @@ struct Topo: ParsableCommand {
         subcommands: [Check.self, Show.self, Route.self, Simulate.self, PlanCommand.self, Rankfile.self, Generate.self]
     )
 
+    /// Refuses a `--bytes` beyond what the simulator models (its offsets would overflow).
+    static func checkSimulated(_ bytes: ByteCount) {
+        if bytes.bytes > Simulator.maximumBytes {
+            failEverywhere("--bytes \(bytes.bytes) exceeds \(ByteCount(bytes: Simulator.maximumBytes)) (2^50 bytes), "
+                + "the largest message the simulator models; use a smaller size")
+        }
+    }
+
+    /// The job size `--ranks` asks for (default: the network's capacity), refused beyond
+    /// `limit` with one line: past it the command would run for many minutes.
+    static func ranks(_ asked: Int?, _ n: Network, _ d: Descriptor, limit: Int, command: String, cost: String) -> Int {
+        let ranks = asked ?? Placement.capacity(network: n, descriptor: d)
+        if ranks > limit {
+            failEverywhere("\(d.file): \(ranks) ranks exceed \(limit), the most \(command) handles in reasonable time (\(cost)); "
+                + "pass --ranks \(limit) or fewer")
+        }
+        return ranks
+    }
+
     /// Loads and builds a descriptor, turning any problem into one line and exit 2.
     static func open(_ path: String) -> (Descriptor, Network) {
         do {
@@ -88,18 +107,21 @@ struct Topo: ParsableCommand {
         @Argument var file: String
         @Option var collective = "allreduce"
         @Option var algorithm = "ring"
-        @Option(help: "Message size (K/M/G suffixes).") var bytes = ByteCount(bytes: 1 << 20)
+        @Option(help: "Message size (K/M/G/T suffixes; at most 1024T).") var bytes = ByteCount(bytes: 1 << 20)
         @Option(parsing: .unconditional, help: "Ranks (default: every endpoint × ranks_per_endpoint).") var ranks: Int?
         @Flag var json = false
         @Flag(help: "Also print every step's predicted time (distinct runs of equal steps merged).") var steps = false
 
         func run() {
+            Topo.checkSimulated(bytes)
             let (d, n) = Topo.open(file)
             guard let c = Collective(rawValue: collective) else { failEverywhere("unknown --collective '\(collective)'") }
             if algorithm == "all" {
                 // Every candidate the planner weighs, side by side, as `topo plan --explain` shows them.
+                let ranks = Topo.ranks(ranks, n, d, limit: PlanComparison.maximumRanks, command: "topo simulate --algorithm all",
+                                       cost: PlanComparison.maximumRanksCost)
                 do {
-                    let comparison = try PlanComparison(network: n, descriptor: d, ranks: ranks ?? Placement.capacity(network: n, descriptor: d))
+                    let comparison = try PlanComparison(network: n, descriptor: d, ranks: ranks)
                     PlanExplanation.print(comparison.compare(c, sizes: [bytes.bytes], linkLoads: true), collective: c,
                                           comparison: comparison, json: json)
                 } catch {
@@ -110,8 +132,10 @@ struct Topo: ParsableCommand {
             guard let a = Algorithm(rawValue: algorithm), a != .mpi, a != .auto else {
                 failEverywhere("unknown or unsimulatable --algorithm '\(algorithm)' (mpi and auto have no schedule; all compares every candidate)")
             }
+            let ranks = Topo.ranks(ranks, n, d, limit: Simulator.maximumRanks, command: "topo simulate",
+                                   cost: Simulator.maximumRanksCost)
             do {
-                let placement = try Placement.endpoints(ranks: ranks ?? Placement.capacity(network: n, descriptor: d), network: n, descriptor: d)
+                let placement = try Placement.endpoints(ranks: ranks, network: n, descriptor: d)
                 let schedule = try Schedules.make(c, algorithm: a, ranks: placement.count,
                                                   segments: Schedules.segments(for: c, algorithm: a, bytes: bytes.bytes, ranks: placement.count),
                                                   network: n, placement: placement, nodes: Placement.nodes(placement))
@@ -156,12 +180,15 @@ struct Topo: ParsableCommand {
         @Flag(help: "With --explain: one JSON object per size and candidate.") var json = false
         @Option(help: "With --explain: only this collective (default: allreduce, reduce-scatter, allgather, broadcast).")
         var collective: String?
-        @Option(help: "With --explain: only this size (K/M/G suffixes; default: every power of two from 8 B to 1 GiB).")
+        @Option(help: "With --explain: only this size (K/M/G/T suffixes, at most 1024T; default: every power of two from 8 B to 1 GiB).")
         var bytes: ByteCount?
 
         func run() {
             if let output { checkOutputPath(output, option: "-o", .file) }
+            if let bytes { Topo.checkSimulated(bytes) }
             let (d, n) = Topo.open(file)
+            let ranks = Topo.ranks(ranks, n, d, limit: PlanComparison.maximumRanks, command: "topo plan",
+                                   cost: PlanComparison.maximumRanksCost)
             do {
                 if explain || json || collective != nil || bytes != nil {
                     guard explain else { failEverywhere("--json, --collective and --bytes go with --explain") }
@@ -174,14 +201,14 @@ struct Topo: ParsableCommand {
                     } else {
                         collectives = [.allreduce, .reduceScatter, .allgather, .broadcast]
                     }
-                    let comparison = try PlanComparison(network: n, descriptor: d, ranks: ranks ?? Placement.capacity(network: n, descriptor: d))
+                    let comparison = try PlanComparison(network: n, descriptor: d, ranks: ranks)
                     for c in collectives {
                         let table = comparison.compare(c, sizes: bytes.map { [$0.bytes] } ?? Plan.sizes, linkLoads: true)
                         PlanExplanation.print(table, collective: c, comparison: comparison, json: json)
                     }
                     guard output != nil else { return }
                 }
-                let plan = try Plan.make(network: n, descriptor: d, ranks: ranks ?? Placement.capacity(network: n, descriptor: d))
+                let plan = try Plan.make(network: n, descriptor: d, ranks: ranks)
                 if let output {
                     try writeAtomically(Data(plan.toml.utf8), to: output)
                 } else {

@@ -294,11 +294,20 @@ extension Train {
     }
 }
 
+/// Prints `value` as one JSON line. A value JSON cannot hold (inf, NaN) ends the run with
+/// one line naming its key: printing nothing and exiting 0 looked like success.
 func printJSONLine<T: Encodable>(_ value: T) {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
-    if let data = try? encoder.encode(value) {
+    do {
+        let data = try encoder.encode(value)
         print(String(decoding: data, as: UTF8.self))
         fflush(nil)
+    } catch EncodingError.invalidValue(let bad, let context) {
+        let key = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        failEverywhere("cannot print JSON: \(key.isEmpty ? "a value" : "key '\(key)'") is \(bad), which JSON cannot hold; "
+            + "check the inputs it comes from", code: 1)
+    } catch {
+        failEverywhere("cannot print JSON: \(error)", code: 1)
     }
 }

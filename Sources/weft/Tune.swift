@@ -44,8 +44,8 @@ struct Tune: ParsableCommand {
 
     func run() throws {
         let chosen = try parse()
-        if !(1...10_000_000).contains(iters) { failEverywhere("--iters must be 1…10000000, got \(iters)") }
-        if !(0...10_000_000).contains(warmup) { failEverywhere("--warmup must be 0…10000000, got \(warmup)") }
+        if !(1...Bench.maxIterations).contains(iters) { failEverywhere("--iters must be 1…\(Bench.maxIterations), got \(iters)") }
+        if !(0...Bench.maxIterations).contains(warmup) { failEverywhere("--warmup must be 0…\(Bench.maxIterations), got \(warmup)") }
         if !(1...1000).contains(rounds) { failEverywhere("--rounds must be 1…1000, got \(rounds)") }
         if minBytes.bytes > maxBytes.bytes { failEverywhere("--min-bytes \(minBytes) is larger than --max-bytes \(maxBytes)") }
         // Tuning times f32 messages; a size below one element would be timed as the empty one.

@@ -72,6 +72,7 @@ func startWorld(timeout: Double, topology: String?, tuning: String?) -> Communic
         failEverywhere("--timeout must be a number of seconds >= 0 (0: wait forever), got \(timeout)")
     }
     if let error = AlgorithmSelector.environmentError { failEverywhere(error) }
+    if let error = CrossMemorySetting.environmentError { failEverywhere(error) }
     Runtime.timeout = timeout
     let communicator: Communicator
     do {

@@ -59,6 +59,13 @@ public struct Descriptor: Sendable {
         .hyperx: ["minimal", "dor"], .expressMesh: ["minimal"], .custom: ["minimal"],
     ]
 
+    /// Link and cost values Weft models. Beyond them a value is a typo (1e308 for 1e3), and
+    /// the times and costs it yields overflow to inf, which no table or JSON line can hold.
+    public static let bandwidths = 1e3...1e15  // 1KB/s…1000TB/s
+    public static let latencies = 0.0...10.0
+    public static let prices = 0.0...1e9
+    public static let oversubscriptions = 1.0...1000.0
+
     public static func load(_ path: String) throws -> Descriptor {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw TopologyError(file: path, "cannot read the file (check the path and permissions)")
@@ -153,8 +160,8 @@ public struct Descriptor: Sendable {
             }
         }
         if let value = table["oversubscription"] {
-            guard let r = value.double ?? value.int.map(Double.init), r >= 1 else {
-                throw fail("oversubscription", "must be a number ≥ 1 (e.g. 2 for 2:1)")
+            guard let r = value.double ?? value.int.map(Double.init), Descriptor.oversubscriptions.contains(r) else {
+                throw fail("oversubscription", "must be a number 1…1000 (e.g. 2 for 2:1)")
             }
             oversubscription = r
         }
@@ -187,6 +194,9 @@ public struct Descriptor: Sendable {
                     guard let s = text.string, let bw = Units.bandwidth(s) else {
                         throw fail("\(key).bandwidth", "must be a positive bandwidth with a unit, e.g. \"25GB/s\" or \"200Gb/s\"")
                     }
+                    guard Descriptor.bandwidths.contains(bw) else {
+                        throw fail("\(key).bandwidth", "'\(s)' is outside 1KB/s…1000TB/s, the range Weft models; give the link's real bandwidth")
+                    }
                     linkClass.bandwidth = bw
                 } else if linkClass.bandwidth == 0 {
                     throw fail("\(key).bandwidth", "missing; give e.g. bandwidth = \"25GB/s\"")
@@ -195,11 +205,17 @@ public struct Descriptor: Sendable {
                     guard let s = text.string, let lat = Units.latency(s) else {
                         throw fail("\(key).latency", "must be a latency with a unit, e.g. \"100ns\" or \"1us\"")
                     }
+                    guard Descriptor.latencies.contains(lat) else {
+                        throw fail("\(key).latency", "'\(s)' is outside 0…10s, the range Weft models; give the link's real latency")
+                    }
                     linkClass.latency = lat
                 }
                 if let price = spec["price"] {
-                    guard let p = price.double ?? price.int.map(Double.init), p >= 0 else {
-                        throw fail("\(key).price", "must be a non-negative number")
+                    guard let p = price.double ?? price.int.map(Double.init) else {
+                        throw fail("\(key).price", "must be a number 0…1e9 (the price of one cable)")
+                    }
+                    guard Descriptor.prices.contains(p) else {
+                        throw fail("\(key).price", "must be a number 0…1e9 (the price of one cable), got \(p)")
                     }
                     linkClass.price = p
                 }
@@ -246,8 +262,11 @@ public struct Descriptor: Sendable {
             }
         }
         if let cost = table["cost"]?.table, let port = cost["port"] {
-            guard let p = port.double ?? port.int.map(Double.init), p >= 0 else {
-                throw fail("cost.port", "must be a non-negative number")
+            guard let p = port.double ?? port.int.map(Double.init) else {
+                throw fail("cost.port", "must be a number 0…1e9 (the price of one switch port)")
+            }
+            guard Descriptor.prices.contains(p) else {
+                throw fail("cost.port", "must be a number 0…1e9 (the price of one switch port), got \(p)")
             }
             portPrice = p
         }

@@ -20,6 +20,14 @@ public final class Simulator {
     public let placement: [Int]
     /// Per-message software overhead (MPI call, matching) per step.
     public var overhead: Double = 0.5e-6
+    /// Largest message simulated: 1 PiB, a gradient of 2^48 floats (a thousand times the
+    /// largest models), while sizes, offsets and their rounding stay far from Int's limit.
+    public static let maximumBytes = 1 << 50
+    /// Most ranks `weft topo simulate` replays. Every step's flows are walked, so a ring
+    /// (2(n−1) steps of n flows) costs n²: on our 2-core machine 16K ranks take about 20 s
+    /// (the 16,512-endpoint dragonfly of docs/TOPOLOGIES.md), 32K about 100 s, 64K over 5 minutes.
+    public static let maximumRanks = 32_768
+    public static let maximumRanksCost = "a ring's cost grows with the square of the ranks: 32K ranks take about 100 s"
 
     public struct Result: Codable, Sendable {
         public var time_us: Double

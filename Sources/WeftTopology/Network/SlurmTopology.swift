@@ -6,6 +6,9 @@ public enum SlurmTopology {
         var d = Descriptor(file: file, kind: .custom, name: (file as NSString).lastPathComponent)
         d.classes["terminal"] = Network.LinkClass(name: "terminal", bandwidth: 25e9, latency: 100e-9, price: 30, optical: false)
         d.classes["fabric"] = Network.LinkClass(name: "fabric", bandwidth: 25e9, latency: 200e-9, price: 200, optical: true)
+        // Where each switch, node and parent link was written: a problem is reported at the
+        // user's line, not at the custom descriptor's internal keys (`link[2].b`) it becomes.
+        var switchLines: [String: Int] = [:], nodeLines: [String: (line: Int, switch: String)] = [:], linkLines: [Int] = []
         for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
@@ -29,26 +32,41 @@ public enum SlurmTopology {
             if let speed = values["linkspeed"], (Int(speed) ?? 0) <= 0 {
                 throw TopologyError(file: file, key: "LinkSpeed", line: number + 1, "must be a positive integer, got '\(speed)'")
             }
+            if let first = switchLines[name] {
+                throw TopologyError(file: file, key: "SwitchName", line: number + 1,
+                                    "switch \(name) is already defined on line \(first); give each switch one line")
+            }
+            switchLines[name] = number + 1
             d.customSwitches.append(name)
             for child in try expand(values["switches"] ?? "", file: file, line: number + 1) {
                 d.customLinks.append((name, child, "fabric", 1))
+                linkLines.append(number + 1)
             }
             for node in try expand(values["nodes"] ?? "", file: file, line: number + 1) {
+                if let first = nodeLines[node] {
+                    throw TopologyError(file: file, key: "Nodes", line: number + 1,
+                                        "node \(node) under switch \(name) is already under \(first.switch) on line \(first.line); list each node once")
+                }
+                nodeLines[node] = (number + 1, name)
                 d.customEndpoints.append((node, name))
             }
         }
         guard !d.customSwitches.isEmpty else { throw TopologyError(file: file, "no SwitchName= lines found") }
-        try checkTree(d, file: file)
+        for (link, line) in zip(d.customLinks, linkLines) where switchLines[link.b] == nil {
+            throw TopologyError(file: file, key: "Switches", line: line,
+                                "switch \(link.b) under switch \(link.a) has no SwitchName= line; add one or drop it from Switches=")
+        }
+        try checkTree(d, file: file, linkLines: linkLines)
         return d
     }
 
     /// Slurm's tree plugin describes a tree: every switch under at most one parent and no
     /// switch its own ancestor. A cycle would make routes loop; refuse it by name.
-    static func checkTree(_ d: Descriptor, file: String) throws {
+    static func checkTree(_ d: Descriptor, file: String, linkLines: [Int]) throws {
         var parent: [String: String] = [:]
-        for link in d.customLinks {
+        for (link, line) in zip(d.customLinks, linkLines) {
             if let other = parent[link.b], other != link.a {
-                throw TopologyError(file: file, key: "Switches", "switch \(link.b) is listed under both \(other) and \(link.a); the tree plugin needs one parent per switch")
+                throw TopologyError(file: file, key: "Switches", line: line, "switch \(link.b) is listed under both \(other) and \(link.a); the tree plugin needs one parent per switch")
             }
             parent[link.b] = link.a
         }

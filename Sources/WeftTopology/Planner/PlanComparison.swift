@@ -20,6 +20,13 @@ public struct PlanComparison {
         public var chosen: Bool
     }
 
+    /// Most ranks `weft topo plan` (and `topo simulate --algorithm all`) weighs: every
+    /// candidate's schedule is built and replayed at every size, which grows faster than the
+    /// square of the ranks — on our 2-core machine 1K ranks take 40 s, 2K 2 minutes, 4K
+    /// 5 minutes and 3 GB. 4K keeps every shipped descriptor (2,112 endpoints at most).
+    public static let maximumRanks = 4_096
+    public static let maximumRanksCost = "every candidate at every size: 4K ranks take about 5 minutes and 3 GB"
+
     public let network: Network
     public let placement: [Int]
     /// Ranks grouped by endpoint: the node layout `two-level` is built on.

@@ -65,9 +65,13 @@ public struct ChunkLayout: Hashable, Sendable {
     }
 
     /// First element of `chunk` when each block holds `blockCount` elements.
+    /// `blockCount · sub / chunksPerBlock` is computed from blockCount's quotient and
+    /// remainder by chunksPerBlock, so no intermediate exceeds the message's element count
+    /// (the direct product overflowed for messages of 2^62 bytes).
     public func elementOffset(ofChunk chunk: Int, blockCount: Int) -> Int {
         let block = chunk / chunksPerBlock, sub = chunk % chunksPerBlock
-        return block * blockCount + blockCount * sub / chunksPerBlock
+        let whole = blockCount / chunksPerBlock, part = blockCount % chunksPerBlock
+        return block * blockCount + whole * sub + part * sub / chunksPerBlock
     }
 }
 
