@@ -86,7 +86,9 @@ public struct Checkpoint: Equatable {
         guard fileVersion == 1 || fileVersion == version else { throw fail("has an unknown format version") }
         let signature = try take(UInt64.self)
         let epoch = Int(try take(Int64.self)), batch = Int(try take(Int64.self)), step = Int(try take(Int64.self))
-        guard epoch >= 0, batch >= 0, step >= 0 else {
+        // Bounded far above any real run (2^40 steps) so arithmetic on them cannot overflow.
+        let limit = 1 << 40
+        guard (0...limit).contains(epoch), (0...limit).contains(batch), (0...limit).contains(step) else {
             throw fail("is damaged (epoch \(epoch), batch \(batch), step \(step)); it was not loaded")
         }
         let parameters = try floats(), state = try floats(), optimizer = try floats()

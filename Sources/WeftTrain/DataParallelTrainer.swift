@@ -32,7 +32,8 @@ public final class DataParallelTrainer {
                                   totalSteps: options.epochs * sampler.batchesPerEpoch, rank: communicator.rank)
         loop = try TrainingLoop(replica: replica, options: options, train: train, sampler: sampler, group: communicator,
                                 world: communicator, progress: progress,
-                                checkpointPath: options.checkpointDirectory.map { "\($0)/checkpoint.weft" })
+                                checkpointPath: options.checkpointDirectory.map { "\($0)/checkpoint.weft" },
+                                methodSettings: [TrainingOptions.methodKey: "dp"])
     }
 
     public func run() throws -> TrainingResult {

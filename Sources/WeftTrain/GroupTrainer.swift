@@ -99,7 +99,7 @@ public final class GroupTrainer {
     /// The method's settings recorded beside the checkpoints: the peer count and what
     /// co-distillation exchanges are fixed on resume, the rest noted when they change.
     static func resumeSettings(_ method: Method, _ group: GroupTrainingOptions) -> [String: String] {
-        let shared = ["--temperature": "\(group.temperature)"]
+        let shared = ["--temperature": "\(group.temperature)", TrainingOptions.methodKey: method.rawValue]
         switch method {
         case .mutualLearning:
             return shared.merging(["--peers": "\(group.models.count)", "--kl-weight": "\(group.distillWeight)"]) { $1 }

@@ -16,8 +16,9 @@ extension TrainingLoop {
         var failure: Error?
         if options.resume, let path = checkpointPath, FileManager.default.fileExists(atPath: path) {
             do {
-                restored = try restore(from: path)
+                // Settings first: a contradicting one explains a position that does not fit.
                 notes = try options.checkResumeSettings(in: options.checkpointDirectory!, method: methodSettings)
+                restored = try restore(from: path)
             } catch {
                 failure = error
             }
@@ -36,7 +37,14 @@ extension TrainingLoop {
             return Position()
         }
         for note in notes { progress.note(note) }
-        progress.note("resuming from \(path) at epoch \(restored.epoch + 1), batch \(restored.batch + 1) (step \(restored.step))")
+        if restored.epoch == options.epochs {
+            // Re-running a finished job's command (a scheduler's retry) is not an error:
+            // nothing is trained or written, and the job reports the checkpoint's model.
+            progress.note("\(path) has finished all \(options.epochs) epochs (step \(restored.step)); nothing left to "
+                + "train (raise --epochs to train further)")
+        } else {
+            progress.note("resuming from \(path) at epoch \(restored.epoch + 1), batch \(restored.batch + 1) (step \(restored.step))")
+        }
         return restored
     }
 
@@ -72,6 +80,11 @@ extension TrainingLoop {
             throw TrainingError("checkpoint \(path) was written for a different model than \(replica.spec.name); "
                 + "it was not loaded (use another --checkpoint directory or the same --model)")
         }
+        // Supernets written before they resumed kept only their final weights.
+        guard !checkpoint.randomStates.isEmpty else {
+            throw TrainingError("checkpoint \(path) holds final weights only, no training state to resume from; "
+                + "start a new --checkpoint folder")
+        }
         let sizesDiffer = TrainingError("checkpoint \(path) does not match the model's sizes; it was not loaded")
         guard checkpoint.parameters.count == model.parameterCount, checkpoint.state.count == model.store.stateCount,
               let ranks = checkpoint.randomStates.first
@@ -83,6 +96,19 @@ extension TrainingLoop {
         guard checkpoint.randomStates.count == 1 + group.size * perRank else { throw sizesDiffer }
         guard checkpoint.epoch <= options.epochs else {
             throw TrainingError("checkpoint \(path) is at epoch \(checkpoint.epoch), beyond --epochs \(options.epochs)")
+        }
+        // The position must be one this run's epochs can reach: a batch at or past the end
+        // of the epoch would train nothing (another --batch-size or --train-limit, with
+        // settings.json gone), and a step count that is not epoch × batches + batch means
+        // the epochs were cut otherwise. Either way the data order would not continue.
+        let batches = sampler.batchesPerEpoch
+        let (before, overflow) = checkpoint.epoch.multipliedReportingOverflow(by: batches)
+        guard checkpoint.batchInEpoch < batches, !overflow, checkpoint.step == before + checkpoint.batchInEpoch,
+              checkpoint.epoch < options.epochs || checkpoint.batchInEpoch == 0
+        else {
+            throw TrainingError("checkpoint \(path) is at epoch \(checkpoint.epoch + 1), batch \(checkpoint.batchInEpoch + 1), "
+                + "step \(checkpoint.step), which this run's epochs of \(batches) batches never reach; it was written with "
+                + "another --batch-size or --train-limit: resume with those or start a new --checkpoint folder")
         }
         guard checkpoint.optimizer.count == replica.optimizer.state.count else {
             throw TrainingError("checkpoint \(path) holds state of another optimizer than --optimizer \(options.optimizer); it was not loaded")

@@ -105,6 +105,7 @@ struct TrainingArguments: ParsableArguments {
         o.augment = augment
         o.bucketBytes = bucketBytes.bytes
         o.stopAfterSteps = stopAfterSteps
+        do { try o.checkSettingsPath() } catch { failEverywhere("\(error)") }
         return o
     }
 }

@@ -98,6 +98,12 @@ final class ModelAndCheckpointTests: XCTestCase {
         XCTAssertThrowsError(try Checkpoint.decode(Array("not a checkpoint".utf8), path: path)) { error in
             XCTAssertEqual("\(error)", "checkpoint \(path) is not a Weft checkpoint")
         }
+        // A position no run reaches (with a valid CRC) is damage, not a number to add 1 to.
+        var huge = checkpoint
+        huge.batchInEpoch = Int(Int64.max)
+        XCTAssertThrowsError(try Checkpoint.decode(huge.encoded(), path: path)) { error in
+            XCTAssertEqual("\(error)", "checkpoint \(path) is damaged (epoch 3, batch 9223372036854775807, step 999); it was not loaded")
+        }
         try? FileManager.default.removeItem(atPath: dir)
     }
 
