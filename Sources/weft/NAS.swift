@@ -39,7 +39,7 @@ extension Train.NAS {
         static let configuration = CommandConfiguration(
             commandName: "supernet",
             abstract: "Train the supernet of a search space; every rank samples its own paths.",
-            discussion: "Writes DIR/supernet.weft with --checkpoint DIR. Uses the first 55,000 training images; the rest are the search's validation split."
+            discussion: "Writes DIR/supernet.weft with --checkpoint DIR at each epoch end (and every --checkpoint-every steps); --resume continues from it. Uses the first 55,000 training images; the rest are the search's validation split."
         )
         @OptionGroup var arguments: TrainingArguments
         @Option(help: "Search space file (JSON).") var space: String
