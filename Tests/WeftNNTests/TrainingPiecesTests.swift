@@ -82,6 +82,24 @@ final class ModelAndCheckpointTests: XCTestCase {
                        "model net.json: outputs [7] but has 10 classes; end with a dense layer of 10 outputs")
     }
 
+    /// Depth is bounded before any layer is built: 200,000 ReLUs exhausted 24 GiB.
+    func testTooManyLayersIsRefusedBeforeBuilding() {
+        func spec(relus: Int, nested: Bool = false) -> String {
+            let relu = Array(repeating: #"{"type": "relu"}"#, count: relus).joined(separator: ", ")
+            let layers = nested ? #"{"type": "residual", "body": [\#(relu)]}"# : relu
+            return #"{"input": [1, 28, 28], "classes": 10, "layers": [\#(layers), {"type": "flatten"}, {"type": "dense", "out": 10}]}"#
+        }
+        XCTAssertThrowsError(try ModelSpec(json: spec(relus: 200_000), source: "deep.json")) { error in
+            XCTAssertEqual("\(error)", "model spec deep.json: 200002 layers (counting those inside residual and choice layers), "
+                + "more than the 10000 allowed; use fewer layers")
+        }
+        XCTAssertThrowsError(try ModelSpec(json: spec(relus: 9_999, nested: true), source: "deep.json")) { error in
+            XCTAssertEqual("\(error)", "model spec deep.json: 10002 layers (counting those inside residual and choice layers), "
+                + "more than the 10000 allowed; use fewer layers")
+        }
+        XCTAssertNoThrow(try ModelSpec(json: spec(relus: 9_998), source: "deep.json"))
+    }
+
     func testCheckpointRoundTripsAndRefusesDamage() throws {
         let checkpoint = Checkpoint(signature: 42, epoch: 3, batchInEpoch: 17, step: 999, parameters: [1, -2.5, .pi],
                                     state: [0.1], optimizer: [7, 8, 9], randomStates: [123, 456], methodState: [4, -0.5])
