@@ -153,6 +153,24 @@ final class DataTests: XCTestCase {
         XCTAssertEqual(seen.count, 99)
     }
 
+    /// A folder where a data file should be, and a header with a zero-sized dimension, say
+    /// so (they read as "gzip stream is damaged" and "more values than the file holds").
+    func testDataFileThatIsAFolderOrHasAZeroDimensionSaysSo() throws {
+        let dir = NSTemporaryDirectory() + "weft-idx-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir + "/images.gz", withIntermediateDirectories: true)
+        defer { XCTAssertNoThrow(try FileManager.default.removeItem(atPath: dir)) }
+        XCTAssertThrowsError(try IDXFile.read(dir + "/images.gz")) { error in
+            XCTAssertEqual("\(error)", "data file \(dir)/images.gz is unreadable: it is a folder, not an IDX file; "
+                + "remove it or point --data at another folder")
+        }
+        let zero: [UInt8] = [0, 0, 8, 3, 0, 0, 2, 0x58, 0, 0, 0, 0, 0, 0, 0, 28]
+        FileManager.default.createFile(atPath: dir + "/zero", contents: Data(zero))
+        XCTAssertThrowsError(try IDXFile.read(dir + "/zero")) { error in
+            XCTAssertEqual("\(error)", "data file \(dir)/zero is unreadable: header dimensions [600, 0, 28] give dimension 1 "
+                + "size 0; every sample dimension must be at least 1")
+        }
+    }
+
     func testTooFewSamplesForTheRanksIsAnError() {
         XCTAssertThrowsError(try BatchSampler(samples: 3, batchSize: 8, rank: 0, ranks: 4, seed: 1)) { error in
             XCTAssertEqual("\(error)", "3 training samples cannot feed 4 ranks with at least one batch each (batch 8); "
