@@ -126,7 +126,10 @@ public struct TrainingResult: Encodable, Sendable {
     public var comm_time_s: Double
     public var wall_s: Double
     public var ranks: Int
+    /// Parameters of the model `test_accuracy` scores (dp's; with several, peer 0's).
     public var parameters: Int
+    /// Parameters of each group's model, in `peer_accuracies`' order.
+    public var peer_parameters: [Int]
     public var model: String
     /// Bytes handed to collectives inside groups and across them, summed over all ranks
     /// (data-parallel training is one group).
