@@ -16,9 +16,10 @@ extension TrainingLoop {
         var failure: Error?
         if options.resume, let path = checkpointPath, FileManager.default.fileExists(atPath: path) {
             do {
-                // Settings first: a contradicting one explains a position that does not fit.
-                notes = try options.checkResumeSettings(in: options.checkpointDirectory!, method: methodSettings)
                 restored = try restore(from: path)
+                notes = try options.checkResumeSettings(in: options.checkpointDirectory!, method: methodSettings)
+                // After the settings: a contradicting one explains a position that does not fit.
+                try checkPosition(restored!, path)
             } catch {
                 failure = error
             }
@@ -97,19 +98,6 @@ extension TrainingLoop {
         guard checkpoint.epoch <= options.epochs else {
             throw TrainingError("checkpoint \(path) is at epoch \(checkpoint.epoch), beyond --epochs \(options.epochs)")
         }
-        // The position must be one this run's epochs can reach: a batch at or past the end
-        // of the epoch would train nothing (another --batch-size or --train-limit, with
-        // settings.json gone), and a step count that is not epoch × batches + batch means
-        // the epochs were cut otherwise. Either way the data order would not continue.
-        let batches = sampler.batchesPerEpoch
-        let (before, overflow) = checkpoint.epoch.multipliedReportingOverflow(by: batches)
-        guard checkpoint.batchInEpoch < batches, !overflow, checkpoint.step == before + checkpoint.batchInEpoch,
-              checkpoint.epoch < options.epochs || checkpoint.batchInEpoch == 0
-        else {
-            throw TrainingError("checkpoint \(path) is at epoch \(checkpoint.epoch + 1), batch \(checkpoint.batchInEpoch + 1), "
-                + "step \(checkpoint.step), which this run's epochs of \(batches) batches never reach; it was written with "
-                + "another --batch-size or --train-limit: resume with those or start a new --checkpoint folder")
-        }
         guard checkpoint.optimizer.count == replica.optimizer.state.count else {
             throw TrainingError("checkpoint \(path) holds state of another optimizer than --optimizer \(options.optimizer); it was not loaded")
         }
@@ -122,6 +110,20 @@ extension TrainingLoop {
             model.network.randomStates = Array(states.dropFirst(group.rank * perRank).prefix(perRank))
         }
         return Position(epoch: checkpoint.epoch, batch: checkpoint.batchInEpoch, step: checkpoint.step)
+    }
+
+    /// Refuses a checkpoint position this run's epochs never reach: a batch at or past the
+    /// end of the epoch would train nothing (another --batch-size or --train-limit, with
+    /// settings.json gone), and a step count that is not epoch × batches + batch means the
+    /// epochs were cut otherwise. Either way the data order would not continue.
+    func checkPosition(_ at: Position, _ path: String) throws {
+        let batches = sampler.batchesPerEpoch
+        let (before, overflow) = at.epoch.multipliedReportingOverflow(by: batches)
+        guard at.batch < batches, !overflow, at.step == before + at.batch, at.epoch < options.epochs || at.batch == 0 else {
+            throw TrainingError("checkpoint \(path) is at epoch \(at.epoch + 1), batch \(at.batch + 1), step \(at.step), "
+                + "which this run's epochs of \(batches) batches never reach; it was written with another --batch-size "
+                + "or --train-limit: resume with those or start a new --checkpoint folder")
+        }
     }
 
     /// Makes one rank's failure every rank's: a peer's checkpoint is read by its group only,
