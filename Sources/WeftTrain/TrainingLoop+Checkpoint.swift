@@ -65,7 +65,8 @@ extension TrainingLoop {
                                         step: position.step, parameters: Array(model.store.values),
                                         state: Array(model.store.state), optimizer: replica.optimizer.state,
                                         randomStates: [UInt64(world.size)] + all.map { UInt64(bitPattern: $0) },
-                                        methodState: saveMethodState())
+                                        methodState: saveMethodState(), batchSize: options.batchSize,
+                                        samples: train.count)
             try checkpoint.write(to: path)
         }
         if world.rank == 0 { try options.writeResumeSettings(in: options.checkpointDirectory!, method: methodSettings) }
@@ -109,14 +110,22 @@ extension TrainingLoop {
             let states = checkpoint.randomStates.dropFirst()
             model.network.randomStates = Array(states.dropFirst(group.rank * perRank).prefix(perRank))
         }
+        written = (checkpoint.batchSize, checkpoint.samples)
         return Position(epoch: checkpoint.epoch, batch: checkpoint.batchInEpoch, step: checkpoint.step)
     }
 
-    /// Refuses a checkpoint position this run's epochs never reach: a batch at or past the
+    /// Refuses a checkpoint of another data order (`written`, when the file records it) or
+    /// a position this run's epochs never reach: a batch at or past the
     /// end of the epoch would train nothing (another --batch-size or --train-limit, with
     /// settings.json gone), and a step count that is not epoch × batches + batch means the
     /// epochs were cut otherwise. Either way the data order would not continue.
     func checkPosition(_ at: Position, _ path: String) throws {
+        // Files since version 3 say which order they count in (0: older, unknown).
+        if written.batchSize > 0 && (written.batchSize != options.batchSize || written.samples != train.count) {
+            throw TrainingError("checkpoint \(path) was written with --batch-size \(written.batchSize) over "
+                + "\(written.samples) training images, this run has \(options.batchSize) over \(train.count); resume "
+                + "with its --batch-size and --train-limit or start a new --checkpoint folder")
+        }
         let batches = sampler.batchesPerEpoch
         let (before, overflow) = at.epoch.multipliedReportingOverflow(by: batches)
         guard at.batch < batches, !overflow, at.step == before + at.batch, at.epoch < options.epochs || at.batch == 0 else {

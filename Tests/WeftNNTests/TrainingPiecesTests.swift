@@ -102,7 +102,8 @@ final class ModelAndCheckpointTests: XCTestCase {
 
     func testCheckpointRoundTripsAndRefusesDamage() throws {
         let checkpoint = Checkpoint(signature: 42, epoch: 3, batchInEpoch: 17, step: 999, parameters: [1, -2.5, .pi],
-                                    state: [0.1], optimizer: [7, 8, 9], randomStates: [123, 456], methodState: [4, -0.5])
+                                    state: [0.1], optimizer: [7, 8, 9], randomStates: [123, 456], methodState: [4, -0.5],
+                                    batchSize: 64, samples: 2048)
         let dir = NSTemporaryDirectory() + "weft-ckpt-\(getpid())"
         let path = dir + "/model.ckpt"
         try checkpoint.write(to: path)
