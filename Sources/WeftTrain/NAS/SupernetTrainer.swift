@@ -145,6 +145,7 @@ public final class SupernetTrainer {
     public func run() throws -> Result {
         let start = Date()
         let summary = try loop.run(trainStep)
+        countEarlierSteps(before: summary.steps)   // a finished checkpoint resumed trains no step
         let model = supernet.model
         let path = loop.checkpointPath
         // Batch-norm statistics differ per rank (each saw its own paths): average them. With
@@ -163,20 +164,23 @@ public final class SupernetTrainer {
                       checkpoint: path, wall_s: Date().timeIntervalSince(start))
     }
 
+    /// Once per run: counts the candidates of the steps a resumed run did not train (paths
+    /// are a function of step and rank), so its totals match an uninterrupted run's.
+    private func countEarlierSteps(before end: Int) {
+        guard !countedEarlierSteps else { return }
+        countedEarlierSteps = true
+        for step in 0..<end {
+            for path in paths(step: step) {
+                for (k, u) in supernet.usage(path).enumerated() where u > 0 { candidateSteps[k] += 1 }
+            }
+        }
+    }
+
     /// One step: this rank's paths on the batch, gradients summed over ranks and averaged
     /// per candidate over the ranks that used it, a masked update; returns the mean path loss.
     private func trainStep(_ batch: TrainingLoop.Batch) throws -> Double {
         let model = supernet.model
-        if !countedEarlierSteps {
-            // Resumed: count the candidates of the steps before the checkpoint (paths are a
-            // function of step and rank), so the totals match an uninterrupted run's.
-            for step in 0..<batch.step {
-                for path in paths(step: step) {
-                    for (k, u) in supernet.usage(path).enumerated() where u > 0 { candidateSteps[k] += 1 }
-                }
-            }
-            countedEarlierSteps = true
-        }
+        countEarlierSteps(before: batch.step)
         model.store.zeroGradients()
         let paths = self.paths(step: batch.step)
         var used = [Float](repeating: 0, count: candidateSteps.count)
