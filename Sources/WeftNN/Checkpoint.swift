@@ -20,9 +20,15 @@ public struct Checkpoint: Equatable {
     /// stale teachers); empty for most methods. In the same file, so a crash never leaves
     /// it and the model from different steps.
     public var methodState: [Float]
+    /// The data order the position counts in: samples per rank per step, and training
+    /// samples (0: unknown, files before version 3). In the file itself, so a resume with
+    /// another --batch-size or --train-limit is refused even when settings.json is gone.
+    public var batchSize: Int
+    public var samples: Int
 
     public init(signature: UInt64, epoch: Int, batchInEpoch: Int, step: Int, parameters: [Float], state: [Float],
-                optimizer: [Float], randomStates: [UInt64], methodState: [Float] = []) {
+                optimizer: [Float], randomStates: [UInt64], methodState: [Float] = [], batchSize: Int = 0,
+                samples: Int = 0) {
         self.signature = signature
         self.epoch = epoch
         self.batchInEpoch = batchInEpoch
@@ -32,11 +38,14 @@ public struct Checkpoint: Equatable {
         self.optimizer = optimizer
         self.randomStates = randomStates
         self.methodState = methodState
+        self.batchSize = batchSize
+        self.samples = samples
     }
 
     static let magic = Array("WEFTCKPT".utf8)
-    /// Version 2 added `methodState`; version 1 files still read (with none).
-    static let version: UInt32 = 2
+    /// Version 2 added `methodState`, version 3 `batchSize` and `samples`; older files
+    /// still read (with none).
+    static let version: UInt32 = 3
 
     public func encoded() -> [UInt8] {
         var out = Checkpoint.magic
@@ -54,6 +63,8 @@ public struct Checkpoint: Equatable {
         for v in randomStates { put(v) }
         put(Int64(methodState.count))
         for v in methodState { put(v.bitPattern) }
+        put(Int64(batchSize))
+        put(Int64(samples))
         let crc = out.withUnsafeBufferPointer { UInt32(crc32(0, $0.baseAddress, UInt32($0.count))) }
         put(crc)
         return out
@@ -83,10 +94,12 @@ public struct Checkpoint: Equatable {
             return try (0..<n).map { _ in Float(bitPattern: try take(UInt32.self)) }
         }
         let fileVersion = try take(UInt32.self)
-        guard fileVersion == 1 || fileVersion == version else { throw fail("has an unknown format version") }
+        guard (1...version).contains(fileVersion) else { throw fail("has an unknown format version") }
         let signature = try take(UInt64.self)
         let epoch = Int(try take(Int64.self)), batch = Int(try take(Int64.self)), step = Int(try take(Int64.self))
-        guard epoch >= 0, batch >= 0, step >= 0 else {
+        // Bounded far above any real run (2^40 steps) so arithmetic on them cannot overflow.
+        let limit = 1 << 40
+        guard (0...limit).contains(epoch), (0...limit).contains(batch), (0...limit).contains(step) else {
             throw fail("is damaged (epoch \(epoch), batch \(batch), step \(step)); it was not loaded")
         }
         let parameters = try floats(), state = try floats(), optimizer = try floats()
@@ -94,8 +107,14 @@ public struct Checkpoint: Equatable {
         guard n >= 0 && n < 1 << 20 else { throw fail("is damaged") }
         let randomStates = try (0..<n).map { _ in try take(UInt64.self) }
         let methodState = fileVersion >= 2 ? try floats() : []
+        let batchSize = fileVersion >= 3 ? Int(try take(Int64.self)) : 0
+        let samples = fileVersion >= 3 ? Int(try take(Int64.self)) : 0
+        guard (0...limit).contains(batchSize), (0...limit).contains(samples) else {
+            throw fail("is damaged (batch size \(batchSize), samples \(samples)); it was not loaded")
+        }
         return Checkpoint(signature: signature, epoch: epoch, batchInEpoch: batch, step: step, parameters: parameters,
-                          state: state, optimizer: optimizer, randomStates: randomStates, methodState: methodState)
+                          state: state, optimizer: optimizer, randomStates: randomStates, methodState: methodState,
+                          batchSize: batchSize, samples: samples)
     }
 
     /// Writes atomically: temporary file, fsync, rename, fsync of the directory (through a

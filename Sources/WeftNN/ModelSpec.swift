@@ -72,8 +72,27 @@ public struct ModelSpec: Sendable {
             guard let layer = value.object else { throw ModelSpecError("model spec \(source): layer \(index) is not an object") }
             return layer
         }
+        let count = ModelSpec.layerCount(layers)
+        guard count <= ModelSpec.maxLayers else {
+            throw ModelSpecError("model spec \(source): \(count) layers (counting those inside residual and choice "
+                + "layers), more than the \(ModelSpec.maxLayers) allowed; use fewer layers")
+        }
         // Validate every layer now, so errors come before any training.
         _ = try ModelSpec.makeLayers(layers, source: source, path: "layer ")
+    }
+
+    /// The most layers a spec may hold, nested ones included. Every layer caches its
+    /// activations for the backward pass, so memory grows with depth: 200,000 ReLUs took
+    /// more than 24 GiB. The supernet of examples/nas-space.json has about 320.
+    public static let maxLayers = 10_000
+
+    /// Layers of `specs`, counting those inside residual bodies and choice candidates.
+    static func layerCount(_ specs: [[String: JSONValue]]) -> Int {
+        specs.reduce(0) { total, spec in
+            let body = spec["body"]?.array?.compactMap(\.object) ?? []
+            let candidates = spec["candidates"]?.array?.map { $0.array?.compactMap(\.object) ?? [] } ?? []
+            return total + 1 + layerCount(body) + candidates.reduce(0) { $0 + layerCount($1) }
+        }
     }
 
     /// Builds fresh layer objects for the spec.

@@ -32,7 +32,8 @@ public final class DataParallelTrainer {
                                   totalSteps: options.epochs * sampler.batchesPerEpoch, rank: communicator.rank)
         loop = try TrainingLoop(replica: replica, options: options, train: train, sampler: sampler, group: communicator,
                                 world: communicator, progress: progress,
-                                checkpointPath: options.checkpointDirectory.map { "\($0)/checkpoint.weft" })
+                                checkpointPath: options.checkpointDirectory.map { "\($0)/checkpoint.weft" },
+                                methodSettings: [TrainingOptions.methodKey: "dp"])
     }
 
     public func run() throws -> TrainingResult {
@@ -47,7 +48,8 @@ public final class DataParallelTrainer {
                               samples_per_s: summary.samples > 0 ? Double(summary.samples) / max(slowest[0], 1e-9) : 0,
                               comm_bytes: commBytes, comm_time_s: replica.secondsInGroup,
                               wall_s: Date().timeIntervalSince(start), ranks: communicator.size,
-                              parameters: replica.model.parameterCount, model: options.model.name,
+                              parameters: replica.model.parameterCount,
+                              peer_parameters: [replica.model.parameterCount], model: options.model.name,
                               comm_bytes_in_group: commBytes * communicator.size, comm_bytes_across_groups: 0,
                               peer_accuracies: [accuracy], ensemble_accuracy: accuracy, method: "dp")
     }

@@ -99,7 +99,7 @@ public final class GroupTrainer {
     /// The method's settings recorded beside the checkpoints: the peer count and what
     /// co-distillation exchanges are fixed on resume, the rest noted when they change.
     static func resumeSettings(_ method: Method, _ group: GroupTrainingOptions) -> [String: String] {
-        let shared = ["--temperature": "\(group.temperature)"]
+        let shared = ["--temperature": "\(group.temperature)", TrainingOptions.methodKey: method.rawValue]
         switch method {
         case .mutualLearning:
             return shared.merging(["--peers": "\(group.models.count)", "--kl-weight": "\(group.distillWeight)"]) { $1 }
@@ -131,12 +131,17 @@ public final class GroupTrainer {
         var slowest = [summary.seconds]
         try world.allreduce(&slowest, op: .max, algorithm: .mpi)
         let mine = groups.index
+        // Each group's first rank gives its model's size (peers may differ: --models mlp,cnn).
+        var sizes = [Double](repeating: 0, count: group.models.count)
+        if groups.position == 0 { sizes[mine] = Double(replica.model.parameterCount) }
+        try world.allreduce(&sizes, op: .sum, algorithm: .mpi)
         return TrainingResult(
             test_accuracy: evaluation.peerAccuracies[mine], test_loss: evaluation.peerLosses[mine],
             test_images: test.count, train_loss: summary.loss,
             epochs: summary.epochs, samples_per_s: Double(summary.samples) / max(slowest[0], 1e-9),
             comm_bytes: Int(totals[0] + totals[1]) / world.size, comm_time_s: totals[3] / Double(world.size),
-            wall_s: Date().timeIntervalSince(start), ranks: world.size, parameters: replica.model.parameterCount,
+            wall_s: Date().timeIntervalSince(start), ranks: world.size, parameters: Int(sizes[0]),
+            peer_parameters: sizes.map { Int($0) },
             model: group.models.map(\.name).joined(separator: ","), comm_bytes_in_group: Int(totals[0]),
             comm_bytes_across_groups: Int(totals[1]), peer_accuracies: evaluation.peerAccuracies,
             ensemble_accuracy: evaluation.ensembleAccuracy, method: method.rawValue)

@@ -18,6 +18,8 @@ extension TrainingLoop {
             do {
                 restored = try restore(from: path)
                 notes = try options.checkResumeSettings(in: options.checkpointDirectory!, method: methodSettings)
+                // After the settings: a contradicting one explains a position that does not fit.
+                try checkPosition(restored!, path)
             } catch {
                 failure = error
             }
@@ -36,7 +38,14 @@ extension TrainingLoop {
             return Position()
         }
         for note in notes { progress.note(note) }
-        progress.note("resuming from \(path) at epoch \(restored.epoch + 1), batch \(restored.batch + 1) (step \(restored.step))")
+        if restored.epoch == options.epochs {
+            // Re-running a finished job's command (a scheduler's retry) is not an error:
+            // nothing is trained or written, and the job reports the checkpoint's model.
+            progress.note("\(path) has finished all \(options.epochs) epochs (step \(restored.step)); nothing left to "
+                + "train (raise --epochs to train further)")
+        } else {
+            progress.note("resuming from \(path) at epoch \(restored.epoch + 1), batch \(restored.batch + 1) (step \(restored.step))")
+        }
         return restored
     }
 
@@ -56,7 +65,8 @@ extension TrainingLoop {
                                         step: position.step, parameters: Array(model.store.values),
                                         state: Array(model.store.state), optimizer: replica.optimizer.state,
                                         randomStates: [UInt64(world.size)] + all.map { UInt64(bitPattern: $0) },
-                                        methodState: saveMethodState())
+                                        methodState: saveMethodState(), batchSize: options.batchSize,
+                                        samples: train.count)
             try checkpoint.write(to: path)
         }
         if world.rank == 0 { try options.writeResumeSettings(in: options.checkpointDirectory!, method: methodSettings) }
@@ -71,6 +81,11 @@ extension TrainingLoop {
         guard checkpoint.signature == model.signature else {
             throw TrainingError("checkpoint \(path) was written for a different model than \(replica.spec.name); "
                 + "it was not loaded (use another --checkpoint directory or the same --model)")
+        }
+        // Supernets written before they resumed kept only their final weights.
+        guard !checkpoint.randomStates.isEmpty else {
+            throw TrainingError("checkpoint \(path) holds final weights only, no training state to resume from; "
+                + "start a new --checkpoint folder")
         }
         let sizesDiffer = TrainingError("checkpoint \(path) does not match the model's sizes; it was not loaded")
         guard checkpoint.parameters.count == model.parameterCount, checkpoint.state.count == model.store.stateCount,
@@ -95,7 +110,29 @@ extension TrainingLoop {
             let states = checkpoint.randomStates.dropFirst()
             model.network.randomStates = Array(states.dropFirst(group.rank * perRank).prefix(perRank))
         }
+        written = (checkpoint.batchSize, checkpoint.samples)
         return Position(epoch: checkpoint.epoch, batch: checkpoint.batchInEpoch, step: checkpoint.step)
+    }
+
+    /// Refuses a checkpoint of another data order (`written`, when the file records it) or
+    /// a position this run's epochs never reach: a batch at or past the
+    /// end of the epoch would train nothing (another --batch-size or --train-limit, with
+    /// settings.json gone), and a step count that is not epoch × batches + batch means the
+    /// epochs were cut otherwise. Either way the data order would not continue.
+    func checkPosition(_ at: Position, _ path: String) throws {
+        // Files since version 3 say which order they count in (0: older, unknown).
+        if written.batchSize > 0 && (written.batchSize != options.batchSize || written.samples != train.count) {
+            throw TrainingError("checkpoint \(path) was written with --batch-size \(written.batchSize) over "
+                + "\(written.samples) training images, this run has \(options.batchSize) over \(train.count); resume "
+                + "with its --batch-size and --train-limit or start a new --checkpoint folder")
+        }
+        let batches = sampler.batchesPerEpoch
+        let (before, overflow) = at.epoch.multipliedReportingOverflow(by: batches)
+        guard at.batch < batches, !overflow, at.step == before + at.batch, at.epoch < options.epochs || at.batch == 0 else {
+            throw TrainingError("checkpoint \(path) is at epoch \(at.epoch + 1), batch \(at.batch + 1), step \(at.step), "
+                + "which this run's epochs of \(batches) batches never reach; it was written with another --batch-size "
+                + "or --train-limit: resume with those or start a new --checkpoint folder")
+        }
     }
 
     /// Makes one rank's failure every rank's: a peer's checkpoint is read by its group only,

@@ -54,6 +54,8 @@ final class TrainingLoop {
     /// stale teachers): what to save, and how to take it back on resume.
     var saveMethodState: () -> [Float] = { [] }
     var restoreMethodState: (_ saved: [Float], _ path: String) throws -> Void = { _, _ in }
+    /// The batch size and training samples the restored checkpoint records (0: unknown).
+    var written = (batchSize: 0, samples: 0)
     /// The replica's gradients in a shared window of the group (single-copy allreduce).
     private var registeredGradients: RegisteredBuffer<Float>?
 

@@ -58,7 +58,22 @@ public struct TrainingOptions: Sendable {
     /// past a shorter epoch and train nothing), so they are refused. The peer count and
     /// co-distillation's exchange also fix what each peer's checkpoint holds.
     public static let fixedOnResume: Set<String> = ["--batch-size", "--train-limit", "--seed", "--augment",
-                                                    "--peers", "--groups", "--exchange"]
+                                                    "--peers", "--groups", "--exchange", "--sampling"]
+
+    /// The key under which `settings.json` records the method (dp, dml, codistill, nas supernet).
+    public static let methodKey = "method"
+
+    /// Refuses, before any training, a checkpoint folder whose `settings.json` is not a file:
+    /// the run could not record its settings and would fail only at its first checkpoint.
+    public func checkSettingsPath() throws {
+        guard let directory = checkpointDirectory else { return }
+        var isFolder: ObjCBool = false
+        let path = "\(directory)/settings.json"
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) && isFolder.boolValue {
+            throw TrainingError("\(path) is a folder; it must be the file recording the run's settings beside the "
+                + "checkpoint: remove it or use another --checkpoint folder")
+        }
+    }
 
     /// Refuses to resume from `directory` when a fixed setting differs from the recorded one;
     /// returns one note per other setting that changes from the resume on (e.g. more epochs).
@@ -66,7 +81,8 @@ public struct TrainingOptions: Sendable {
     public func checkResumeSettings(in directory: String, method: [String: String] = [:]) throws -> [String] {
         let path = "\(directory)/settings.json"
         // Called with a checkpoint present: its settings went missing (removed, copied
-        // without it), so nothing can be compared; say so rather than resume silently.
+        // without it), so nothing can be compared; say so rather than resume silently. The
+        // checkpoint's position is still checked against this run's epoch (`restore`).
         guard let data = FileManager.default.contents(atPath: path) else {
             return ["\(path) is missing: resuming without checking the settings against the checkpoint's"]
         }
@@ -74,6 +90,12 @@ public struct TrainingOptions: Sendable {
             throw TrainingError("\(path) is damaged; it records the settings of the run that wrote the checkpoint")
         }
         let current = resumeSettings.merging(method) { $1 }
+        // Another method's checkpoint may load (same model, same sizes) yet means something
+        // else: a co-distillation peer resumed as a DML peer would lose its teachers.
+        if let theirs = recorded[TrainingOptions.methodKey], let ours = current[TrainingOptions.methodKey], theirs != ours {
+            throw TrainingError("--resume: the checkpoint in \(directory) was written by weft train \(theirs), not \(ours); "
+                + "resume it with weft train \(theirs) or start a new --checkpoint folder")
+        }
         let differing = current.keys.sorted().filter { recorded[$0] != nil && recorded[$0] != current[$0] }
         let describe = { (key: String) in "\(key) \(current[key]!) (checkpoint: \(recorded[key]!))" }
         let refused = differing.filter { TrainingOptions.fixedOnResume.contains($0) }
@@ -104,7 +126,10 @@ public struct TrainingResult: Encodable, Sendable {
     public var comm_time_s: Double
     public var wall_s: Double
     public var ranks: Int
+    /// Parameters of the model `test_accuracy` scores (dp's; with several, peer 0's).
     public var parameters: Int
+    /// Parameters of each group's model, in `peer_accuracies`' order.
+    public var peer_parameters: [Int]
     public var model: String
     /// Bytes handed to collectives inside groups and across them, summed over all ranks
     /// (data-parallel training is one group).

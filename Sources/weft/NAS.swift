@@ -34,12 +34,22 @@ func loadSpace(_ path: String) -> SearchSpace {
     return space
 }
 
+/// Ends the job with one line when `--calibration-batches` asks for more batches than the
+/// supernet's training images hold (they are drawn from those, never repeated).
+func checkCalibrationBatches(_ batches: Int) {
+    let most = SearchJobs.calibrationBatchesAvailable
+    guard (0...most).contains(batches) else {
+        failEverywhere("--calibration-batches must be 0…\(most) (the \(SupernetTrainer.trainingImages) supernet training "
+            + "images hold \(most) batches of \(SearchJobs.calibrationBatchSize)), got \(batches)")
+    }
+}
+
 extension Train.NAS {
     struct SupernetCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "supernet",
             abstract: "Train the supernet of a search space; every rank samples its own paths.",
-            discussion: "Writes DIR/supernet.weft with --checkpoint DIR. Uses the first 55,000 training images; the rest are the search's validation split."
+            discussion: "Writes DIR/supernet.weft with --checkpoint DIR at each epoch end (and every --checkpoint-every steps); --resume continues from it. Uses the first 55,000 training images; the rest are the search's validation split."
         )
         @OptionGroup var arguments: TrainingArguments
         @Option(help: "Search space file (JSON).") var space: String
@@ -112,6 +122,7 @@ extension Train.NAS {
             guard validationImages >= 1, calibrationBatches >= 0 else {
                 failEverywhere("--validation-images must be at least 1 and --calibration-batches 0 or more, got \(validationImages) and \(calibrationBatches)")
             }
+            checkCalibrationBatches(calibrationBatches)
             for (name, value) in [("--max-latency-ms", maxLatencyMs), ("--max-comm-us", maxCommUs)] {
                 if let value, !(value.isFinite && value > 0) { failEverywhere("\(name) must be a positive number, got \(value)") }
             }
@@ -175,6 +186,7 @@ extension Train.NAS {
         func run() throws {
             _ = loadSpace(space)
             checkOutputPath(latencyTable, option: "--latency-table", .file, createsFolders: true)
+            checkCalibrationBatches(calibrationBatches)
             guard architectures >= 2 else { failEverywhere("--architectures must be at least 2, got \(architectures)") }
             guard seeds >= 1 else { failEverywhere("--seeds must be at least 1, got \(seeds)") }
             guard standalone == nil || seeds == 1 else {

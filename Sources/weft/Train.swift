@@ -105,6 +105,7 @@ struct TrainingArguments: ParsableArguments {
         o.augment = augment
         o.bucketBytes = bucketBytes.bytes
         o.stopAfterSteps = stopAfterSteps
+        do { try o.checkSettingsPath() } catch { failEverywhere("\(error)") }
         return o
     }
 }
@@ -148,7 +149,13 @@ struct GroupArguments: ParsableArguments {
 
     func specs(count: Int, fallback: ModelSpec) -> [ModelSpec] {
         guard let models else { return Array(repeating: fallback, count: count) }
-        let names = models.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+        let names = models.split(separator: ",", omittingEmptySubsequences: false)
+            .map { String($0).trimmingCharacters(in: .whitespaces) }
+        // "mlp," is a typo, not "mlp for every peer": an empty name is refused.
+        if let empty = names.firstIndex(of: "") {
+            failEverywhere("--models '\(models)': name \(empty + 1) is empty; list one model (mlp, cnn or a spec file) "
+                + "per peer, separated by commas")
+        }
         let specs: [ModelSpec]
         do {
             specs = try names.map { try ModelSpec.named($0) }

@@ -82,9 +82,28 @@ final class ModelAndCheckpointTests: XCTestCase {
                        "model net.json: outputs [7] but has 10 classes; end with a dense layer of 10 outputs")
     }
 
+    /// Depth is bounded before any layer is built: 200,000 ReLUs exhausted 24 GiB.
+    func testTooManyLayersIsRefusedBeforeBuilding() {
+        func spec(relus: Int, nested: Bool = false) -> String {
+            let relu = Array(repeating: #"{"type": "relu"}"#, count: relus).joined(separator: ", ")
+            let layers = nested ? #"{"type": "residual", "body": [\#(relu)]}"# : relu
+            return #"{"input": [1, 28, 28], "classes": 10, "layers": [\#(layers), {"type": "flatten"}, {"type": "dense", "out": 10}]}"#
+        }
+        XCTAssertThrowsError(try ModelSpec(json: spec(relus: 20_000), source: "deep.json")) { error in
+            XCTAssertEqual("\(error)", "model spec deep.json: 20002 layers (counting those inside residual and choice layers), "
+                + "more than the 10000 allowed; use fewer layers")
+        }
+        XCTAssertThrowsError(try ModelSpec(json: spec(relus: 9_999, nested: true), source: "deep.json")) { error in
+            XCTAssertEqual("\(error)", "model spec deep.json: 10002 layers (counting those inside residual and choice layers), "
+                + "more than the 10000 allowed; use fewer layers")
+        }
+        XCTAssertNoThrow(try ModelSpec(json: spec(relus: 9_998), source: "deep.json"))
+    }
+
     func testCheckpointRoundTripsAndRefusesDamage() throws {
         let checkpoint = Checkpoint(signature: 42, epoch: 3, batchInEpoch: 17, step: 999, parameters: [1, -2.5, .pi],
-                                    state: [0.1], optimizer: [7, 8, 9], randomStates: [123, 456], methodState: [4, -0.5])
+                                    state: [0.1], optimizer: [7, 8, 9], randomStates: [123, 456], methodState: [4, -0.5],
+                                    batchSize: 64, samples: 2048)
         let dir = NSTemporaryDirectory() + "weft-ckpt-\(getpid())"
         let path = dir + "/model.ckpt"
         try checkpoint.write(to: path)
@@ -97,6 +116,12 @@ final class ModelAndCheckpointTests: XCTestCase {
         }
         XCTAssertThrowsError(try Checkpoint.decode(Array("not a checkpoint".utf8), path: path)) { error in
             XCTAssertEqual("\(error)", "checkpoint \(path) is not a Weft checkpoint")
+        }
+        // A position no run reaches (with a valid CRC) is damage, not a number to add 1 to.
+        var huge = checkpoint
+        huge.batchInEpoch = Int(Int64.max)
+        XCTAssertThrowsError(try Checkpoint.decode(huge.encoded(), path: path)) { error in
+            XCTAssertEqual("\(error)", "checkpoint \(path) is damaged (epoch 3, batch 9223372036854775807, step 999); it was not loaded")
         }
         try? FileManager.default.removeItem(atPath: dir)
     }
@@ -127,6 +152,24 @@ final class DataTests: XCTestCase {
             for b in 0..<s.batchesPerEpoch { seen.formUnion(s.batch(b, of: order)) }
         }
         XCTAssertEqual(seen.count, 99)
+    }
+
+    /// A folder where a data file should be, and a header with a zero-sized dimension, say
+    /// so (they read as "gzip stream is damaged" and "more values than the file holds").
+    func testDataFileThatIsAFolderOrHasAZeroDimensionSaysSo() throws {
+        let dir = NSTemporaryDirectory() + "weft-idx-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir + "/images.gz", withIntermediateDirectories: true)
+        defer { XCTAssertNoThrow(try FileManager.default.removeItem(atPath: dir)) }
+        XCTAssertThrowsError(try IDXFile.read(dir + "/images.gz")) { error in
+            XCTAssertEqual("\(error)", "data file \(dir)/images.gz is unreadable: it is a folder, not an IDX file; "
+                + "remove it or point --data at another folder")
+        }
+        let zero: [UInt8] = [0, 0, 8, 3, 0, 0, 2, 0x58, 0, 0, 0, 0, 0, 0, 0, 28]
+        FileManager.default.createFile(atPath: dir + "/zero", contents: Data(zero))
+        XCTAssertThrowsError(try IDXFile.read(dir + "/zero")) { error in
+            XCTAssertEqual("\(error)", "data file \(dir)/zero is unreadable: header dimensions [600, 0, 28] give dimension 1 "
+                + "size 0; every sample dimension must be at least 1")
+        }
     }
 
     func testTooFewSamplesForTheRanksIsAnError() {

@@ -38,6 +38,22 @@ final class SearchSpaceTests: XCTestCase {
                        "search space t.json: stage 'a' key 'widths': must be positive multipliers giving at least one channel of 8")
     }
 
+    /// Numbers are bounded before they become channel counts: converting 1e308 × out to an
+    /// Int used to trap.
+    func testHugeNumbersAreRefusedNotTrapped() {
+        XCTAssertEqual(error(#"{"name": "a", "out": 8, "ops": ["conv3x3"], "widths": [1e308]}"#),
+                       "search space t.json: stage 'a' key 'widths': 1e+308 × 8 channels is more than 4096; use a smaller multiplier")
+        XCTAssertEqual(error(#"{"name": "a", "out": 8, "ops": ["conv3x3"], "widths": [600]}"#),
+                       "search space t.json: stage 'a' key 'widths': 600.0 × 8 channels is more than 4096; use a smaller multiplier")
+        XCTAssertEqual(error(#"{"name": "a", "out": 8, "ops": ["conv3x3"]}"#, extra: #", "widths": [1e308]"#),
+                       "search space t.json: stage 'a' key 'widths': 1e+308 × 8 channels is more than 4096; use a smaller multiplier")
+        XCTAssertThrowsError(try SearchSpace(json: Data(#"""
+            {"input": [1, 28, 28], "classes": 10, "stem": {"out": 100000}, "stages": [{"name": "a", "out": 8, "ops": ["conv3x3"]}]}
+            """#.utf8), source: "t.json")) { error in
+            XCTAssertEqual("\(error)", "search space t.json: key 'stem': 'out' must be 1…4096 and 'kernel' an odd 1…255, got 100000 and 3")
+        }
+    }
+
     func testShippedSpaceAndItsSupernetAgreeOnParameters() throws {
         let space = try SearchSpace.load(SearchSpaceTests.shipped)
         let supernet = try Supernet(space: space, seed: 1)

@@ -11,6 +11,11 @@ public enum IDXFile {
 
     public static func read(_ path: String) throws -> Contents {
         guard FileManager.default.isReadableFile(atPath: path) else { throw DataError.missing(path) }
+        // zlib opens a folder and only fails to read it, which would read as a damaged file.
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) && isFolder.boolValue {
+            throw DataError.corrupt(path, "it is a folder, not an IDX file; remove it or point --data at another folder")
+        }
         guard let file = gzopen(path, "rb") else { throw DataError.corrupt(path, "cannot open") }
         defer { gzclose(file) }
         var raw = [UInt8]()
@@ -30,6 +35,11 @@ public enum IDXFile {
             (0..<4).reduce(0) { $0 << 8 | Int(raw[4 + 4 * d + $1]) }
         }
         let start = 4 + 4 * rank
+        // The first dimension counts samples (none is its own error, said by the loader);
+        // a zero size after it would make every sample empty.
+        if let zero = dimensions.dropFirst().firstIndex(of: 0) {
+            throw DataError.corrupt(path, "header dimensions \(dimensions) give dimension \(zero) size 0; every sample dimension must be at least 1")
+        }
         // A damaged header can promise more values than an Int holds: count with overflow checks.
         var count = 1
         for d in dimensions {

@@ -6,6 +6,13 @@ import WeftTopology
 /// `weft train nas search` and `weft train nas rank-check`: loading a trained supernet,
 /// the scorer's data, and writing what they find.
 public enum SearchJobs {
+    /// Batch-norm recalibration draws batches of this size from the supernet's training
+    /// images, at most as many as those hold.
+    public static let calibrationBatchSize = 128
+    public static var calibrationBatchesAvailable: Int {
+        (SupernetTrainer.trainingImages + calibrationBatchSize - 1) / calibrationBatchSize
+    }
+
     public struct SearchSettings {
         public var space: String = ""
         public var supernet: String = ""
@@ -51,8 +58,11 @@ public enum SearchJobs {
                                                  ranks: topologyRanks ?? network.endpoints)
         }
         let train = try FashionMNIST.load(train: true, directory: dataDirectory)
-        let sampler = try BatchSampler(samples: SupernetTrainer.trainingImages, batchSize: 128, rank: 0, ranks: 1,
-                                       seed: seed &+ 0xCA1)
+        let sampler = try BatchSampler(samples: SupernetTrainer.trainingImages, batchSize: calibrationBatchSize, rank: 0,
+                                       ranks: 1, seed: seed &+ 0xCA1)
+        guard (0...sampler.batchesPerEpoch).contains(calibrationBatches) else {
+            throw TrainingError("--calibration-batches must be 0…\(sampler.batchesPerEpoch), got \(calibrationBatches)")
+        }
         let order = sampler.permutation(epoch: 0)
         var random = SeededRandom(seed: seed)
         let calibration = (0..<calibrationBatches).map { BatchBuilder().make(train, sampler.batch($0, of: order), random: &random).0 }

@@ -90,6 +90,10 @@ public struct SearchSpace: Sendable {
         guard stemOut > 0, stemKernel > 0, stemKernel % 2 == 1 else {
             throw fail("stem", "needs a positive 'out' and an odd 'kernel'")
         }
+        // The same bounds as a stage's channels and a model spec's kernels.
+        guard stemOut <= 4096, stemKernel <= 255 else {
+            throw fail("stem", "'out' must be 1…4096 and 'kernel' an odd 1…255, got \(stemOut) and \(stemKernel)")
+        }
         let defaultWidths: [Double] = try typed(top, "widths", [1.0], "a list of numbers", fail)
         guard let stageList = top["stages"] as? [[String: Any]], !stageList.isEmpty else {
             throw fail("stages", "must be a non-empty list of stages")
@@ -127,8 +131,12 @@ public struct SearchSpace: Sendable {
                     + "in the first layer it would cut the network")
             }
             let widths: [Double] = try typed(s, "widths", defaultWidths, "a list of numbers", stageFail)
-            guard !widths.isEmpty, widths.allSatisfy({ $0 > 0 && Int(($0 * Double(out)).rounded()) >= 1 }) else {
+            // Checked as numbers before any becomes a channel count (1e308 × out is no Int).
+            guard !widths.isEmpty, widths.allSatisfy({ $0 > 0 && ($0 * Double(out)).rounded() >= 1 }) else {
                 throw stageFail("widths", "must be positive multipliers giving at least one channel of \(out)")
+            }
+            if let wide = widths.first(where: { !(($0 * Double(out)).rounded() <= 4096) }) {
+                throw stageFail("widths", "\(wide) × \(out) channels is more than 4096; use a smaller multiplier")
             }
             stages.append(Stage(name: stageName, out: out, stride: stride, layers: layers, ops: ops, widths: widths))
             channels = out

@@ -39,6 +39,7 @@ public final class SupernetTrainer {
     private var allreduceSeconds = 0.0
     /// How often each (block, candidate) was trained on this rank.
     private(set) var candidateSteps: [Int]
+    private var countedEarlierSteps = false
 
     /// Training images the supernet uses; the rest of the training set is the search's
     /// validation split.
@@ -61,9 +62,13 @@ public final class SupernetTrainer {
                                        ranks: world.size, seed: options.seed)
         let replica = try Replica(model: supernet.model, options: options, totalSteps: options.epochs * sampler.batchesPerEpoch)
         candidateSteps = Array(repeating: 0, count: space.choiceCounts.reduce(0, +))
-        // The supernet's one checkpoint is its final weights (below), read by the search.
+        // The supernet's checkpoint is the file the search reads: written at each epoch end
+        // (and every --checkpoint-every steps), resumed by --resume like dp's.
         loop = try TrainingLoop(replica: replica, options: options, train: train, sampler: sampler, group: world,
-                                world: world, progress: progress, checkpointPath: nil)
+                                world: world, progress: progress,
+                                checkpointPath: options.checkpointDirectory.map { "\($0)/supernet.weft" },
+                                methodSettings: [TrainingOptions.methodKey: "nas supernet", "--sampling": sampling.rawValue,
+                                                 "--rank-paths": rankPaths.rawValue])
         if rankPaths == .balanced && sampling != .fair && world.size > 1 {
             // Every rank needs the same cycles: rank 0's file or measurement decides.
             let file = pathCosts ?? options.checkpointDirectory.map { ($0 as NSString).appendingPathComponent("path-costs.json") }
@@ -140,20 +145,12 @@ public final class SupernetTrainer {
     public func run() throws -> Result {
         let start = Date()
         let summary = try loop.run(trainStep)
+        countEarlierSteps(before: summary.steps)   // a finished checkpoint resumed trains no step
         let model = supernet.model
-        // Batch-norm statistics differ per rank (each saw its own paths): average them.
-        if world.size > 1 { try world.allreduce(model.store.state, op: .avg, algorithm: .mpi) }
-        var path: String?
-        if let dir = options.checkpointDirectory {
-            path = "\(dir)/supernet.weft"
-            if world.rank == 0 {
-                try Checkpoint(signature: model.signature, epoch: options.epochs, batchInEpoch: 0,
-                               step: summary.steps,
-                               parameters: model.store.parameterArray(), state: Array(model.store.state),
-                               optimizer: [], randomStates: []).write(to: path!)
-            }
-            try world.barrier(algorithm: .mpi)
-        }
+        let path = loop.checkpointPath
+        // Batch-norm statistics differ per rank (each saw its own paths): average them. With
+        // a checkpoint the loop's last save already did, and wrote them.
+        if world.size > 1 && path == nil { try world.allreduce(model.store.state, op: .avg, algorithm: .mpi) }
         var slowest = [summary.seconds]
         try world.allreduce(&slowest, op: .max, algorithm: .mpi)
         var counts = candidateSteps.map(Double.init)
@@ -167,10 +164,23 @@ public final class SupernetTrainer {
                       checkpoint: path, wall_s: Date().timeIntervalSince(start))
     }
 
+    /// Once per run: counts the candidates of the steps a resumed run did not train (paths
+    /// are a function of step and rank), so its totals match an uninterrupted run's.
+    private func countEarlierSteps(before end: Int) {
+        guard !countedEarlierSteps else { return }
+        countedEarlierSteps = true
+        for step in 0..<end {
+            for path in paths(step: step) {
+                for (k, u) in supernet.usage(path).enumerated() where u > 0 { candidateSteps[k] += 1 }
+            }
+        }
+    }
+
     /// One step: this rank's paths on the batch, gradients summed over ranks and averaged
     /// per candidate over the ranks that used it, a masked update; returns the mean path loss.
     private func trainStep(_ batch: TrainingLoop.Batch) throws -> Double {
         let model = supernet.model
+        countEarlierSteps(before: batch.step)
         model.store.zeroGradients()
         let paths = self.paths(step: batch.step)
         var used = [Float](repeating: 0, count: candidateSteps.count)
