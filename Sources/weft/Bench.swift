@@ -22,10 +22,10 @@ struct Bench: ParsableCommand {
     @Option(help: "Comma-separated algorithms, or all, auto, mpi.")
     var algorithm = "all"
 
-    @Option(help: "Smallest message (bytes; K/M/G suffixes).")
+    @Option(parsing: .unconditional, help: "Smallest message (bytes; K/M/G suffixes).")
     var minBytes = ByteCount(bytes: 8)
 
-    @Option(help: "Largest message; sizes double from --min-bytes.")
+    @Option(parsing: .unconditional, help: "Largest message; sizes double from --min-bytes.")
     var maxBytes = ByteCount(bytes: 64 << 20)
 
     @Option(parsing: .unconditional, help: "Timed iterations per size and algorithm (default: 200 up to 64 KiB, 20 above, as OSU does).")

@@ -107,7 +107,7 @@ struct Topo: ParsableCommand {
         @Argument var file: String
         @Option var collective = "allreduce"
         @Option var algorithm = "ring"
-        @Option(help: "Message size (K/M/G/T suffixes; at most 1024T).") var bytes = ByteCount(bytes: 1 << 20)
+        @Option(parsing: .unconditional, help: "Message size (K/M/G/T suffixes; at most 1024T).") var bytes = ByteCount(bytes: 1 << 20)
         @Option(parsing: .unconditional, help: "Ranks (default: every endpoint × ranks_per_endpoint).") var ranks: Int?
         @Flag var json = false
         @Flag(help: "Also print every step's predicted time (distinct runs of equal steps merged).") var steps = false
@@ -180,7 +180,7 @@ struct Topo: ParsableCommand {
         @Flag(help: "With --explain: one JSON object per size and candidate.") var json = false
         @Option(help: "With --explain: only this collective (default: allreduce, reduce-scatter, allgather, broadcast).")
         var collective: String?
-        @Option(help: "With --explain: only this size (K/M/G/T suffixes, at most 1024T; default: every power of two from 8 B to 1 GiB).")
+        @Option(parsing: .unconditional, help: "With --explain: only this size (K/M/G/T suffixes, at most 1024T; default: every power of two from 8 B to 1 GiB).")
         var bytes: ByteCount?
 
         func run() {

@@ -46,7 +46,7 @@ struct TrainingArguments: ParsableArguments {
     var resume = false
     @Flag(help: "Random crops (padding 2) and horizontal flips.")
     var augment = false
-    @Option(help: "Gradient bucket size for the allreduce (bytes; K/M suffixes).")
+    @Option(parsing: .unconditional, help: "Gradient bucket size for the allreduce (bytes; K/M suffixes).")
     var bucketBytes = ByteCount(bytes: 4 << 20)
     @Option(parsing: .unconditional, help: "Seconds any rank may wait for a peer.")
     var timeout = 120.0

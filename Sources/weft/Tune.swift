@@ -15,10 +15,10 @@ struct Tune: ParsableCommand {
     @Option(help: "Comma-separated collectives (default: all but barrier).")
     var collectives = "allreduce,reduce-scatter,allgather,broadcast,reduce,alltoall"
 
-    @Option(help: "Smallest message (bytes; K/M/G suffixes).")
+    @Option(parsing: .unconditional, help: "Smallest message (bytes; K/M/G suffixes).")
     var minBytes = ByteCount(bytes: 8)
 
-    @Option(help: "Largest message; sizes double from --min-bytes.")
+    @Option(parsing: .unconditional, help: "Largest message; sizes double from --min-bytes.")
     var maxBytes = ByteCount(bytes: 16 << 20)
 
     @Option(parsing: .unconditional, help: "Timed iterations per size, algorithm and round (a median each; the tuner's choice is only as steady as it).")
