@@ -23,6 +23,8 @@ extension TrainingLoop {
             } catch {
                 failure = error
             }
+        } else if let directory = options.checkpointDirectory {
+            do { try options.checkFolderMethod(in: directory, method: methodSettings) } catch { failure = error }
         }
         try shareFailure(failure)
         var steps = [restored?.step ?? -1, -(restored?.step ?? -1)]

@@ -75,6 +75,21 @@ public struct TrainingOptions: Sendable {
         }
     }
 
+    /// Refuses a checkpoint folder whose `settings.json` records another method's run when
+    /// this run starts afresh there: its first checkpoint would overwrite those settings, and
+    /// the other run could then no longer resume.
+    public func checkFolderMethod(in directory: String, method: [String: String] = [:]) throws {
+        let path = "\(directory)/settings.json"
+        guard let data = FileManager.default.contents(atPath: path),
+              let recorded = try? JSONDecoder().decode([String: String].self, from: data),
+              let theirs = recorded[TrainingOptions.methodKey],
+              let ours = resumeSettings.merging(method, uniquingKeysWith: { $1 })[TrainingOptions.methodKey],
+              theirs != ours
+        else { return }
+        throw TrainingError("--checkpoint \(directory) holds a weft train \(theirs) run (\(path)); this \(ours) run "
+            + "would overwrite its settings: use another --checkpoint folder")
+    }
+
     /// Refuses to resume from `directory` when a fixed setting differs from the recorded one;
     /// returns one note per other setting that changes from the resume on (e.g. more epochs).
     /// `method`: the training method's own settings (e.g. `--peers`), compared alike.
