@@ -2,8 +2,9 @@ import Foundation
 
 /// `WEFT_CROSS_MEMORY`: `0` keeps Weft from reading and writing peers' memory with
 /// cross-memory attach; `1` (the default, as is unset or empty) uses it where the kernel
-/// allows. One reading for weft and libweft-mpi.so, so both refuse the same values with the
-/// same line instead of one refusing what the other silently took as "on".
+/// allows. One check of its value for weft and libweft-mpi.so, so both refuse the same values
+/// with the same line instead of one refusing what the other silently took as "on" (the
+/// library's C side still reads "0" itself, after this check has passed).
 public enum CrossMemorySetting {
     /// Whether the environment turns cross-memory attach off.
     public static var disabled: Bool { ProcessInfo.processInfo.environment["WEFT_CROSS_MEMORY"] == "0" }

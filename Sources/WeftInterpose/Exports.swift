@@ -57,7 +57,7 @@ func weftIPRules(_ collective: Int32, _ ranks: Int32, _ nodeLocal: Int32, _ cros
     for range in ranges where n < Int(capacity) {
         // Without every rank's node key (the layout query failed) node-aware programs cannot be
         // built, whatever layout the rules assumed.
-        let runnable = range.algorithm.needsNodeLayout && nodes == nil ? .mpi : range.algorithm
+        let runnable = range.algorithm.needsNodeLayout && nodeKeys == nil ? .mpi : range.algorithm
         let index = InterposePolicy.algorithms.firstIndex(of: runnable) ?? mpi
         rules[n] = weft_ip_rule_t(min_bytes: Int64(range.bytes.lowerBound), max_bytes: Int64(range.bytes.upperBound),
                                   algorithm: Int32(index))

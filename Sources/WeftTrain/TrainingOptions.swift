@@ -97,7 +97,7 @@ public struct TrainingOptions: Sendable {
         let path = "\(directory)/settings.json"
         // Called with a checkpoint present: its settings went missing (removed, copied
         // without it), so nothing can be compared; say so rather than resume silently. The
-        // checkpoint's position is still checked against this run's epoch (`restore`).
+        // checkpoint's position is still checked against this run's epoch (`checkPosition`).
         guard let data = FileManager.default.contents(atPath: path) else {
             return ["\(path) is missing: resuming without checking the settings against the checkpoint's"]
         }

@@ -115,7 +115,6 @@ struct Bench: ParsableCommand {
         var format: String
     }
 
-    /// Validates the arguments before MPI starts, so a typo costs one line, not a job.
     /// Ends the job with one line when `maxBytes` cannot fit this machine's memory: buffers
     /// are allocated once at the largest size — twice for alltoall, three times on ordinary
     /// memory (staging copies), and `--check` adds the result and the expected one. Half the
@@ -131,6 +130,7 @@ struct Bench: ParsableCommand {
         }
     }
 
+    /// Validates the arguments before MPI starts, so a typo costs one line, not a job.
     private func parseRequest() throws -> Request {
         guard let collective = Collective(rawValue: collective) else {
             failEverywhere("unknown collective '\(self.collective)' (choose from "

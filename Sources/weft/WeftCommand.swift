@@ -57,7 +57,9 @@ func failEverywhere(_ message: String, code: Int32 = 2) -> Never {
         // mpirun kills the job when the first rank exits non-zero: let rank 0 (which may be
         // seconds behind on a loaded machine) speak first; its exit ends this rank sooner.
         // Still alive after that, this rank's failure is its own (say, only its WEFT_ALGO is
-        // bad and rank 0 went on into MPI), so it speaks, naming itself.
+        // bad and rank 0 went on into MPI), so it speaks, naming itself. (A launcher that
+        // does not end the job when rank 0 fails, srun without --kill-on-bad-exit, then
+        // prints a job-wide error once per rank.)
         sleep(5)
         FileHandle.standardError.write(Data("weft: error: rank \(launcherRank): \(message)\n".utf8))
     }

@@ -46,7 +46,9 @@ public enum SearchJobs {
                        topologyRanks: Int?, calibrationBatches: Int, validation: (Dataset, [Int]),
                        dataDirectory: String, seed: UInt64, world: Communicator) throws -> ArchitectureScorer {
         let supernet = try Supernet(space: space, seed: 1)
-        try supernet.load(supernetPath)
+        if let note = try supernet.load(supernetPath), world.rank == 0 {
+            FileHandle.standardError.write(Data("weft: note: \(note)\n".utf8))
+        }
         if world.rank == 0 { _ = try LatencyTable.loadOrMeasure(latencyPath, space: space) }
         try world.barrier(algorithm: .mpi)
         let latency = try LatencyTable.loadOrMeasure(latencyPath, space: space)

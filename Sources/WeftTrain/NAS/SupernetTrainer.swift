@@ -227,8 +227,10 @@ public final class SupernetTrainer {
 }
 
 extension Supernet {
-    /// Loads a supernet checkpoint written by `SupernetTrainer` for the same space.
-    func load(_ path: String) throws {
+    /// Loads a supernet checkpoint written by `SupernetTrainer` for the same space; returns a
+    /// note when the run that writes it has not finished (it checkpoints as it goes, so a
+    /// killed or running one leaves a valid but partly trained file).
+    func load(_ path: String) throws -> String? {
         let checkpoint = try Checkpoint.read(from: path)
         guard checkpoint.signature == model.signature, checkpoint.parameters.count == model.parameterCount,
               checkpoint.state.count == model.store.stateCount
@@ -238,5 +240,12 @@ extension Supernet {
         }
         _ = model.store.values.update(fromContentsOf: checkpoint.parameters)
         _ = model.store.state.update(fromContentsOf: checkpoint.state)
+        let settings = ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("settings.json")
+        guard let data = FileManager.default.contents(atPath: settings),
+              let recorded = try? JSONDecoder().decode([String: String].self, from: data),
+              let epochs = recorded["--epochs"].flatMap(Int.init), checkpoint.epoch < epochs
+        else { return nil }
+        return "\(path) has trained \(checkpoint.epoch) of \(epochs) epochs (step \(checkpoint.step)): its training has not "
+            + "finished (continue it with weft train nas supernet … --resume); searching with it as it is"
     }
 }
