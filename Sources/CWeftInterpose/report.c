@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "interpose.h"
 
@@ -34,9 +35,28 @@ void weft_ip_count(int collective, int64_t count, int algorithm) {
 
 void weft_ip_count_pulls(int pulls) { pulled += pulls; }
 
+// Where a write to `requested` lands: the file a symbolic link there points to (through
+// chains of links), else `requested` — as weft's own files (writeTarget), so the report
+// updates a linked file instead of replacing the link with a regular file.
+static void write_target(const char *requested, char *path, size_t size) {
+    snprintf(path, size, "%s", requested);
+    for (int i = 0; i < 40; i++) { // the most links Linux follows in one lookup
+        char link[4096], joined[8192];
+        ssize_t n = readlink(path, link, sizeof link - 1);
+        if (n < 0) return;
+        link[n] = 0;
+        const char *slash = strrchr(path, '/');
+        if (link[0] == '/' || !slash) snprintf(joined, sizeof joined, "%s", link);
+        else snprintf(joined, sizeof joined, "%.*s%s", (int)(slash - path + 1), path, link);
+        snprintf(path, size, "%s", joined);
+    }
+}
+
 void weft_ip_report_write(void) {
-    const char *path = getenv("WEFT_REPORT");
-    if (!path || !path[0] || weft_ip_world_rank != 0) return;
+    const char *requested = getenv("WEFT_REPORT");
+    if (!requested || !requested[0] || weft_ip_world_rank != 0) return;
+    char path[4096];
+    write_target(requested, path, sizeof path);
     char temporary[4096];
     snprintf(temporary, sizeof temporary, "%s.tmp", path);
     FILE *f = fopen(temporary, "w");

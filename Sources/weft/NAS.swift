@@ -60,7 +60,7 @@ extension Train.NAS {
         var rankPaths = "balanced"
         @Option(help: ArgumentHelp(
             "Candidate costs for balanced paths: read if the file exists, else measured and written.",
-            discussion: "Default: DIR/path-costs.json with --checkpoint DIR, so a resumed run keeps its paths. Measured costs vary a little between runs; pass the same file to repeat a run exactly.",
+            discussion: "Default: DIR/path-costs.json with --checkpoint DIR (a FILE given is copied there), so a resumed run keeps its paths. Measured costs vary a little between runs; pass the same file to repeat a run exactly.",
             valueName: "file"))
         var pathCosts: String?
 

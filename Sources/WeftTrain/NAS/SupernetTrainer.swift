@@ -71,11 +71,18 @@ public final class SupernetTrainer {
                                                  "--rank-paths": rankPaths.rawValue])
         if rankPaths == .balanced && sampling != .fair && world.size > 1 {
             // Every rank needs the same cycles: rank 0's file or measurement decides.
-            let file = pathCosts ?? options.checkpointDirectory.map { ($0 as NSString).appendingPathComponent("path-costs.json") }
+            let kept = options.checkpointDirectory.map { ($0 as NSString).appendingPathComponent("path-costs.json") }
+            let file = pathCosts ?? kept
             var costs = [Double](repeating: 0, count: space.choiceCounts.reduce(0, +))
             var failure: Error?
             if world.rank == 0 {
-                do { costs = try PathCosts.loadOrMeasure(file, space: space, supernet: supernet).blocks.flatMap { $0 } } catch {
+                do {
+                    let loaded = try PathCosts.loadOrMeasure(file, space: space, supernet: supernet)
+                    // Costs from another file are copied beside the checkpoint, so a resume
+                    // without --path-costs reads them there and keeps these paths.
+                    if let kept, kept != file { try writeJSONAtomically(loaded, to: kept) }
+                    costs = loaded.blocks.flatMap { $0 }
+                } catch {
                     failure = error
                 }
             }
