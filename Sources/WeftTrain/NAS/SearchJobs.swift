@@ -59,7 +59,7 @@ public enum SearchJobs {
             forecast = try CommunicationForecast(network: network, descriptor: descriptor,
                                                  ranks: topologyRanks ?? network.endpoints)
         }
-        let train = try FashionMNIST.load(train: true, directory: dataDirectory)
+        let train = try supernetImages(dataDirectory)
         let sampler = try BatchSampler(samples: SupernetTrainer.trainingImages, batchSize: calibrationBatchSize, rank: 0,
                                        ranks: 1, seed: seed &+ 0xCA1)
         guard (0...sampler.batchesPerEpoch).contains(calibrationBatches) else {
@@ -72,10 +72,23 @@ public enum SearchJobs {
                                   calibration: calibration, validation: validation.0, validationIndices: validation.1)
     }
 
+    /// The training images of `directory`: the supernet trained on the first
+    /// `SupernetTrainer.trainingImages`, recalibration draws from those and the search scores
+    /// on the ones after, so a smaller set is refused (it indexed past its end).
+    static func supernetImages(_ directory: String) throws -> Dataset {
+        let train = try FashionMNIST.load(train: true, directory: directory)
+        guard train.count > SupernetTrainer.trainingImages else {
+            throw TrainingError("--data \(directory): its training set holds \(train.count) images; the search "
+                + "recalibrates on the supernet's first \(SupernetTrainer.trainingImages) and scores on the ones after, "
+                + "so it needs more (Fashion-MNIST has 60000)")
+        }
+        return train
+    }
+
     public static func search(_ s: SearchSettings, world: Communicator, progress: ProgressReporter) throws -> SearchSummary {
         let start = Date()
         let space = try SearchSpace.load(s.space)
-        let train = try FashionMNIST.load(train: true, directory: s.dataDirectory)
+        let train = try supernetImages(s.dataDirectory)
         let held = Array(SupernetTrainer.trainingImages..<min(train.count, SupernetTrainer.trainingImages + s.validationImages))
         let scorer = try scorer(space: space, supernetPath: s.supernet,
                                 latencyPath: s.latencyTable ?? "\(s.output)/latency.json", topology: s.topology,
