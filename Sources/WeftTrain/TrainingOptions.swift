@@ -63,12 +63,28 @@ public struct TrainingOptions: Sendable {
     /// The key under which `settings.json` records the method (dp, dml, codistill, nas supernet).
     public static let methodKey = "method"
 
+    /// Where a run records its settings beside its checkpoint in `directory`.
+    public static func settingsPath(in directory: String) -> String {
+        (directory as NSString).appendingPathComponent("settings.json")
+    }
+
+    /// The settings recorded in `directory`: nil when there are none, an error when the file
+    /// is not such a record.
+    public static func recordedSettings(in directory: String) throws -> [String: String]? {
+        let path = settingsPath(in: directory)
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        guard let recorded = try? JSONDecoder().decode([String: String].self, from: data) else {
+            throw TrainingError("\(path) is damaged; it records the settings of the run that wrote the checkpoint")
+        }
+        return recorded
+    }
+
     /// Refuses, before any training, a checkpoint folder whose `settings.json` is not a file:
     /// the run could not record its settings and would fail only at its first checkpoint.
     public func checkSettingsPath() throws {
         guard let directory = checkpointDirectory else { return }
         var isFolder: ObjCBool = false
-        let path = "\(directory)/settings.json"
+        let path = TrainingOptions.settingsPath(in: directory)
         if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) && isFolder.boolValue {
             throw TrainingError("\(path) is a folder; it must be the file recording the run's settings beside the "
                 + "checkpoint: remove it or use another --checkpoint folder")
@@ -79,14 +95,13 @@ public struct TrainingOptions: Sendable {
     /// this run starts afresh there: its first checkpoint would overwrite those settings, and
     /// the other run could then no longer resume.
     public func checkFolderMethod(in directory: String, method: [String: String] = [:]) throws {
-        let path = "\(directory)/settings.json"
-        guard let data = FileManager.default.contents(atPath: path),
-              let recorded = try? JSONDecoder().decode([String: String].self, from: data),
+        // A damaged record is no run to keep: this run's first checkpoint replaces it.
+        guard let recorded = (try? TrainingOptions.recordedSettings(in: directory)) ?? nil,
               let theirs = recorded[TrainingOptions.methodKey],
               let ours = resumeSettings.merging(method, uniquingKeysWith: { $1 })[TrainingOptions.methodKey],
               theirs != ours
         else { return }
-        throw TrainingError("--checkpoint \(directory) holds a weft train \(theirs) run (\(path)); this \(ours) run "
+        throw TrainingError("--checkpoint \(directory) holds a weft train \(theirs) run (\(TrainingOptions.settingsPath(in: directory))); this \(ours) run "
             + "would overwrite its settings: use another --checkpoint folder")
     }
 
@@ -94,15 +109,11 @@ public struct TrainingOptions: Sendable {
     /// returns one note per other setting that changes from the resume on (e.g. more epochs).
     /// `method`: the training method's own settings (e.g. `--peers`), compared alike.
     public func checkResumeSettings(in directory: String, method: [String: String] = [:]) throws -> [String] {
-        let path = "\(directory)/settings.json"
         // Called with a checkpoint present: its settings went missing (removed, copied
         // without it), so nothing can be compared; say so rather than resume silently. The
         // checkpoint's position is still checked against this run's epoch (`checkPosition`).
-        guard let data = FileManager.default.contents(atPath: path) else {
-            return ["\(path) is missing: resuming without checking the settings against the checkpoint's"]
-        }
-        guard let recorded = try? JSONDecoder().decode([String: String].self, from: data) else {
-            throw TrainingError("\(path) is damaged; it records the settings of the run that wrote the checkpoint")
+        guard let recorded = try TrainingOptions.recordedSettings(in: directory) else {
+            return ["\(TrainingOptions.settingsPath(in: directory)) is missing: resuming without checking the settings against the checkpoint's"]
         }
         let current = resumeSettings.merging(method) { $1 }
         // Another method's checkpoint may load (same model, same sizes) yet means something
@@ -124,7 +135,7 @@ public struct TrainingOptions: Sendable {
 
     /// Records these settings beside the checkpoint (rank 0, at every checkpoint).
     public func writeResumeSettings(in directory: String, method: [String: String] = [:]) throws {
-        try writeJSONAtomically(resumeSettings.merging(method) { $1 }, to: "\(directory)/settings.json")
+        try writeJSONAtomically(resumeSettings.merging(method) { $1 }, to: TrainingOptions.settingsPath(in: directory))
     }
 }
 

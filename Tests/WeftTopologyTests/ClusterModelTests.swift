@@ -38,12 +38,7 @@ final class ClusterModelTests: XCTestCase {
     }
 
     func error(_ text: String, ranks: Int) -> String {
-        do {
-            _ = try placement(text, ranks: ranks)
-            return "no error"
-        } catch {
-            return "\(error)"
-        }
+        errorText { _ = try placement(text, ranks: ranks) }
     }
 
     // MARK: - Placement

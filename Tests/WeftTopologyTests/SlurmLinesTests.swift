@@ -6,12 +6,7 @@ import XCTest
 /// descriptor's internal keys (`link[2].b`, `endpoint[2].name`) the user never wrote.
 final class SlurmLinesTests: XCTestCase {
     func error(_ text: String) -> String {
-        do {
-            _ = try SlurmTopology.parse(text, file: "t.conf").build()
-            return "no error"
-        } catch {
-            return "\(error)"
-        }
+        errorText { _ = try SlurmTopology.parse(text, file: "t.conf").build() }
     }
 
     func testSlurmMistakesNameTheirLine() {

@@ -15,12 +15,7 @@ final class TopologyTests: XCTestCase {
     }
 
     func error(_ text: String) -> String {
-        do {
-            _ = try Descriptor.parse(text, file: "t.toml").build()
-            return "no error"
-        } catch {
-            return "\(error)"
-        }
+        errorText { _ = try Descriptor.parse(text, file: "t.toml").build() }
     }
 
     // MARK: - Descriptors

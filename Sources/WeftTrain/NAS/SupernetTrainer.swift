@@ -247,9 +247,8 @@ extension Supernet {
         }
         _ = model.store.values.update(fromContentsOf: checkpoint.parameters)
         _ = model.store.state.update(fromContentsOf: checkpoint.state)
-        let settings = ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("settings.json")
-        guard let data = FileManager.default.contents(atPath: settings),
-              let recorded = try? JSONDecoder().decode([String: String].self, from: data),
+        // A damaged record says nothing about the run's length: no note.
+        guard let recorded = (try? TrainingOptions.recordedSettings(in: (path as NSString).deletingLastPathComponent)) ?? nil,
               let epochs = recorded["--epochs"].flatMap(Int.init), checkpoint.epoch < epochs
         else { return nil }
         return "\(path) has trained \(checkpoint.epoch) of \(epochs) epochs (step \(checkpoint.step)): its training has not "
