@@ -24,6 +24,17 @@ int weft_yield_by_default(void) {
     const char *mpi = getenv("OMPI_MCA_mpi_yield_when_idle");
     return mpi && (!strcmp(mpi, "1") || !strcasecmp(mpi, "true") || !strcasecmp(mpi, "yes") || !strcasecmp(mpi, "enabled"));
 }
+int weft_yield_setting(char *error, int length) {
+    const char *text = getenv("WEFT_YIELD");
+    if (!text || !*text) return weft_yield_by_default();
+    if (!strcmp(text, "0") || !strcmp(text, "1")) return text[0] == '1';
+    snprintf(error, (size_t)length,
+             "WEFT_YIELD='%s' is not 0 (spin while waiting) or 1 (yield the core while waiting); unset, Weft yields "
+             "where a node has more ranks than cores or Open MPI yields when idle",
+             text);
+    return -1;
+}
+
 void weft_set_max_message_bytes(int64_t bytes) { weft_max_message_bytes = bytes > 0 ? bytes : ((int64_t)1 << 30); }
 
 double weft_wtime(void) {

@@ -104,6 +104,9 @@ static const char *check_local(char *error, size_t length) {
         }
     }
     weft_set_timeout(timeout);
+    int yield = weft_yield_setting(error, (int)length);
+    if (yield < 0) return error;
+    weft_set_yield(yield);
     return NULL;
 }
 
@@ -158,7 +161,6 @@ static void setup(void) {
     agree(low == high ? NULL
                       : "WEFT_ALGO, WEFT_CROSS_MEMORY, WEFT_TUNING or WEFT_TOPOLOGY differ between ranks (files by "
                         "their contents); give every rank the same settings");
-    weft_set_yield(weft_yield_by_default());
     weft_ip_mpi = weft_ip_algorithm_mpi();
     agree(weft_ip_state_keyval_create() != MPI_SUCCESS ? "cannot create the communicator attribute key" : NULL);
     // Split, not dup: it copies none of the program's attributes. Only this process takes part.

@@ -11,6 +11,7 @@ public enum Runtime {
         if weft_is_initialized() != 0 { return }
         if let error = AlgorithmSelector.environmentError { throw WeftError(function: "WEFT_ALGO", reason: error) }
         if let error = CrossMemorySetting.environmentError { throw WeftError(function: "WEFT_CROSS_MEMORY", reason: error) }
+        if let error = yieldSettingError { throw WeftError(function: "WEFT_YIELD", reason: error) }
         try check("MPI_Init_thread", weft_init())
         let environment = ProcessInfo.processInfo.environment
         if let text = environment["WEFT_TIMEOUT"], !text.isEmpty {
@@ -19,11 +20,14 @@ public enum Runtime {
             }
             timeout = seconds
         }
-        if let text = environment["WEFT_YIELD"] {
-            weft_set_yield(text == "1" ? 1 : 0)
-        } else {
-            weft_set_yield(weft_yield_by_default())
-        }
+        weft_set_yield(max(0, weft_yield_setting(nil, 0)))
+    }
+
+    /// The error line for a `WEFT_YIELD` that is set to neither 0 nor 1, or nil when it is fine.
+    public static var yieldSettingError: String? {
+        var line = [CChar](repeating: 0, count: 512)
+        guard weft_yield_setting(&line, Int32(line.count)) < 0 else { return nil }
+        return String(cString: line)
     }
 
     /// Seconds any wait may last before the collective fails with a timeout (0: forever).

@@ -58,6 +58,10 @@ void weft_set_yield(int yield);
 /// (OMPI_MCA_mpi_yield_when_idle, e.g. hosts that share cores) — else a rank spinning on a
 /// node-mate would starve the rank it waits for.
 int weft_yield_by_default(void);
+/// Whether waits yield, from WEFT_YIELD (0 or 1; unset or empty: weft_yield_by_default()),
+/// or -1 with the error line in `error` for any other value. One check for weft and
+/// libweft-mpi.so, so both refuse the same values with the same line.
+int weft_yield_setting(char *error, int length);
 /// Largest single MPI message in bytes; larger transfers are split. For tests of the
 /// splitting path; the default is 1 GiB.
 void weft_set_max_message_bytes(int64_t bytes);
