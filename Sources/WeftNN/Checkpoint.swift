@@ -117,42 +117,10 @@ public struct Checkpoint: Equatable {
                           batchSize: batchSize, samples: samples)
     }
 
-    /// Writes atomically: temporary file, fsync, rename, fsync of the directory (through a
-    /// symbolic link at `requested`, to the file it points to).
+    /// Writes atomically (`writeAtomically`): temporary file, fsync, rename, fsync of the
+    /// folder, through a symbolic link at `requested` to the file it points to.
     public func write(to requested: String) throws {
-        let path = writeTarget(of: requested)
-        let directory = (path as NSString).deletingLastPathComponent
-        do {
-            try FileManager.default.createDirectory(atPath: directory.isEmpty ? "." : directory,
-                                                    withIntermediateDirectories: true)
-        } catch {
-            throw CheckpointError(message: "cannot create checkpoint folder \(directory): \(fileErrorReason(error))")
-        }
-        let temporary = "\(path).tmp.\(getpid())"
-        let bytes = encoded()
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw CheckpointError(message: "cannot write checkpoint \(temporary): \(String(cString: strerror(errno)))") }
-        var written = 0
-        while written < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, bytes.count - written) }
-            if n <= 0 {
-                close(fd)
-                unlink(temporary)
-                throw CheckpointError(message: "cannot write checkpoint \(temporary): \(String(cString: strerror(errno)))")
-            }
-            written += n
-        }
-        fsync(fd)
-        close(fd)
-        guard rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw CheckpointError(message: "cannot move checkpoint into place at \(path): \(String(cString: strerror(errno)))")
-        }
-        let dfd = open(directory.isEmpty ? "." : directory, O_RDONLY)
-        if dfd >= 0 {
-            fsync(dfd)
-            close(dfd)
-        }
+        try writeAtomically(encoded(), to: requested, as: "checkpoint")
     }
 
     public static func read(from path: String) throws -> Checkpoint {

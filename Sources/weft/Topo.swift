@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import WeftNN
 import WeftTopology
 import WeftTrain
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Weft
+import WeftNN
 import WeftTopology
 import WeftTrain
 
