@@ -1,7 +1,7 @@
 // What the library did, for WEFT_REPORT: per collective, this rank's calls, how many ran on
 // a Weft schedule and how many went to Open MPI, the bytes, and the algorithms used; and the
 // transfers it read from node-mates' buffers (pulls, across nodes).
-// Rank 0 of MPI_COMM_WORLD writes it at MPI_Finalize, atomically (temporary file, rename).
+// Rank 0 of MPI_COMM_WORLD writes it at MPI_Finalize, atomically (temporary file, fsync, rename).
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +58,7 @@ void weft_ip_report_write(void) {
     char path[4096];
     write_target(requested, path, sizeof path);
     char temporary[4096];
-    snprintf(temporary, sizeof temporary, "%s.tmp", path);
+    snprintf(temporary, sizeof temporary, "%s.tmp.%ld", path, (long)getpid());
     FILE *f = fopen(temporary, "w");
     if (!f) {
         fprintf(stderr, "weft-mpi: error: WEFT_REPORT: cannot write %s: %s\n", temporary, strerror(errno));
@@ -84,7 +84,9 @@ void weft_ip_report_write(void) {
         fprintf(f, "}}");
     }
     fprintf(f, "}, \"pulled_transfers\": %lld}\n", (long long)pulled);
-    if (fclose(f) != 0 || rename(temporary, path) != 0) {
+    // Flushed and synced before the rename, as weft's own files are (WeftNN's writeAtomically).
+    int failed = fflush(f) != 0 || (fsync(fileno(f)) != 0 && errno != EINVAL && errno != ENOTSUP);
+    if (fclose(f) != 0 || failed || rename(temporary, path) != 0) {
         fprintf(stderr, "weft-mpi: error: WEFT_REPORT: cannot write %s: %s\n", path, strerror(errno));
         remove(temporary);
     }
