@@ -1,5 +1,9 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
+
+/// The package's folder: the linker needs the export list's absolute path.
+let packageFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
 
 let package = Package(
     name: "Weft",
@@ -57,7 +61,13 @@ let package = Package(
             cSettings: [.unsafeFlags(["-O3", "-fno-strict-aliasing"])]
         ),
         // …and its policy (configuration, auto's size ranges, schedules) in Swift.
-        .target(name: "WeftInterpose", dependencies: ["CWeftInterpose", "Weft", "WeftTopology"]),
+        // Only the MPI entry points are exported (exports.map says why).
+        .target(
+            name: "WeftInterpose",
+            dependencies: ["CWeftInterpose", "Weft", "WeftTopology"],
+            exclude: ["exports.map"],
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--version-script=\(packageFolder)/Sources/WeftInterpose/exports.map"])]
+        ),
         // The Swift communication API over the shim.
         .target(name: "Weft", dependencies: ["CWeft", "WeftTopology"]),
         .executableTarget(

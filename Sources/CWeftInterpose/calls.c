@@ -78,10 +78,12 @@ static int64_t type_bytes(MPI_Datatype type, int *contiguous) {
     if (reduction_type(type, &known)) return (int64_t)weft_dtype_size(known);
     if (type == MPI_BYTE || type == MPI_CHAR || type == MPI_SIGNED_CHAR || type == MPI_UNSIGNED_CHAR) return 1;
     if (!committed(type)) return 0;
-    int size = 0;
-    MPI_Aint lb = 0, extent = 0, true_lb = 0, true_extent = 0;
-    if (PMPI_Type_size(type, &size) != MPI_SUCCESS || PMPI_Type_get_extent(type, &lb, &extent) != MPI_SUCCESS ||
-        PMPI_Type_get_true_extent(type, &true_lb, &true_extent) != MPI_SUCCESS || size <= 0)
+    // The _x queries: a type of more than 2^31-1 bytes has no int size (PMPI_Type_size gives
+    // MPI_UNDEFINED), and a rank describing the message so must not forward while a rank
+    // describing it as many small elements runs Weft's schedule.
+    MPI_Count size = 0, lb = 0, extent = 0, true_lb = 0, true_extent = 0;
+    if (PMPI_Type_size_x(type, &size) != MPI_SUCCESS || PMPI_Type_get_extent_x(type, &lb, &extent) != MPI_SUCCESS ||
+        PMPI_Type_get_true_extent_x(type, &true_lb, &true_extent) != MPI_SUCCESS || size <= 0)
         return 0;
     *contiguous = lb == 0 && true_lb == 0 && extent == size && true_extent == size && in_memory_order(type);
     return size;
@@ -181,10 +183,11 @@ static int dispatch(MPI_Comm comm, weft_ip_request_t *r, const char *function) {
 }
 
 static int64_t bytes_of(int64_t count, MPI_Datatype type) {
-    int size = 0;
+    MPI_Count size = 0;
     // Outside MPI_Init..MPI_Finalize nothing is counted, and no PMPI_ call may come before
     // the program's own (MPI's error would name it instead of the program's call).
-    if (!weft_ip_active || count <= 0 || type == MPI_DATATYPE_NULL || PMPI_Type_size(type, &size) != MPI_SUCCESS)
+    if (!weft_ip_active || count <= 0 || type == MPI_DATATYPE_NULL || PMPI_Type_size_x(type, &size) != MPI_SUCCESS ||
+        size < 0)
         return 0;
     return count * size;
 }

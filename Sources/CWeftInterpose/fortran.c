@@ -48,6 +48,24 @@ FORTRAN(mpi_init_thread, MPI_INIT_THREAD, (MPI_Fint * required, MPI_Fint *provid
 
 FORTRAN(mpi_finalize, MPI_FINALIZE, (MPI_Fint * ierr), { *ierr = MPI_Finalize(); })
 
+// `use mpi_f08`: only its MPI_Init and MPI_Init_thread pass here (their optional ierror may be
+// absent: NULL), so that this rank takes part in the set-up the others run at MPI_Init and
+// tells them to forward every call (its collectives go straight to Open MPI). Without this a
+// job mixing C and mpi_f08 programs stopped at start.
+void mpi_init_f08_(MPI_Fint *ierr) {
+    weft_ip_init_f08 = 1;
+    int rc = MPI_Init(NULL, NULL);
+    if (ierr) *ierr = (MPI_Fint)rc;
+}
+
+void mpi_init_thread_f08_(MPI_Fint *required, MPI_Fint *provided, MPI_Fint *ierr) {
+    weft_ip_init_f08 = 1;
+    int p = 0;
+    int rc = MPI_Init_thread(NULL, NULL, (int)*required, &p);
+    *provided = (MPI_Fint)p;
+    if (ierr) *ierr = (MPI_Fint)rc;
+}
+
 FORTRAN(mpi_allreduce, MPI_ALLREDUCE,
         (void *sendbuf, void *recvbuf, MPI_Fint *count, MPI_Fint *datatype, MPI_Fint *op, MPI_Fint *comm, MPI_Fint *ierr),
         {

@@ -3,7 +3,9 @@
 // the whole job with one line, never a silent fallback or a hang), and every per-communicator state is released before
 // PMPI_Finalize.
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdint.h>
@@ -15,6 +17,7 @@
 
 int weft_ip_active;
 int weft_ip_forward_all;
+int weft_ip_init_f08;
 MPI_Comm weft_ip_self = MPI_COMM_NULL;
 int weft_ip_verbose;
 int weft_ip_world_rank;
@@ -110,14 +113,46 @@ static const char *check_local(char *error, size_t length) {
     return NULL;
 }
 
+/// The Swift runtime this library brings into the program installs its crash backtracer's
+/// handlers for SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT and SIGQUIT as it loads —
+/// before the program's main, inside someone else's process. There a raised signal was
+/// handled and the program ran on (a rank that crashed mid-job let the job exit 0), and
+/// Open MPI, finding handlers in place, did not install its own. Runs after the runtime's
+/// initialisers (a dependency's come first): every such handler that lies in a Swift
+/// library goes back to the default action; anyone else's is left alone.
+__attribute__((constructor)) static void restore_crash_signals(void) {
+    static const int signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGQUIT};
+    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) {
+        struct sigaction current;
+        if (sigaction(signals[i], NULL, &current) != 0) continue;
+        void *handler = current.sa_flags & SA_SIGINFO ? (void *)current.sa_sigaction : (void *)current.sa_handler;
+        if (handler == (void *)SIG_DFL || handler == (void *)SIG_IGN) continue;
+        Dl_info where;
+        if (!dladdr(handler, &where) || !where.dli_fname || !strstr(where.dli_fname, "libswift")) continue;
+        struct sigaction fallback = {0};
+        fallback.sa_handler = SIG_DFL;
+        sigemptyset(&fallback.sa_mask);
+        sigaction(signals[i], &fallback, NULL);
+    }
+}
+
 static void setup(void) {
     int size = 1, provided = MPI_THREAD_SINGLE;
     PMPI_Comm_rank(MPI_COMM_WORLD, &weft_ip_world_rank);
     PMPI_Comm_size(MPI_COMM_WORLD, &size);
     PMPI_Query_thread(&provided);
     // Weft's path keeps per-communicator scratch and runs one collective at a time; with
-    // MPI_THREAD_MULTIPLE every call goes to Open MPI, which is thread-safe.
-    weft_ip_forward_all = provided == MPI_THREAD_MULTIPLE;
+    // MPI_THREAD_MULTIPLE every call goes to Open MPI, which is thread-safe. So does every call
+    // of a `use mpi_f08` program, whose collectives never pass through this library. Ranks may
+    // differ (MPI lets each ask its own thread level; an MPMD job may mix C and mpi_f08
+    // programs), and one forwarding while another runs Weft's schedule would hang: if any
+    // rank forwards everything, all do.
+    weft_ip_forward_all = provided == MPI_THREAD_MULTIPLE || weft_ip_init_f08;
+    if (size > 1) {
+        int any = weft_ip_forward_all;
+        PMPI_Allreduce(&weft_ip_forward_all, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+        weft_ip_forward_all = any;
+    }
     const char *verbose = getenv("WEFT_VERBOSE");
     weft_ip_verbose = verbose && strcmp(verbose, "0") != 0 && verbose[0];
 

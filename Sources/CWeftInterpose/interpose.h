@@ -69,7 +69,8 @@ typedef struct {
 
 // Process-wide settings (init.c).
 extern int weft_ip_active;       // between our MPI_Init and MPI_Finalize, configured
-extern int weft_ip_forward_all;  // MPI_THREAD_MULTIPLE: every call native
+extern int weft_ip_forward_all;  // MPI_THREAD_MULTIPLE or mpi_f08 on some rank: every call native
+extern int weft_ip_init_f08;     // this process started MPI through the mpi_f08 bindings (fortran.c)
 extern int weft_ip_verbose;
 extern MPI_Comm weft_ip_self;  // this process alone, errors returned: for argument probes (calls.c)
 extern int weft_ip_world_rank;

@@ -16,6 +16,9 @@
 static int keyval = MPI_KEYVAL_INVALID;
 static weft_ip_state_t *states; // every live state, for release at MPI_Finalize
 static int created;
+/// Live private communicators (see create), and how many may live at once.
+static int privates;
+enum { PRIVATE_COMMUNICATORS = 4096 };
 
 // The last communicator looked up and its state: a program calls collectives on one
 // communicator again and again, and an attribute lookup costs more than the forwarding it
@@ -31,7 +34,10 @@ static void release(weft_ip_state_t *s) {
     }
     if (s->previous) s->previous->next = s->next; else if (states == s) states = s->next;
     if (s->next) s->next->previous = s->previous;
-    if (s->internal) weft_comm_free(s->internal);
+    if (s->internal) {
+        weft_comm_free(s->internal);
+        privates--;
+    }
     if (s->control) munmap(s->control, s->control_bytes);
     if (s->pull_control) munmap(s->pull_control, s->pull_bytes);
     free(s->pull_slots);
@@ -224,11 +230,17 @@ static weft_ip_state_t *create(MPI_Comm comm) {
     s->forward = inter || s->size == 1 || weft_ip_forward_all;
     if (!s->forward) {
         MPI_Comm internal = MPI_COMM_NULL, node = MPI_COMM_NULL;
-        int ok = PMPI_Comm_split(comm, 0, s->rank, &internal) == MPI_SUCCESS;
-        ok = agree(ok, comm);
+        // Every served communicator holds a private one, taken from the same ~65K ids Open MPI
+        // has for the program's: beyond PRIVATE_COMMUNICATORS live ones, further communicators
+        // are forwarded (agreed: ranks of this one may hold different numbers), so a program
+        // that keeps tens of thousands alive never runs out of ids it had without Weft.
+        int ok = agree(privates < PRIVATE_COMMUNICATORS, comm) &&
+                 agree(PMPI_Comm_split(comm, 0, s->rank, &internal) == MPI_SUCCESS, comm);
+        if (!ok && internal != MPI_COMM_NULL) PMPI_Comm_free(&internal);
         if (!ok || weft_comm_adopt(&internal, &s->internal) != WEFT_OK) {
             s->forward = 1;
         } else {
+            privates++;
             int node_size = 0, compare = MPI_UNEQUAL;
             if (PMPI_Comm_split_type(internal, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
                 PMPI_Comm_size(node, &node_size);

@@ -15,6 +15,7 @@
  *   mpirun --allow-run-as-root --oversubscribe -np 4 ./collectives
  *   mpirun ... ./collectives --comm-churn 10000   # dup/free leak check
  *   mpirun ... ./collectives --report-calls       # a fixed, known set of calls
+ *   mpirun ... ./collectives --raise 11           # a crash must end the process (exit by signal)
  *   mpirun ... -x LD_PRELOAD=/path/libweft-mpi.so ./collectives
  *
  * COLLECTIVES_THREAD_MULTIPLE=1 asks for MPI_THREAD_MULTIPLE and adds a
@@ -25,6 +26,7 @@
 #include <mpi.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1163,11 +1165,16 @@ int main(int argc, char **argv)
         run_comm_churn(atol(argv[2]));
     } else if (argc == 2 && strcmp(argv[1], "--report-calls") == 0) {
         run_report_calls();
+    } else if (argc == 3 && strcmp(argv[1], "--raise") == 0 && atoi(argv[2]) > 0) {
+        /* A crash ends the process with its signal, as it does without the library. */
+        raise(atoi(argv[2]));
+        fprintf(stderr, "FAIL: still alive after raise(%d)\n", atoi(argv[2]));
+        usage = 1;
     } else if (argc == 1) {
         run_all(provided, want_multiple);
     } else {
         usage = 1;
-        if (g_rank == 0) fprintf(stderr, "usage: %s [--comm-churn N | --report-calls]\n", argv[0]);
+        if (g_rank == 0) fprintf(stderr, "usage: %s [--comm-churn N | --report-calls | --raise SIGNAL]\n", argv[0]);
     }
 
     /* Tally with PMPI_ so the library never sees it; every rank learns the
