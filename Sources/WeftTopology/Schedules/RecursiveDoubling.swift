@@ -35,10 +35,11 @@ public enum RecursiveDoubling: FlatScheduleGenerator {
         case .allgather:
             var s = Schedule(collective: collective, algorithm: algorithm, ranks: n,
                              layout: ChunkLayout(blocks: n, chunksPerBlock: 1))
-            // held[v]: blocks virtual rank v holds, kept sorted.
-            var held = (0..<fold.core).map { v -> [Int] in
-                v < fold.extra ? [2 * v, 2 * v + 1] : [fold.real(v)]
-            }
+            // Before the round at distance d, virtual rank v holds the blocks of its group
+            // (the d virtual ranks from v rounded down to a multiple of d): one contiguous
+            // run, since virtual rank v < extra holds blocks 2v and 2v + 1 and any other v
+            // block v + extra. Computed, not collected: merged lists of blocks cost n² time.
+            let firstBlock = { (v: Int) in v < fold.extra ? 2 * v : v + fold.extra }
             if fold.extra > 0 {
                 s.steps.append((0..<fold.extra).map {
                     .transfer(from: 2 * $0 + 1, to: 2 * $0, source: ChunkRange(2 * $0 + 1, count: 1),
@@ -47,22 +48,21 @@ public enum RecursiveDoubling: FlatScheduleGenerator {
             }
             var mask = 1
             while mask < fold.core {
-                var step: [ScheduleOperation] = []
-                for v in 0..<fold.core {
-                    for range in contiguousRanges(held[v]) {
-                        step.append(.transfer(from: fold.real(v), to: fold.real(v ^ mask), source: range,
-                                              destination: range, reduce: false))
-                    }
-                }
-                s.steps.append(step)
-                held = (0..<fold.core).map { v in (held[v] + held[v ^ mask]).sorted() }
+                s.steps.append((0..<fold.core).map { v in
+                    let group = v & ~(mask - 1)
+                    let held = ChunkRange(firstBlock(group), count: firstBlock(group + mask) - firstBlock(group))
+                    return .transfer(from: fold.real(v), to: fold.real(v ^ mask), source: held, destination: held,
+                                     reduce: false)
+                })
                 mask <<= 1
             }
             if fold.extra > 0 {
+                // Each folded-away odd rank gets every block but its own: the runs before and after it.
                 var step: [ScheduleOperation] = []
                 for i in 0..<fold.extra {
                     let odd = 2 * i + 1
-                    for range in contiguousRanges((0..<n).filter { $0 != odd }) {
+                    let before = ChunkRange(0, count: odd), after = ChunkRange(odd + 1, count: n - odd - 1)
+                    for range in [before, after] where range.count > 0 {
                         step.append(.transfer(from: 2 * i, to: odd, source: range, destination: range, reduce: false))
                     }
                 }
@@ -84,18 +84,5 @@ public enum RecursiveDoubling: FlatScheduleGenerator {
         default:
             preconditionFailure("recursive-doubling does not serve \(collective)")
         }
-    }
-
-    /// Sorted chunk indices as maximal contiguous ranges.
-    static func contiguousRanges(_ sorted: [Int]) -> [ChunkRange] {
-        var ranges: [ChunkRange] = []
-        for c in sorted {
-            if let last = ranges.last, last.start + last.count == c {
-                ranges[ranges.count - 1].count += 1
-            } else {
-                ranges.append(ChunkRange(c, count: 1))
-            }
-        }
-        return ranges
     }
 }

@@ -2,11 +2,18 @@
 /// is complete, their destination is free, and the directed link (from, to) carries
 /// nothing else. Tree algorithms are written as plain edge lists and get pipelining from
 /// this: segment k+1 follows segment k down a link one step later.
+///
+/// A transfer costs a few binary searches and hash lookups whatever its size, so packing
+/// takes time about linear in the transfers (ranges are remembered as runs, `StepRuns`).
 struct StepPacker {
-    private struct Location: Hashable {
-        var rank: Int
-        var buffer: BufferID
-        var chunk: Int
+    /// What the packer remembers of one buffer of one rank, per chunk.
+    private struct BufferSteps {
+        /// Step from which a chunk holds its final value for readers.
+        var ready = StepRuns(0)
+        /// Last step that read a chunk (a later copy into it must come after).
+        var lastRead = StepRuns(-1)
+        /// Last step that copied into a chunk (a reduce into it must come after).
+        var lastCopy = StepRuns(-1)
     }
 
     private struct Link: Hashable {
@@ -14,41 +21,82 @@ struct StepPacker {
         var to: Int
     }
 
-    /// Step from which a location holds its final value for readers.
-    private var ready: [Location: Int] = [:]
-    /// Last step that read a location (a later copy into it must come after).
-    private var lastRead: [Location: Int] = [:]
-    /// Last step that copied into a location (a reduce into it must come after).
-    private var lastCopy: [Location: Int] = [:]
-    private var busy: [Link: Set<Int>] = [:]
+    /// The steps a directed link already carries a transfer in, as runs of consecutive
+    /// steps, so the first free step is one binary search away: trying steps one by one
+    /// cost a pipeline of s segments s² tries per link (at a leaf every segment is ready
+    /// at step 0 and waits for the link).
+    private struct LinkSteps {
+        /// Run i is the steps starts[i]..<ends[i]; runs are sorted and never touch.
+        private var starts: [Int] = []
+        private var ends: [Int] = []
+
+        /// How many runs start at or before `step`.
+        private func runsStarting(atOrBefore step: Int) -> Int {
+            var low = 0, high = starts.count
+            while low < high {
+                let middle = (low + high) / 2
+                if starts[middle] <= step { low = middle + 1 } else { high = middle }
+            }
+            return low
+        }
+
+        func firstFree(atOrAfter step: Int) -> Int {
+            let i = runsStarting(atOrBefore: step)
+            return i > 0 && ends[i - 1] > step ? ends[i - 1] : step
+        }
+
+        /// Marks free `step` taken, joining the runs it touches.
+        mutating func take(_ step: Int) {
+            let i = runsStarting(atOrBefore: step)
+            let joinsBefore = i > 0 && ends[i - 1] == step
+            let joinsAfter = i < starts.count && starts[i] == step + 1
+            switch (joinsBefore, joinsAfter) {
+            case (true, true):
+                ends[i - 1] = ends[i]
+                starts.remove(at: i)
+                ends.remove(at: i)
+            case (true, false):
+                ends[i - 1] = step + 1
+            case (false, true):
+                starts[i] = step
+            case (false, false):
+                starts.insert(step, at: i)
+                ends.insert(step + 1, at: i)
+            }
+        }
+    }
+
+    /// buffers[rank · 2 + buffer], grown as ranks appear.
+    private var buffers: [BufferSteps] = []
+    private var links: [Link: LinkSteps] = [:]
     private(set) var steps: [[ScheduleOperation]] = []
 
-    /// The locations a range covers; an empty range (a zero-byte message, as in a barrier)
+    /// The chunks a range covers; an empty range (a zero-byte message, as in a barrier)
     /// is a token at chunk −1, so its transfers still order themselves.
-    private func locations(_ rank: Int, _ range: ChunkRange) -> [Location] {
-        if range.count == 0 { return [Location(rank: rank, buffer: range.buffer, chunk: -1)] }
-        return range.chunks.map { Location(rank: rank, buffer: range.buffer, chunk: $0) }
+    private static func chunks(_ range: ChunkRange) -> Range<Int> {
+        range.count == 0 ? -1..<0 : range.chunks
+    }
+
+    /// The index of `rank`'s `buffer` in `buffers`, which it makes sure exists.
+    private mutating func slot(_ rank: Int, _ buffer: BufferID) -> Int {
+        let index = rank * 2 + Int(buffer.rawValue)
+        while buffers.count <= index { buffers.append(BufferSteps()) }
+        return index
     }
 
     mutating func transfer(from: Int, to: Int, source: ChunkRange, destination: ChunkRange, reduce: Bool) {
-        let sources = locations(from, source), destinations = locations(to, destination)
-        var step = sources.map { ready[$0] ?? 0 }.max() ?? 0
-        for location in destinations {
-            step = max(step, ready[location] ?? 0)
-            if reduce {
-                step = max(step, (lastCopy[location] ?? -1) + 1)
-            } else {
-                step = max(step, (lastRead[location] ?? -1) + 1)
-            }
-        }
+        let read = Self.chunks(source), written = Self.chunks(destination)
+        let sender = slot(from, source.buffer), receiver = slot(to, destination.buffer)
+        var step = buffers[sender].ready.latest(over: read)
+        step = max(step, buffers[receiver].ready.latest(over: written))
+        let lastConflict = reduce ? buffers[receiver].lastCopy : buffers[receiver].lastRead
+        step = max(step, lastConflict.latest(over: written) + 1)
         let link = Link(from: from, to: to)
-        while busy[link]?.contains(step) == true { step += 1 }
-        busy[link, default: []].insert(step)
-        for location in sources { lastRead[location] = max(lastRead[location] ?? -1, step) }
-        for location in destinations {
-            ready[location] = max(ready[location] ?? 0, step + 1)
-            if !reduce { lastCopy[location] = step }
-        }
+        step = links[link]?.firstFree(atOrAfter: step) ?? step
+        links[link, default: LinkSteps()].take(step)
+        buffers[sender].lastRead.raise(read, to: step)
+        buffers[receiver].ready.raise(written, to: step + 1)
+        if !reduce { buffers[receiver].lastCopy.set(written, to: step) }
         while steps.count <= step { steps.append([]) }
         steps[step].append(.transfer(from: from, to: to, source: source, destination: destination, reduce: reduce))
     }
