@@ -42,7 +42,7 @@ for repeat in $(seq "$repeats"); do
     for map in "${maps[@]}"; do
         for buffers in registered ordinary; do
             flag=(); [ "$buffers" = ordinary ] && flag=(--unregistered)
-            "$netns" mpirun --host "$hosts" -np "$ranks" "${over[@]}" --map-by "$map" "$weft" bench "$collective" \
+            "$netns" mpirun --host "$hosts" -np "$ranks" "${over[@]}" ${WEFT_ACROSS:+-x WEFT_ACROSS} --map-by "$map" "$weft" bench "$collective" \
                 --algorithm two-level,mpi "${flag[@]}" --min-bytes "$min" --max-bytes "$max" --rounds 5 --iters 10 \
                 --format csv --timeout 300 >"$out/$map-$buffers-$repeat.csv"
         done

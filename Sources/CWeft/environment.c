@@ -1,4 +1,5 @@
 // MPI start-up, errors, communicators, point-to-point and RMA windows.
+#include <dirent.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -31,6 +32,31 @@ int weft_yield_setting(char *error, int length) {
     snprintf(error, (size_t)length,
              "WEFT_YIELD='%s' is not 0 (spin while waiting) or 1 (yield the core while waiting); unset, Weft yields "
              "where a node has more ranks than cores or Open MPI yields when idle",
+             text);
+    return -1;
+}
+
+int weft_has_rdma_device(void) {
+    static const char *const folders[] = {"/sys/class/infiniband", "/sys/class/cxi"};
+    for (size_t i = 0; i < sizeof folders / sizeof folders[0]; i++) {
+        DIR *d = opendir(folders[i]);
+        if (!d) continue;
+        struct dirent *e;
+        int found = 0;
+        while (!found && (e = readdir(d))) found = e->d_name[0] != '.';
+        closedir(d);
+        if (found) return 1;
+    }
+    return 0;
+}
+
+int weft_across_setting(char *error, int length) {
+    const char *text = getenv("WEFT_ACROSS");
+    if (!text || !*text) return !weft_has_rdma_device();
+    if (!strcmp(text, "sockets") || !strcmp(text, "mpi")) return text[0] == 's';
+    snprintf(error, (size_t)length,
+             "WEFT_ACROSS='%s' is not sockets (Weft's own TCP connections between nodes) or mpi (Open MPI's "
+             "point-to-point); unset, Weft uses sockets where this host has no RDMA device",
              text);
     return -1;
 }
@@ -68,6 +94,8 @@ void weft_error_string(int code, char *buffer, int length) {
     case WEFT_ERR_NO_MEMORY: text = "out of memory"; break;
     case WEFT_ERR_TOO_LARGE: text = "element count too large for a native MPI call (more than 2^31-1 per block)"; break;
     case WEFT_ERR_CROSS_MEMORY: text = "cross-memory attach to a peer process failed (process_vm_readv/writev)"; break;
+    case WEFT_ERR_PEER_CLOSED: text = "a rank on another node closed its connection: it died or ended"; break;
+    case WEFT_ERR_SOCKET: text = "a connection to a rank on another node failed (no address reached it, or a system error)"; break;
     default: break;
     }
     if (text) {
@@ -112,7 +140,7 @@ int weft_is_finalized(void) {
 void weft_abort(int code) { MPI_Abort(MPI_COMM_WORLD, code); }
 
 static int wrap_comm(MPI_Comm comm, int owned, weft_comm_t *out) {
-    struct weft_comm *c = malloc(sizeof *c);
+    struct weft_comm *c = calloc(1, sizeof *c);
     if (!c) return WEFT_ERR_NO_MEMORY;
     c->comm = comm;
     c->owned = owned;
@@ -157,6 +185,7 @@ int weft_comm_split_shared(weft_comm_t comm, weft_comm_t *out) {
 int weft_comm_free(weft_comm_t comm) {
     if (!comm) return WEFT_OK;
     if (comm->local) return weft_local_comm_free(comm);
+    weft_sockets_close(comm->sockets);
     int rc = MPI_SUCCESS;
     if (comm->owned && !weft_is_finalized()) rc = PMPI_Comm_free(&comm->comm);
     free(comm);

@@ -29,6 +29,7 @@ static _Thread_local MPI_Request *requests;
 static _Thread_local struct weft_local_request *local_requests;
 static _Thread_local int64_t *expected;
 static _Thread_local int *peers;
+static _Thread_local struct weft_socket_transfer *transfers;
 static _Thread_local int capacity;
 /// The peer a timed-out step was still waiting for (weft_timeout_peer), or -1.
 static _Thread_local int unanswered = -1;
@@ -48,6 +49,9 @@ static int reserve(int needed) {
     int *p = realloc(peers, sizeof *p * (size_t)grown);
     if (!p) return WEFT_ERR_NO_MEMORY;
     peers = p;
+    struct weft_socket_transfer *t = realloc(transfers, sizeof *t * (size_t)grown);
+    if (!t) return WEFT_ERR_NO_MEMORY;
+    transfers = t;
     capacity = grown;
     return WEFT_OK;
 }
@@ -55,8 +59,14 @@ static int reserve(int needed) {
 static int pieces(int64_t bytes) { return bytes == 0 ? 1 : (int)((bytes + weft_max_message_bytes - 1) / weft_max_message_bytes); }
 
 /// Posts one transfer as messages of at most weft_max_message_bytes (at least one, so a
-/// zero-byte transfer still synchronises).
-static int post(int send, weft_comm_t comm, char *address, int64_t bytes, int peer, int tag, int *used) {
+/// zero-byte transfer still synchronises) — or, to a peer on another node when the
+/// communicator has sockets, queues it as one socket transfer.
+static int post(int send, weft_comm_t comm, char *address, int64_t bytes, int peer, int tag, int *used, int *sockets) {
+    if (weft_sockets_reach(comm->sockets, peer)) {
+        transfers[(*sockets)++] = (struct weft_socket_transfer){.address = address, .bytes = bytes, .peer = peer,
+                                                                .send = send, .step = tag};
+        return WEFT_OK;
+    }
     int64_t done = 0;
     do {
         int64_t n = bytes - done < weft_max_message_bytes ? bytes - done : weft_max_message_bytes;
@@ -96,11 +106,16 @@ int weft_timeout_peer(void) {
     return peer;
 }
 
-void weft_timeout_reason(int peer, const char *where, char *buffer, int length) {
-    snprintf(buffer, (size_t)length,
-             "timed out waiting for rank %d%s%s%s: it, or a rank it waits for, died, hangs or was stopped, or the "
-             "ranks called different collectives",
-             peer, where && *where ? " (" : "", where && *where ? where : "", where && *where ? ")" : "");
+void weft_peer_failure_reason(int code, int peer, const char *where, char *buffer, int length) {
+    int named = where && *where;
+    if (code == WEFT_ERR_PEER_CLOSED)
+        snprintf(buffer, (size_t)length, "rank %d%s%s%s closed its connection: it died or ended before the collective did",
+                 peer, named ? " (" : "", named ? where : "", named ? ")" : "");
+    else
+        snprintf(buffer, (size_t)length,
+                 "timed out waiting for rank %d%s%s%s: it, or a rank it waits for, died, hangs or was stopped, or the "
+                 "ranks called different collectives",
+                 peer, named ? " (" : "", named ? where : "", named ? ")" : "");
 }
 
 static char *base_of(const weft_buffers_t *buffers, int32_t buffer) {
@@ -257,7 +272,7 @@ int weft_execute(weft_comm_t comm, const weft_schedule_op_t *ops, int64_t n, wef
             if (!buffers->pull_control || !buffers->pull_slots || !buffers->pull_pids) return WEFT_ERR_ARGUMENT;
             weft_pull_enter(buffers, rank, ops[i].step, total, held_data);
         }
-        int tag = ops[i].step & 0x7fff, used = 0;
+        int tag = ops[i].step & 0x7fff, used = 0, over_sockets = 0;
         int64_t scratch_used = 0;
         for (int64_t k = i; k < j && rc == WEFT_OK; k++) {
             const weft_schedule_op_t *o = &ops[k];
@@ -271,13 +286,14 @@ int weft_execute(weft_comm_t comm, const weft_schedule_op_t *ops, int64_t n, wef
                 address = (char *)buffers->scratch + scratch_used;
                 scratch_used += bytes;
             }
-            rc = post(0, comm, address, bytes, o->peer, tag, &used);
+            rc = post(0, comm, address, bytes, o->peer, tag, &used, &over_sockets);
         }
         for (int64_t k = i; k < j && rc == WEFT_OK; k++) {
             const weft_schedule_op_t *o = &ops[k];
             if (o->kind != WEFT_OP_SEND) continue;
             int64_t bytes = chunk_elements(layout, o->source_chunk, o->chunks) * (int64_t)size;
-            rc = post(1, comm, (char *)source_of(buffers, &input, o, layout, size), bytes, o->peer, tag, &used);
+            rc = post(1, comm, (char *)source_of(buffers, &input, o, layout, size), bytes, o->peer, tag, &used,
+                      &over_sockets);
         }
         for (int64_t k = i; k < j && rc == WEFT_OK && pulls; k++) {
             if (ops[k].kind != WEFT_OP_PULL_COPY && ops[k].kind != WEFT_OP_PULL_REDUCE) continue;
@@ -289,6 +305,11 @@ int weft_execute(weft_comm_t comm, const weft_schedule_op_t *ops, int64_t n, wef
             }
         }
         if (rc == WEFT_OK && pulls) weft_pull_done(buffers, rank, ops[i].step);
+        if (rc == WEFT_OK && over_sockets) {
+            unanswered = -1;
+            rc = weft_sockets_run(comm->sockets, transfers, over_sockets, used ? comm->comm : MPI_COMM_NULL, &unanswered);
+            if (rc != WEFT_OK) return rc;
+        }
         if (rc == WEFT_OK)
             rc = comm->local ? weft_local_wait_all(used, local_requests, expected) : weft_wait_all(used, requests, expected);
         if (rc == WEFT_ERR_TIMEOUT) note_unanswered(comm, used);

@@ -12,6 +12,7 @@ struct weft_comm {
     int owned; // freed by weft_comm_free (not MPI_COMM_WORLD)
     struct weft_local_group *local; // non-NULL: a local communicator
     int local_rank;
+    struct weft_sockets *sockets; // Weft's own TCP connections across nodes (sockets.c), or NULL
 };
 
 /// A local receive (or an eagerly copied send, complete when posted).
@@ -34,6 +35,32 @@ struct weft_window {
     MPI_Win win;
     struct weft_local_window *local; // non-NULL: a window of a local communicator
 };
+
+// MARK: - Sockets across nodes (sockets.c)
+
+/// One message of a step over Weft's own connection to `peer` (on another node).
+struct weft_socket_transfer {
+    char *address;
+    int64_t bytes;
+    int64_t done; // header and payload bytes moved so far
+    int peer, send, step, finished;
+    struct {
+        uint32_t magic;
+        int32_t step;
+        int64_t bytes;
+    } header; // a receive's header as it arrives
+};
+
+/// Whether messages to and from `peer` go over sockets (it is on another node and the
+/// communicator opened them).
+int weft_sockets_reach(const struct weft_sockets *sockets, int peer);
+/// Runs a step's transfers to completion (connecting pairs on first use) within the
+/// timeout; on failure `*unanswered` is the peer that did not answer or hung up. When the
+/// step also has MPI messages, `progress` is their communicator (else MPI_COMM_NULL): the
+/// wait then keeps MPI progressing and spins rather than sleeping in poll.
+int weft_sockets_run(struct weft_sockets *sockets, struct weft_socket_transfer *transfers, int n, MPI_Comm progress,
+                     int *unanswered);
+void weft_sockets_close(struct weft_sockets *sockets);
 
 /// Process-wide settings (set once from Swift before collectives run).
 extern double weft_timeout_seconds;

@@ -125,7 +125,8 @@ static int fail(MPI_Comm comm, int code, const char *function) {
     weft_error_string(code, text, sizeof text);
     // A timed-out schedule knows the rank it still waited for (in `comm`'s numbering, which
     // Weft's private split keeps): name it, with its rank in MPI_COMM_WORLD.
-    int peer = code == WEFT_ERR_TIMEOUT ? weft_timeout_peer() : -1, world_peer = MPI_UNDEFINED;
+    int peer = code == WEFT_ERR_TIMEOUT || code == WEFT_ERR_PEER_CLOSED ? weft_timeout_peer() : -1,
+        world_peer = MPI_UNDEFINED;
     if (peer >= 0) {
         MPI_Group group, world;
         PMPI_Comm_group(comm, &group);
@@ -135,15 +136,16 @@ static int fail(MPI_Comm comm, int code, const char *function) {
         PMPI_Group_free(&world);
         char where[32];
         snprintf(where, sizeof where, "world rank %d", world_peer);
-        weft_timeout_reason(peer, where, text, sizeof text);
+        weft_peer_failure_reason(code, peer, where, text, sizeof text);
     }
     // Native MPI prints nothing where the program takes errors itself (MPI_ERRORS_RETURN, its
     // own handler): then neither does the library, unless WEFT_VERBOSE asks.
     MPI_Errhandler handler = MPI_ERRHANDLER_NULL;
     int fatal = PMPI_Comm_get_errhandler(comm, &handler) != MPI_SUCCESS || handler == MPI_ERRORS_ARE_FATAL;
     if (handler != MPI_ERRHANDLER_NULL) PMPI_Errhandler_free(&handler);
-    // A timeout has no MPI class of its own (the program sees MPI_ERR_OTHER): always say whom.
-    if (fatal || weft_ip_verbose || code == WEFT_ERR_TIMEOUT)
+    // A timeout or a lost peer has no MPI class of its own (the program sees MPI_ERR_OTHER):
+    // always say whom.
+    if (fatal || weft_ip_verbose || peer >= 0)
         fprintf(stderr, "weft-mpi: rank %d: %s failed: %s\n", weft_ip_world_rank, function, text);
     int mpi = code > 0 && code <= MPI_ERR_LASTCODE ? code : MPI_ERR_OTHER;
     PMPI_Comm_call_errhandler(comm, mpi);

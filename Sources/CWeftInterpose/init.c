@@ -22,6 +22,7 @@ MPI_Comm weft_ip_self = MPI_COMM_NULL;
 int weft_ip_verbose;
 int weft_ip_world_rank;
 int weft_ip_mpi;
+int weft_ip_sockets;
 
 /// Agrees, at MPI_Init, whether any rank refuses its settings: ranks may see different
 /// environments (mpirun's per-application -x, a file on one host's disk only), so each
@@ -110,6 +111,10 @@ static const char *check_local(char *error, size_t length) {
     int yield = weft_yield_setting(error, (int)length);
     if (yield < 0) return error;
     weft_set_yield(yield);
+    // Differing values are safe: a communicator opens sockets only where every rank wants them.
+    int sockets = weft_across_setting(error, (int)length);
+    if (sockets < 0) return error;
+    weft_ip_sockets = sockets;
     return NULL;
 }
 

@@ -35,6 +35,7 @@ typedef struct weft_ip_state {
     size_t pull_bytes;
     int32_t *pull_slots;
     int64_t pull_calls;
+    int sockets; // messages across nodes go over Weft's own TCP connections (CWeft's sockets.c)
     weft_ip_rule_t rules[WEFT_IP_COLLECTIVES][WEFT_IP_MAX_RULES];
     int nrules[WEFT_IP_COLLECTIVES];
     /// Per collective, the smallest size any rule runs on Weft (INT64_MAX: none); every
@@ -75,6 +76,7 @@ extern int weft_ip_verbose;
 extern MPI_Comm weft_ip_self;  // this process alone, errors returned: for argument probes (calls.c)
 extern int weft_ip_world_rank;
 extern int weft_ip_mpi;          // index of `mpi` in the algorithm list
+extern int weft_ip_sockets;      // WEFT_ACROSS: this rank wants sockets between nodes
 
 // state.c
 /// The state of `comm`, created on first use (collective: every rank of `comm` is in the

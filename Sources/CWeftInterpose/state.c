@@ -202,8 +202,9 @@ static void print_plan(const weft_ip_state_t *s) {
                          : s->pulls                ? ", pulls inside nodes"
                          : s->node_local           ? ", no cross-memory attach"
                                                    : ", no pulls inside nodes";
-    int n = snprintf(line, sizeof line, "weft-mpi: communicator %d: %d ranks, %s%s:", s->id, s->size,
-                     s->forward ? "forwarded to MPI" : s->node_local ? "one node" : "several nodes", memory);
+    const char *across = s->forward || s->node_local ? "" : s->sockets ? ", sockets across nodes" : ", MPI across nodes";
+    int n = snprintf(line, sizeof line, "weft-mpi: communicator %d: %d ranks, %s%s%s:", s->id, s->size,
+                     s->forward ? "forwarded to MPI" : s->node_local ? "one node" : "several nodes", memory, across);
     for (int c = 0; c < WEFT_IP_COLLECTIVES && !s->forward; c++) {
         n += snprintf(line + n, sizeof line - (size_t)n, " %s", names[c]);
         for (int i = 0; i < s->nrules[c] && n < (int)sizeof line - 64; i++) {
@@ -257,6 +258,9 @@ static weft_ip_state_t *create(MPI_Comm comm) {
             s->world_congruent = compare == MPI_IDENT || compare == MPI_CONGRUENT;
             if (s->node_local && map_control(s, internal)) s->cross_memory = probe_cross_memory(s, internal);
             if (!s->node_local && s->node_keys) s->pulls = set_up_pulls(s, internal);
+            if (!s->node_local && s->node_keys &&
+                weft_comm_open_sockets(s->internal, s->node_keys, weft_ip_sockets, &s->sockets) != WEFT_OK)
+                s->sockets = 0;
             for (int c = 0; c < WEFT_IP_COLLECTIVES; c++)
                 s->nrules[c] = weft_ip_rules(c, s->size, s->node_local, s->node_local ? s->cross_memory : s->pulls,
                                              s->world_congruent, s->node_keys, s->rules[c], WEFT_IP_MAX_RULES);

@@ -43,6 +43,8 @@ public final class Communicator {
     /// Every rank's host, learnt with the first program across nodes, so that a timeout can
     /// say where the rank that did not answer runs.
     private var peerHosts: [String]?
+    /// Whether messages across nodes go over Weft's own sockets (`AcrossNodes`).
+    package private(set) var socketsOpened = false
     private var staging: SharedSegments?
     /// Pulls inside each node for programs across nodes: set up with the first such program;
     /// `.some(nil)` where they cannot run (see `NodePullState.make`).
@@ -140,6 +142,19 @@ public final class Communicator {
         try check("MPI_Comm_split_type", weft_comm_node_keys(handle, &keys))
         nodeLayout = TwoLevel.nodes(fromKeys: keys.map(Int.init))
         return nodeLayout!
+    }
+
+    /// Messages between ranks on different nodes go over Weft's own TCP connections from now
+    /// on where every rank wants them (`Runtime.socketsAcrossNodes`) and can listen; else
+    /// Open MPI's point-to-point stays, on every rank. Collective.
+    private func openSockets() throws {
+        let keys = try nodes().reduce(into: [Int32](repeating: 0, count: size)) { keys, node in
+            for r in node { keys[r] = Int32(node.min()!) }
+        }
+        var opened: Int32 = 0
+        try check("weft_comm_open_sockets",
+                  weft_comm_open_sockets(handle, keys, Runtime.socketsAcrossNodes ? 1 : 0, &opened))
+        socketsOpened = opened != 0
     }
 
     /// Each rank's host name (MPI_Get_processor_name; collective).
@@ -463,6 +478,7 @@ public final class Communicator {
         if !isNodeLocal && peerHosts == nil {
             // Collective like compiling itself: every rank compiles the same program in the same call.
             peerHosts = try hostNames()
+            if fabric == nil { try openSockets() }
         }
         let pulls = isNodeLocal || fabric != nil ? nil : try nodePulls()
         let program = CompiledProgram(schedule: schedule, rank: rank, key: key,
@@ -526,9 +542,9 @@ public final class Communicator {
                 }
             } }
         }
-        if code == WEFT_ERR_TIMEOUT, case let peer = weft_timeout_peer(), peer >= 0 {
+        if code == WEFT_ERR_TIMEOUT || code == WEFT_ERR_PEER_CLOSED, case let peer = weft_timeout_peer(), peer >= 0 {
             var text = [CChar](repeating: 0, count: 256)
-            weft_timeout_reason(peer, peerHosts.map { "host \($0[Int(peer)])" } ?? "", &text, Int32(text.count))
+            weft_peer_failure_reason(code, peer, peerHosts.map { "host \($0[Int(peer)])" } ?? "", &text, Int32(text.count))
             throw WeftError(code: code, function: "weft_execute",
                             reason: String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }

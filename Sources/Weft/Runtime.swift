@@ -12,6 +12,7 @@ public enum Runtime {
         if let error = AlgorithmSelector.environmentError { throw WeftError(function: "WEFT_ALGO", reason: error) }
         if let error = CrossMemorySetting.environmentError { throw WeftError(function: "WEFT_CROSS_MEMORY", reason: error) }
         if let error = yieldSettingError { throw WeftError(function: "WEFT_YIELD", reason: error) }
+        if let error = acrossSettingError { throw WeftError(function: "WEFT_ACROSS", reason: error) }
         try check("MPI_Init_thread", weft_init())
         let environment = ProcessInfo.processInfo.environment
         if let text = environment["WEFT_TIMEOUT"], !text.isEmpty {
@@ -29,6 +30,19 @@ public enum Runtime {
         guard weft_yield_setting(&line, Int32(line.count)) < 0 else { return nil }
         return String(cString: line)
     }
+
+    /// The error line for a `WEFT_ACROSS` other than sockets or mpi, or nil when it is fine.
+    public static var acrossSettingError: String? {
+        var line = [CChar](repeating: 0, count: 512)
+        guard weft_across_setting(&line, Int32(line.count)) < 0 else { return nil }
+        return String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Whether messages between nodes go over Weft's own TCP connections rather than Open
+    /// MPI's point-to-point: `WEFT_ACROSS`, else sockets where this host has no RDMA device
+    /// (Open MPI would use TCP itself). A communicator uses them only where every rank
+    /// wants them and can listen, agreed when it first runs a program across nodes.
+    public static var socketsAcrossNodes: Bool { weft_across_setting(nil, 0) == 1 }
 
     /// Seconds any wait may last before the collective fails with a timeout (0: forever).
     public static var timeout: Double {

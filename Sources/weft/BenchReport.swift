@@ -54,7 +54,11 @@ struct BenchReport {
                 + ", " + (options.iters.map { "\($0) iterations" } ?? "200 iterations up to 64K, 20 above")
                 + " (median of the slowest rank), warm-up \(options.warmup)"
                 + (registered ? ", registered buffers" : ", ordinary buffers"))
-            if let nodes, nodes.count > 1 { print("# " + Self.describe(nodes)) }
+            if let nodes, nodes.count > 1 {
+                print("# " + Self.describe(nodes) + "; between nodes: "
+                      + (Runtime.socketsAcrossNodes ? "Weft's TCP sockets" : "Open MPI's point-to-point")
+                      + " (WEFT_ACROSS; `mpi` is Open MPI's own either way)")
+            }
             if let network {
                 print("# topology \(network.descriptor.file) (\(network.descriptor.kind), \(network.network.endpoints) endpoints), "
                     + "ranks on endpoints " + network.placement.prefix(8).map(String.init).joined(separator: ",")

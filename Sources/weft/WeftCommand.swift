@@ -76,6 +76,7 @@ func startWorld(timeout: Double, topology: String?, tuning: String?) -> Communic
     if let error = AlgorithmSelector.environmentError { failEverywhere(error) }
     if let error = CrossMemorySetting.environmentError { failEverywhere(error) }
     if let error = Runtime.yieldSettingError { failEverywhere(error) }
+    if let error = Runtime.acrossSettingError { failEverywhere(error) }
     Runtime.timeout = timeout
     let communicator: Communicator
     do {

@@ -27,6 +27,8 @@ enum {
     WEFT_ERR_NO_MEMORY = -5,
     WEFT_ERR_TOO_LARGE = -6,      // a native MPI call cannot express this element count
     WEFT_ERR_CROSS_MEMORY = -7,   // process_vm_readv/writev on a peer's memory failed
+    WEFT_ERR_PEER_CLOSED = -8,    // a peer on another node closed its connection (it died or ended)
+    WEFT_ERR_SOCKET = -9,         // a socket between nodes failed (no address to reach a peer, or a system error)
 };
 
 /// Writes a one-line description of `code` (Weft or MPI error class) into `buffer`.
@@ -62,6 +64,14 @@ int weft_yield_by_default(void);
 /// or -1 with the error line in `error` for any other value. One check for weft and
 /// libweft-mpi.so, so both refuse the same values with the same line.
 int weft_yield_setting(char *error, int length);
+/// Whether this host has a device Open MPI reaches without TCP: a verbs device (InfiniBand,
+/// RoCE, iWARP, Omni-Path, EFA) under /sys/class/infiniband or Slingshot's under /sys/class/cxi.
+int weft_has_rdma_device(void);
+/// Whether messages between nodes should go over Weft's own TCP connections (1) or Open
+/// MPI's point-to-point (0), from WEFT_ACROSS (sockets or mpi; unset or empty: sockets where
+/// weft_has_rdma_device() is 0 — NCCL's rule between its IB and socket transports), or -1
+/// with the error line in `error` for any other value. One check for weft and libweft-mpi.so.
+int weft_across_setting(char *error, int length);
 /// Largest single MPI message in bytes; larger transfers are split. For tests of the
 /// splitting path; the default is 1 GiB.
 void weft_set_max_message_bytes(int64_t bytes);
@@ -100,6 +110,11 @@ int weft_comm_node_keys(weft_comm_t comm, int32_t *keys);
 /// names[r·WEFT_HOST_NAME_BYTES…] = rank r's host (MPI_Get_processor_name), for messages
 /// that name hosts. Collective; `names` holds size·WEFT_HOST_NAME_BYTES bytes.
 int weft_comm_host_names(weft_comm_t comm, char *names);
+/// Has messages between ranks on different nodes go over Weft's own TCP connections
+/// (sockets.c) instead of MPI point-to-point. Collective; `node_keys` as from
+/// weft_comm_node_keys. `*opened` is 1 when every rank `wanted` them and could listen;
+/// otherwise MPI point-to-point stays, on every rank alike.
+int weft_comm_open_sockets(weft_comm_t comm, const int32_t *node_keys, int wanted, int *opened);
 
 // MARK: - Point-to-point (non-blocking)
 
@@ -292,12 +307,13 @@ int64_t weft_program_scratch_bytes(const weft_schedule_op_t *ops, int64_t n, wef
 int weft_execute(weft_comm_t comm, const weft_schedule_op_t *ops, int64_t n, weft_layout_t layout, weft_dtype_t dtype,
                  weft_op_t op, const weft_buffers_t *buffers);
 
-/// After weft_execute returned WEFT_ERR_TIMEOUT on this thread: the rank it was still
-/// waiting for (a message not arrived, else a send not taken), or -1; reading clears it.
+/// After weft_execute returned WEFT_ERR_TIMEOUT or WEFT_ERR_PEER_CLOSED on this thread: the
+/// rank it was still waiting for (a message not arrived, else a send not taken) or that hung
+/// up, or -1; reading clears it.
 int weft_timeout_peer(void);
-/// The one-line reason for such a timeout, naming `peer` and, when not empty, where it runs
-/// (`where`: e.g. "host h2" or "world rank 3").
-void weft_timeout_reason(int peer, const char *where, char *buffer, int length);
+/// The one-line reason for such a failure (`code`), naming `peer` and, when not empty, where
+/// it runs (`where`: e.g. "host h2" or "world rank 3").
+void weft_peer_failure_reason(int code, int peer, const char *where, char *buffer, int length);
 
 /// Bytes of shared memory a shared barrier needs; place it in a shared window, zeroed.
 int64_t weft_shared_barrier_bytes(int ranks);
