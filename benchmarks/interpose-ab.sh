@@ -11,6 +11,8 @@
 # PLACEMENT: slot or node (2 emulated hosts x 2 ranks, --map-by; root and iproute2), or
 #   local (4 ranks on this machine). Build A from another commit, e.g.
 #   git stash -u && swift build -c release && cp .build/release/libweft-mpi.so /tmp/a.so && git stash pop
+# ACROSS_A / ACROSS_B: WEFT_ACROSS for each side's jobs (e.g. ACROSS_A=mpi ACROSS_B=sockets with
+#   one library for both: Open MPI's point-to-point between hosts against Weft's sockets).
 # Caveat: across emulated hosts the "network" is the kernel's TCP over a veth bridge on the
 # same 2 vCPUs as the ranks.
 set -euo pipefail
@@ -40,17 +42,17 @@ local) launch=(./launch/weftrun -np 4 --) ;;
 esac
 echo "# machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(mpirun --version | head -1)"
 echo "# date: $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD); $rounds rounds of jobs, $placement," \
-     "WEFT_ALGO=$algorithm, $collective $min..$max; A=$lib_a B=$lib_b"
+     "WEFT_ALGO=$algorithm, $collective $min..$max; A=$lib_a${ACROSS_A:+ (WEFT_ACROSS=$ACROSS_A)} B=$lib_b${ACROSS_B:+ (WEFT_ACROSS=$ACROSS_B)}"
 rows="$out/rows.csv"
 : >"$rows"
 for round in $(seq 1 "$rounds"); do
     for side in A B; do
-        lib=$lib_a; [ "$side" = B ] && lib=$lib_b
+        lib=$lib_a across=${ACROSS_A:-}; [ "$side" = B ] && lib=$lib_b across=${ACROSS_B:-}
         if [ "$placement" = local ]; then
-            env LD_PRELOAD="$lib" WEFT_ALGO="$algorithm" "${launch[@]}" "$out/osu_collective" "$collective" \
+            env LD_PRELOAD="$lib" WEFT_ALGO="$algorithm" ${across:+WEFT_ACROSS=$across} "${launch[@]}" "$out/osu_collective" "$collective" \
                 --min-bytes "$min" --max-bytes "$max" --paired 5 --check 2>>"$out/errors.txt"
         else
-            "${launch[@]}" -x LD_PRELOAD="$lib" -x WEFT_ALGO="$algorithm" "$out/osu_collective" "$collective" \
+            "${launch[@]}" -x LD_PRELOAD="$lib" -x WEFT_ALGO="$algorithm" ${across:+-x WEFT_ACROSS=$across} "$out/osu_collective" "$collective" \
                 --min-bytes "$min" --max-bytes "$max" --paired 5 --check 2>>"$out/errors.txt"
         fi | awk -v s="$side" '/^[0-9]/ { print s "," $1 "," $3 "," $4 }' >>"$rows"
     done

@@ -70,7 +70,11 @@ static int listener = -1;
 static endpoint_t listening;
 static pending_t *pending;
 static int open_communicators;
+/// Communicators per process with their own connections (each may hold one per peer across
+/// nodes); further ones keep MPI's point-to-point, so a program with many never runs out of
+/// file descriptors because of Weft.
 enum { MAX_COMMUNICATORS = 64 };
+static const double HELLO_SECONDS = 5.0;
 
 static int fail_errno(void) { return errno == ENOMEM ? WEFT_ERR_NO_MEMORY : WEFT_ERR_SOCKET; }
 
@@ -269,12 +273,16 @@ static int accept_from(struct weft_sockets *s, int peer, double deadline) {
             return WEFT_ERR_NO_MEMORY;
         }
         arrived->fd = fd;
-        int rc = exchange_exactly(fd, &arrived->hello, sizeof arrived->hello, 0, deadline);
+        // Whoever connects has a few seconds to say who it is, so that a stray connection (a
+        // port scan) cannot hold this rank even where collectives wait forever.
+        double hello_by = weft_wtime() + HELLO_SECONDS;
+        int rc = exchange_exactly(fd, &arrived->hello, sizeof arrived->hello, 0,
+                                  deadline > 0 && deadline < hello_by ? deadline : hello_by);
         if (rc != WEFT_OK || arrived->hello.magic != HELLO_MAGIC) {
             // Not one of ours (a port scan, a rank that died mid-hello): drop it.
             close(fd);
             free(arrived);
-            if (rc == WEFT_ERR_TIMEOUT) return rc;
+            if (rc == WEFT_ERR_TIMEOUT && deadline > 0 && weft_wtime() > deadline) return rc;
             continue;
         }
         arrived->next = pending;

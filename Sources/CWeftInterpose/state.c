@@ -263,7 +263,8 @@ static weft_ip_state_t *create(MPI_Comm comm) {
                 s->sockets = 0;
             for (int c = 0; c < WEFT_IP_COLLECTIVES; c++)
                 s->nrules[c] = weft_ip_rules(c, s->size, s->node_local, s->node_local ? s->cross_memory : s->pulls,
-                                             s->world_congruent, s->node_keys, s->rules[c], WEFT_IP_MAX_RULES);
+                                             s->world_congruent, s->sockets, s->node_keys, s->rules[c],
+                                             WEFT_IP_MAX_RULES);
         }
     }
     for (int c = 0; c < WEFT_IP_COLLECTIVES; c++) {

@@ -24,9 +24,10 @@ public struct AutoChoice {
     /// (or reached single-copy by cross-memory attach), so `direct` needs no staging;
     /// `buffers` picks a tuning file's rules for this kind of buffer.
     /// `placement`: how the ranks sit on nodes (`TwoLevel.placement`), where the caller may run
-    /// the two-level rules measured for it (`.other` where not).
+    /// the two-level rules measured for it (`.other` where not). `sockets`: the communicator
+    /// carries messages between nodes over Weft's own TCP connections (`WEFT_ACROSS`).
     public func choose(_ collective: Collective, bytes: Int, ranks: Int, nodeLocal: Bool, registered: Bool,
-                       buffers: Plan.BufferKind, placement: NodePlacement = .other) -> Algorithm {
+                       buffers: Plan.BufferKind, placement: NodePlacement = .other, sockets: Bool = false) -> Algorithm {
         if let forced { return forced }
         for plan in [tuning, network?.plan].compactMap({ $0 }) where plan.applies(toRanks: ranks) {
             guard let chosen = plan.choose(collective, bytes: bytes, buffers: buffers) else { continue }
@@ -37,7 +38,7 @@ public struct AutoChoice {
         }
         if collective == .barrier && !registered { return .mpi }
         if Self.twoLevelAcrossNodes(collective, bytes: bytes, nodeLocal: nodeLocal, buffers: buffers,
-                                    placement: placement) {
+                                    placement: placement, sockets: sockets) {
             return .twoLevel
         }
         return selector.choose(collective, ranks: ranks, bytes: bytes, nodeLocal: nodeLocal, registered: registered)
@@ -83,7 +84,18 @@ public struct AutoChoice {
     /// Each threshold sits where every size above measured faster by the medians over jobs.
     /// Allreduce, allgather and broadcast with one rank per node and on one node: no rule
     /// (two-level is the ring across there, as Open MPI's: 0.85–1.02×).
-    static func twoLevelFrom(_ collective: Collective, buffers: Plan.BufferKind, placement: NodePlacement) -> Int? {
+    ///
+    /// Everything above was measured over Open MPI's point-to-point between nodes. Over Weft's
+    /// own sockets (`WEFT_ACROSS`, "Weft's sockets between nodes"), allreduce on 2+2 in place
+    /// measured 1.29–1.87× from 64 KiB on registered buffers with either placement (every job
+    /// ≥ 1.27) and 1.08–1.70× on ordinary ones, so it runs two-level from 64 KiB there; the
+    /// other rules stand (two-level only got faster).
+    static func twoLevelFrom(_ collective: Collective, buffers: Plan.BufferKind, placement: NodePlacement,
+                             sockets: Bool = false) -> Int? {
+        switch (collective, buffers, placement, sockets) {
+        case (.allreduce, _, .roundRobin, true), (.allreduce, _, .consecutive, true): return 64 << 10
+        default: break
+        }
         switch (collective, buffers, placement) {
         case (.allreduce, .registered, .roundRobin): return 256 << 10
         case (.allreduce, .registered, .consecutive): return 1 << 20
@@ -102,22 +114,25 @@ public struct AutoChoice {
     }
 
     static func twoLevelAcrossNodes(_ collective: Collective, bytes: Int, nodeLocal: Bool, buffers: Plan.BufferKind,
-                                    placement: NodePlacement) -> Bool {
-        guard !nodeLocal, let from = twoLevelFrom(collective, buffers: buffers, placement: placement) else { return false }
+                                    placement: NodePlacement, sockets: Bool = false) -> Bool {
+        guard !nodeLocal, let from = twoLevelFrom(collective, buffers: buffers, placement: placement, sockets: sockets)
+        else { return false }
         return bytes >= from
     }
 
     /// Every threshold `twoLevelFrom` can answer, for `ranges`.
     static let twoLevelThresholds = Collective.allCases.flatMap { collective in
         Plan.BufferKind.allCases.flatMap { buffers in
-            NodePlacement.allCases.compactMap { twoLevelFrom(collective, buffers: buffers, placement: $0) }
+            NodePlacement.allCases.flatMap { placement in
+                [false, true].compactMap { twoLevelFrom(collective, buffers: buffers, placement: placement, sockets: $0) }
+            }
         }
     }
 
     /// The same decision as size ranges: every boundary any source names, and the choice
     /// between two neighbouring boundaries (it is constant there). Lower bounds inclusive.
     public func ranges(_ collective: Collective, ranks: Int, nodeLocal: Bool, registered: Bool,
-                       buffers: Plan.BufferKind, placement: NodePlacement = .other)
+                       buffers: Plan.BufferKind, placement: NodePlacement = .other, sockets: Bool = false)
         -> [(bytes: Range<Int>, algorithm: Algorithm)]
     {
         var bounds = Set([0] + Self.twoLevelThresholds)
@@ -132,7 +147,7 @@ public struct AutoChoice {
         for (i, low) in sorted.enumerated() {
             let high = i + 1 < sorted.count ? sorted[i + 1] : Int.max
             let algorithm = choose(collective, bytes: low, ranks: ranks, nodeLocal: nodeLocal, registered: registered,
-                                   buffers: buffers, placement: placement)
+                                   buffers: buffers, placement: placement, sockets: sockets)
             if let last = out.last, last.algorithm == algorithm {
                 out[out.count - 1].bytes = last.bytes.lowerBound..<high
             } else {

@@ -144,6 +144,15 @@ public final class Communicator {
         return nodeLayout!
     }
 
+    /// Once, before the first program or `auto` decision across nodes (collective, like
+    /// compiling: every rank makes the same call): every rank's host, for error lines, and
+    /// the way messages travel between nodes.
+    private func prepareAcrossNodes() throws {
+        guard peerHosts == nil else { return }
+        peerHosts = try hostNames()
+        if fabric == nil { try openSockets() }
+    }
+
     /// Messages between ranks on different nodes go over Weft's own TCP connections from now
     /// on where every rank wants them (`Runtime.socketsAcrossNodes`) and can listen; else
     /// Open MPI's point-to-point stays, on every rank. Collective.
@@ -324,9 +333,10 @@ public final class Communicator {
         // and only the round-robin rules still apply (`NodePlacement.ruling`).
         let pullsRun = !isNodeLocal && fabric == nil ? try nodePulls() != nil : false
         let acts = registered && (isNodeLocal || pullsRun)
+        if !isNodeLocal { try prepareAcrossNodes() }
         let chosen = choice.choose(collective, bytes: bytes, ranks: size, nodeLocal: isNodeLocal, registered: registered,
                                    buffers: acts ? .registered : .ordinary,
-                                   placement: placement.ruling(pulls: pullsRun))
+                                   placement: placement.ruling(pulls: pullsRun), sockets: socketsOpened)
         autoChoices[key] = chosen
         return chosen
     }
@@ -475,11 +485,7 @@ public final class Communicator {
             throw WeftError(function: collective.rawValue,
                             reason: "algorithm '\(algorithm.rawValue)' works through shared memory, which the emulated fabric cannot hold; pick a message-passing algorithm")
         }
-        if !isNodeLocal && peerHosts == nil {
-            // Collective like compiling itself: every rank compiles the same program in the same call.
-            peerHosts = try hostNames()
-            if fabric == nil { try openSockets() }
-        }
+        if !isNodeLocal { try prepareAcrossNodes() }
         let pulls = isNodeLocal || fabric != nil ? nil : try nodePulls()
         let program = CompiledProgram(schedule: schedule, rank: rank, key: key,
                                       pulls: pulls.map { NodePulls(nodeOf: $0.nodeOf) })

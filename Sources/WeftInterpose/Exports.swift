@@ -43,7 +43,7 @@ func weftIPServes(_ collective: Int32, _ algorithm: Int32, _ nodeLocal: Int32, _
 
 @_cdecl("weft_ip_rules")
 func weftIPRules(_ collective: Int32, _ ranks: Int32, _ nodeLocal: Int32, _ crossMemory: Int32,
-                 _ worldCongruent: Int32, _ nodeKeys: UnsafePointer<Int32>?,
+                 _ worldCongruent: Int32, _ sockets: Int32, _ nodeKeys: UnsafePointer<Int32>?,
                  _ rules: UnsafeMutablePointer<weft_ip_rule_t>?, _ capacity: Int32) -> Int32 {
     guard let c = collectiveAt(collective), let rules else { return 0 }
     let nodes = nodeLocal == 0 ? nodeKeys.map {
@@ -51,7 +51,7 @@ func weftIPRules(_ collective: Int32, _ ranks: Int32, _ nodeLocal: Int32, _ cros
     } : nil
     let ranges = InterposePolicy.rules(c, ranks: Int(ranks), nodeLocal: nodeLocal != 0, crossMemory: crossMemory != 0,
                                        worldCongruent: worldCongruent != 0,
-                                       placement: nodes.map(TwoLevel.placement) ?? .other)
+                                       placement: nodes.map(TwoLevel.placement) ?? .other, sockets: sockets != 0)
     let mpi = InterposePolicy.algorithms.firstIndex(of: .mpi)!
     var n = 0
     for range in ranges where n < Int(capacity) {

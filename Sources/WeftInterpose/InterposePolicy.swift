@@ -82,7 +82,7 @@ enum InterposePolicy {
     }
 
     static func rules(_ collective: Collective, ranks: Int, nodeLocal: Bool, crossMemory: Bool, worldCongruent: Bool,
-                      placement: NodePlacement = .other)
+                      placement: NodePlacement = .other, sockets: Bool = false)
         -> [(bytes: Range<Int>, algorithm: Algorithm)]
     {
         var local = choice
@@ -91,7 +91,7 @@ enum InterposePolicy {
         return local.ranges(collective, ranks: ranks, nodeLocal: nodeLocal, registered: crossMemory,
                             buffers: .ordinary,
                             // pulls inside nodes need cross-memory attach
-                            placement: placement.ruling(pulls: crossMemory)).map {
+                            placement: placement.ruling(pulls: crossMemory), sockets: sockets).map {
             let feasible = serves(collective, $0.algorithm, nodeLocal: nodeLocal, crossMemory: crossMemory,
                                   worldCongruent: worldCongruent)
             return ($0.bytes, feasible ? $0.algorithm : .mpi)

@@ -192,6 +192,39 @@ final class AutoChoiceTests: XCTestCase {
         XCTAssertNotEqual(pick(.reduceScatter, 16 << 20, .other, nodeLocal: true), .twoLevel)
     }
 
+    /// Over Weft's sockets between nodes allreduce runs two-level from 64 KiB on equal nodes of
+    /// either placement and either buffer kind; uneven nodes, other layouts and the other
+    /// collectives keep the rules measured over MPI's point-to-point.
+    func testSocketsMoveAllreduceTo64KiB() {
+        let choice = AutoChoice(forced: nil, tuning: nil, network: nil, selector: .measured)
+        func pick(_ collective: Collective, _ bytes: Int, _ layout: NodePlacement, _ buffers: Plan.BufferKind,
+                  sockets: Bool) -> Algorithm {
+            choice.choose(collective, bytes: bytes, ranks: 4, nodeLocal: false, registered: buffers == .registered,
+                          buffers: buffers, placement: layout, sockets: sockets)
+        }
+        for layout in [NodePlacement.consecutive, .roundRobin] {
+            for buffers in Plan.BufferKind.allCases {
+                let name = "\(layout) \(buffers)"
+                XCTAssertEqual(pick(.allreduce, 64 << 10, layout, buffers, sockets: true), .twoLevel, name)
+                XCTAssertEqual(pick(.allreduce, 64 << 20, layout, buffers, sockets: true), .twoLevel, name)
+                XCTAssertEqual(pick(.allreduce, (64 << 10) - 4, layout, buffers, sockets: true), .mpi, name)
+                let ranges = choice.ranges(.allreduce, ranks: 4, nodeLocal: false, registered: buffers == .registered,
+                                           buffers: buffers, placement: layout, sockets: true)
+                XCTAssertEqual(ranges.map(\.algorithm), [.mpi, .twoLevel], name)
+                XCTAssertEqual(ranges.last?.bytes.lowerBound, 64 << 10, name)
+            }
+        }
+        XCTAssertEqual(pick(.allreduce, 512 << 10, .consecutive, .registered, sockets: false), .mpi)
+        XCTAssertEqual(pick(.allreduce, 512 << 10, .uneven, .registered, sockets: true), .mpi)
+        XCTAssertEqual(pick(.allreduce, 1 << 20, .other, .registered, sockets: true), .mpi)
+        XCTAssertEqual(pick(.allgather, 512 << 10, .consecutive, .registered, sockets: true), .mpi)
+        XCTAssertEqual(pick(.broadcast, 16 << 20, .consecutive, .registered, sockets: true), .mpi)
+        XCTAssertEqual(choice.choose(.allreduce, bytes: 1 << 20, ranks: 4, nodeLocal: true, registered: true,
+                                     buffers: .registered, placement: .consecutive, sockets: true),
+                       choice.choose(.allreduce, bytes: 1 << 20, ranks: 4, nodeLocal: true, registered: true,
+                                     buffers: .registered, placement: .consecutive))
+    }
+
     /// libweft-mpi.so caches the decision as size ranges: they switch to two-level exactly at
     /// 1 MiB where nodes interleave.
     func testRangesCarryTheInterleavedRule() {

@@ -58,8 +58,10 @@ int32_t weft_ip_algorithm_mpi(void);
 /// `node_keys` (the lowest rank on each rank's node, or NULL if unknown) tells whether ranks
 /// sit on their nodes round-robin or consecutively. `cross_memory`: on one node, peers'
 /// buffers are reachable by cross-memory attach; across nodes, pulls run inside nodes.
+/// `sockets`: messages between nodes go over Weft's own connections (CWeft's sockets.c).
 int32_t weft_ip_rules(int32_t collective, int32_t ranks, int32_t node_local, int32_t cross_memory,
-                      int32_t world_congruent, const int32_t *node_keys, weft_ip_rule_t *rules, int32_t capacity);
+                      int32_t world_congruent, int32_t sockets, const int32_t *node_keys, weft_ip_rule_t *rules,
+                      int32_t capacity);
 /// Whether `algorithm` can run `collective` on such a communicator (1) or not (0).
 int32_t weft_ip_serves(int32_t collective, int32_t algorithm, int32_t node_local, int32_t cross_memory,
                        int32_t world_congruent);
