@@ -209,6 +209,11 @@ static void tune(int fd) {
 static int connect_to(struct weft_sockets *s, int peer, double deadline) {
     const endpoint_t *e = &s->endpoints[peer];
     for (int a = 0; a < e->count; a++) {
+        // An address this host has too (a container bridge such as docker0's 172.17.0.1 on
+        // every host) would reach this host, not the peer's.
+        int own = 0;
+        for (int m = 0; m < listening.count; m++) own |= listening.addresses[m] == e->addresses[a];
+        if (own) continue;
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0) return fail_errno();
         struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr.s_addr = e->addresses[a], .sin_port = e->port};
