@@ -3,9 +3,13 @@
 # (../shared/tools/netns-hosts: TCP over a kernel bridge between hosts, shared memory inside).
 # REPEATS times, back to back (the VM's speed drifts by 10-30 % from minute to minute, so each
 # prediction is compared with a measurement taken right after its own calibration):
-# 1. Calibrate: two 2-rank ring allreduce runs the comparison never uses — 1 rank per host
-#    (the host link) and 2 ranks on one host (memory) — at 8 B (latency) and 16 MiB
-#    (bandwidth) give a descriptor: h1, h2 on one switch, ranks_per_endpoint = 2.
+# 1. Calibrate: two ring allreduce runs the comparison never uses — 4 ranks placed
+#    round-robin (0,2 | 1,3: every step of the ring crosses, two streams each way per host,
+#    as many as a host has ranks) for the host link, and 2 ranks on one host for memory — at
+#    8 B (latency) and 16 MiB (bandwidth) give a descriptor: h1, h2 on one switch,
+#    ranks_per_endpoint = 2. (Until 2026-11-27 the link was timed by 1 rank per host, one
+#    stream each way. Over Weft's own sockets one stream is bound by the one core that copies
+#    it, while two-level's two streams per host use both: predictions came out 1.3-1.8x slow.)
 # 2. Measure: weft bench allreduce two-level, ring, rabenseifner, mpi on 2+2 ranks, 1-16 MiB,
 #    ITERS iterations (the run's median).
 # 3. Predict the same schedules with `weft topo simulate` on that repeat's descriptor.
@@ -41,14 +45,14 @@ mkdir -p "$out"
 echo "# machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p'), $(mpirun --version | head -1)"
 echo "# date: $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD); $repeats runs x $iters iterations; ${BUFFERS:-ordinary} buffers for 2+2"
 
-bench() {  # HOSTS NP OUTFILE ARGS…
+bench() {  # HOSTS NP OUTFILE ARGS…   (MAP=node: ranks placed round-robin)
     local hosts=$1 np=$2 file=$3
     shift 3
-    timeout 600 "$netns" mpirun --host "$hosts" -np "$np" "$weft" bench allreduce --warmup 2 --format csv \
+    timeout 600 "$netns" mpirun --host "$hosts" -np "$np" --map-by "${MAP:-slot}" "$weft" bench allreduce --warmup 2 --format csv \
         --timeout 120 "$@" >"$file" 2>"$file.err" || { echo "cluster-model.sh: mpirun failed, see $file.err" >&2; exit 1; }
 }
 for r in $(seq 1 "$repeats"); do
-    bench 10.77.0.2:1,10.77.0.3:1 2 "$out/calibrate-link-$r.csv" --algorithm ring --min-bytes 8 --max-bytes 16M --iters 20
+    MAP=node bench 10.77.0.2:2,10.77.0.3:2 4 "$out/calibrate-link-$r.csv" --algorithm ring --min-bytes 8 --max-bytes 16M --iters 20
     bench 10.77.0.2:2 2 "$out/calibrate-memory-$r.csv" --algorithm "$memory" --min-bytes 8 --max-bytes 16M --iters 20
     bench 10.77.0.2:2,10.77.0.3:2 4 "$out/measured-$r.csv" --algorithm two-level,ring,rabenseifner,mpi \
         --min-bytes 1M --max-bytes 16M --iters "$iters" "${kind[@]}"
@@ -67,14 +71,15 @@ def rows(path):
             table[(int(b), algorithm)] = float(t) * 1e-6
     return table
 
-# The simulator's 2-rank ring: 2 steps, each latency + M/2 over the flow's share + overhead.
-# Across hosts a flow crosses 2 host links (latency twice) and has its link to itself; on one
-# host both ranks' copies share the memory channel (each gets half). Its 2-rank `direct`
-# moves the same bytes over the memory channel in one step.
+# The simulator's ring of n ranks: 2(n-1) steps, each latency + M/n over the flow's share +
+# overhead. Placed round-robin on 2 hosts, every flow of the 4-rank ring crosses 2 host links
+# (latency twice) and shares each with the host's other stream (each gets half): a step
+# takes 2·latency + overhead + (M/4)/(bandwidth/2). On one host both ranks' copies share the
+# memory channel (each gets half); its 2-rank `direct` moves the same bytes in one step.
 def calibrate(r):
     link, memory = rows(f"{out}/calibrate-link-{r}.csv"), rows(f"{out}/calibrate-memory-{r}.csv")
-    link_latency = max(link[(8, "ring")] / 2 - overhead, 0) / 2
-    link_bandwidth = M / (link[(M, "ring")] - 2 * (2 * link_latency + overhead))
+    link_latency = max(link[(8, "ring")] / 6 - overhead, 0) / 2
+    link_bandwidth = 6 * (M / 2) / (link[(M, "ring")] - 6 * (2 * link_latency + overhead))
     steps = 2 if memory_algorithm == "ring" else 1
     memory_latency = max(memory[(8, memory_algorithm)] / steps - overhead, 0)
     memory_bandwidth = 2 * M / (memory[(M, memory_algorithm)] - steps * (memory_latency + overhead))

@@ -43,7 +43,8 @@ public final class Communicator {
     /// Every rank's host, learnt with the first program across nodes, so that a timeout can
     /// say where the rank that did not answer runs.
     private var peerHosts: [String]?
-    /// Whether messages across nodes go over Weft's own sockets (`AcrossNodes`).
+    /// Whether messages across nodes go over Weft's own sockets (`Runtime.socketsAcrossNodes`,
+    /// agreed by every rank when the first program or `auto` decision across nodes is made).
     package private(set) var socketsOpened = false
     private var staging: SharedSegments?
     /// Pulls inside each node for programs across nodes: set up with the first such program;
