@@ -86,15 +86,24 @@ public struct AutoChoice {
     /// (two-level is the ring across there, as Open MPI's: 0.85–1.02×).
     ///
     /// Everything above was measured over Open MPI's point-to-point between nodes. Over Weft's
-    /// own sockets (`WEFT_ACROSS`, "Weft's sockets between nodes"), allreduce on 2+2 in place
-    /// measured 1.29–1.87× from 64 KiB on registered buffers with either placement (every job
-    /// ≥ 1.27) and 1.08–1.70× on ordinary ones, so it runs two-level from 64 KiB there; the
-    /// other rules stand (two-level only got faster).
+    /// own sockets (`WEFT_ACROSS`, "Weft's sockets between nodes"), on 2+2 in place, median
+    /// over jobs from the threshold up: allreduce 1.29–1.87× from 64 KiB on registered buffers
+    /// with either placement (every job ≥ 1.27) and 1.08–1.70× on ordinary ones (1.15–1.61×
+    /// through libweft-mpi.so); broadcast 1.07–2.04× from 64 KiB, both placements and buffer
+    /// kinds; allgather placed by slot 1.20–2.02× from 128 KiB (0.99–1.04× at 64 KiB), placed
+    /// round-robin 1.29–1.67× from 256 KiB registered and 1.08–1.23× from 2 MiB ordinary
+    /// (0.92–0.95× at some sizes below). Uneven nodes were not measured over sockets, and
+    /// reduce-scatter and reduce keep their rules (two-level only got faster).
     static func twoLevelFrom(_ collective: Collective, buffers: Plan.BufferKind, placement: NodePlacement,
                              sockets: Bool = false) -> Int? {
-        switch (collective, buffers, placement, sockets) {
-        case (.allreduce, _, .roundRobin, true), (.allreduce, _, .consecutive, true): return 64 << 10
-        default: break
+        if sockets && (placement == .consecutive || placement == .roundRobin) {
+            switch (collective, buffers, placement) {
+            case (.allreduce, _, _), (.broadcast, _, _): return 64 << 10
+            case (.allgather, _, .consecutive): return 128 << 10
+            case (.allgather, .registered, .roundRobin): return 256 << 10
+            case (.allgather, .ordinary, .roundRobin): return 2 << 20
+            default: break
+            }
         }
         switch (collective, buffers, placement) {
         case (.allreduce, .registered, .roundRobin): return 256 << 10

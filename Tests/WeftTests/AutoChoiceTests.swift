@@ -192,33 +192,42 @@ final class AutoChoiceTests: XCTestCase {
         XCTAssertNotEqual(pick(.reduceScatter, 16 << 20, .other, nodeLocal: true), .twoLevel)
     }
 
-    /// Over Weft's sockets between nodes allreduce runs two-level from 64 KiB on equal nodes of
-    /// either placement and either buffer kind; uneven nodes, other layouts and the other
-    /// collectives keep the rules measured over MPI's point-to-point.
-    func testSocketsMoveAllreduceTo64KiB() {
+    /// Over Weft's sockets between nodes, on equal nodes of either placement: allreduce and
+    /// broadcast run two-level from 64 KiB on either buffer kind, allgather from 128 KiB placed
+    /// by slot, 256 KiB (registered) or 2 MiB (ordinary) round-robin; uneven nodes, other
+    /// layouts, reduce-scatter and reduce keep the rules measured over MPI's point-to-point.
+    func testSocketsMoveTheThresholds() {
         let choice = AutoChoice(forced: nil, tuning: nil, network: nil, selector: .measured)
         func pick(_ collective: Collective, _ bytes: Int, _ layout: NodePlacement, _ buffers: Plan.BufferKind,
                   sockets: Bool) -> Algorithm {
             choice.choose(collective, bytes: bytes, ranks: 4, nodeLocal: false, registered: buffers == .registered,
                           buffers: buffers, placement: layout, sockets: sockets)
         }
-        for layout in [NodePlacement.consecutive, .roundRobin] {
-            for buffers in Plan.BufferKind.allCases {
-                let name = "\(layout) \(buffers)"
-                XCTAssertEqual(pick(.allreduce, 64 << 10, layout, buffers, sockets: true), .twoLevel, name)
-                XCTAssertEqual(pick(.allreduce, 64 << 20, layout, buffers, sockets: true), .twoLevel, name)
-                XCTAssertEqual(pick(.allreduce, (64 << 10) - 4, layout, buffers, sockets: true), .mpi, name)
-                let ranges = choice.ranges(.allreduce, ranks: 4, nodeLocal: false, registered: buffers == .registered,
-                                           buffers: buffers, placement: layout, sockets: true)
-                XCTAssertEqual(ranges.map(\.algorithm), [.mpi, .twoLevel], name)
-                XCTAssertEqual(ranges.last?.bytes.lowerBound, 64 << 10, name)
-            }
+        let cases: [(Collective, NodePlacement, Plan.BufferKind, Int)] = [
+            (.allreduce, .consecutive, .registered, 64 << 10), (.allreduce, .consecutive, .ordinary, 64 << 10),
+            (.allreduce, .roundRobin, .registered, 64 << 10), (.allreduce, .roundRobin, .ordinary, 64 << 10),
+            (.broadcast, .consecutive, .registered, 64 << 10), (.broadcast, .consecutive, .ordinary, 64 << 10),
+            (.broadcast, .roundRobin, .registered, 64 << 10), (.broadcast, .roundRobin, .ordinary, 64 << 10),
+            (.allgather, .consecutive, .registered, 128 << 10), (.allgather, .consecutive, .ordinary, 128 << 10),
+            (.allgather, .roundRobin, .registered, 256 << 10), (.allgather, .roundRobin, .ordinary, 2 << 20),
+        ]
+        for (collective, layout, buffers, from) in cases {
+            let name = "\(collective) \(layout) \(buffers)"
+            XCTAssertEqual(pick(collective, from, layout, buffers, sockets: true), .twoLevel, name)
+            XCTAssertEqual(pick(collective, 64 << 20, layout, buffers, sockets: true), .twoLevel, name)
+            XCTAssertEqual(pick(collective, from - 4, layout, buffers, sockets: true), .mpi, name)
+            let ranges = choice.ranges(collective, ranks: 4, nodeLocal: false, registered: buffers == .registered,
+                                       buffers: buffers, placement: layout, sockets: true)
+            XCTAssertEqual(ranges.map(\.algorithm), [.mpi, .twoLevel], name)
+            XCTAssertEqual(ranges.last?.bytes.lowerBound, from, name)
         }
         XCTAssertEqual(pick(.allreduce, 512 << 10, .consecutive, .registered, sockets: false), .mpi)
+        XCTAssertEqual(pick(.broadcast, 16 << 20, .consecutive, .registered, sockets: false), .mpi)
         XCTAssertEqual(pick(.allreduce, 512 << 10, .uneven, .registered, sockets: true), .mpi)
+        XCTAssertEqual(pick(.allgather, 512 << 10, .uneven, .registered, sockets: true), .mpi)
         XCTAssertEqual(pick(.allreduce, 1 << 20, .other, .registered, sockets: true), .mpi)
-        XCTAssertEqual(pick(.allgather, 512 << 10, .consecutive, .registered, sockets: true), .mpi)
-        XCTAssertEqual(pick(.broadcast, 16 << 20, .consecutive, .registered, sockets: true), .mpi)
+        XCTAssertEqual(pick(.reduceScatter, 128 << 10, .consecutive, .registered, sockets: true), .mpi)
+        XCTAssertEqual(pick(.reduceScatter, 256 << 10, .consecutive, .registered, sockets: true), .twoLevel)
         XCTAssertEqual(choice.choose(.allreduce, bytes: 1 << 20, ranks: 4, nodeLocal: true, registered: true,
                                      buffers: .registered, placement: .consecutive, sockets: true),
                        choice.choose(.allreduce, bytes: 1 << 20, ranks: 4, nodeLocal: true, registered: true,
