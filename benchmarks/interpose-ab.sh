@@ -54,7 +54,8 @@ for round in $(seq 1 "$rounds"); do
         else
             "${launch[@]}" -x LD_PRELOAD="$lib" -x WEFT_ALGO="$algorithm" ${across:+-x WEFT_ACROSS=$across} "$out/osu_collective" "$collective" \
                 --min-bytes "$min" --max-bytes "$max" --paired 5 --check 2>>"$out/errors.txt"
-        fi | awk -v s="$side" '/^[0-9]/ { print s "," $1 "," $3 "," $4 }' >>"$rows"
+        fi | awk -v s="$side" '/^[0-9]/ { print s "," $1 "," $3 "," $4 }' >>"$rows" \
+            || { echo "interpose-ab.sh: a job of side $side failed; see $out/errors.txt" >&2; exit 1; }
     done
 done
 python3 - "$rows" <<'PY'
