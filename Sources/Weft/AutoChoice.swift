@@ -92,14 +92,18 @@ public struct AutoChoice {
     /// through libweft-mpi.so); broadcast 1.07–2.04× from 64 KiB, both placements and buffer
     /// kinds; allgather placed by slot 1.20–2.02× from 128 KiB (0.99–1.04× at 64 KiB), placed
     /// round-robin 1.29–1.67× from 256 KiB registered and 1.08–1.23× from 2 MiB ordinary
-    /// (0.92–0.95× at some sizes below). Uneven nodes were not measured over sockets, and
-    /// reduce-scatter and reduce keep their rules (two-level only got faster).
+    /// (0.92–0.95× at some sizes below). Uneven nodes (2+1 and 3+1, both placements): allreduce
+    /// 1.17–2.03× registered and 1.01–1.52× ordinary from 128 KiB (3+1 at 64 KiB 0.83–1.11×),
+    /// allgather 1.31–3.21× from 128 KiB (3+1 at 64 KiB 0.80–1.04×); broadcast there was not
+    /// measured. Reduce-scatter and reduce keep their rules (two-level only got faster).
     static func twoLevelFrom(_ collective: Collective, buffers: Plan.BufferKind, placement: NodePlacement,
                              sockets: Bool = false) -> Int? {
-        if sockets && (placement == .consecutive || placement == .roundRobin) {
+        if sockets {
             switch (collective, buffers, placement) {
-            case (.allreduce, _, _), (.broadcast, _, _): return 64 << 10
-            case (.allgather, _, .consecutive): return 128 << 10
+            case (.allreduce, _, .consecutive), (.allreduce, _, .roundRobin), (.broadcast, _, .consecutive),
+                 (.broadcast, _, .roundRobin):
+                return 64 << 10
+            case (.allreduce, _, .uneven), (.allgather, _, .uneven), (.allgather, _, .consecutive): return 128 << 10
             case (.allgather, .registered, .roundRobin): return 256 << 10
             case (.allgather, .ordinary, .roundRobin): return 2 << 20
             default: break

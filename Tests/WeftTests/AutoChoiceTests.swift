@@ -194,8 +194,9 @@ final class AutoChoiceTests: XCTestCase {
 
     /// Over Weft's sockets between nodes, on equal nodes of either placement: allreduce and
     /// broadcast run two-level from 64 KiB on either buffer kind, allgather from 128 KiB placed
-    /// by slot, 256 KiB (registered) or 2 MiB (ordinary) round-robin; uneven nodes, other
-    /// layouts, reduce-scatter and reduce keep the rules measured over MPI's point-to-point.
+    /// by slot, 256 KiB (registered) or 2 MiB (ordinary) round-robin; on uneven nodes
+    /// allreduce and allgather from 128 KiB; other layouts, broadcast on uneven nodes,
+    /// reduce-scatter and reduce keep the rules measured over MPI's point-to-point.
     func testSocketsMoveTheThresholds() {
         let choice = AutoChoice(forced: nil, tuning: nil, network: nil, selector: .measured)
         func pick(_ collective: Collective, _ bytes: Int, _ layout: NodePlacement, _ buffers: Plan.BufferKind,
@@ -210,6 +211,8 @@ final class AutoChoiceTests: XCTestCase {
             (.broadcast, .roundRobin, .registered, 64 << 10), (.broadcast, .roundRobin, .ordinary, 64 << 10),
             (.allgather, .consecutive, .registered, 128 << 10), (.allgather, .consecutive, .ordinary, 128 << 10),
             (.allgather, .roundRobin, .registered, 256 << 10), (.allgather, .roundRobin, .ordinary, 2 << 20),
+            (.allreduce, .uneven, .registered, 128 << 10), (.allreduce, .uneven, .ordinary, 128 << 10),
+            (.allgather, .uneven, .registered, 128 << 10), (.allgather, .uneven, .ordinary, 128 << 10),
         ]
         for (collective, layout, buffers, from) in cases {
             let name = "\(collective) \(layout) \(buffers)"
@@ -223,8 +226,8 @@ final class AutoChoiceTests: XCTestCase {
         }
         XCTAssertEqual(pick(.allreduce, 512 << 10, .consecutive, .registered, sockets: false), .mpi)
         XCTAssertEqual(pick(.broadcast, 16 << 20, .consecutive, .registered, sockets: false), .mpi)
-        XCTAssertEqual(pick(.allreduce, 512 << 10, .uneven, .registered, sockets: true), .mpi)
-        XCTAssertEqual(pick(.allgather, 512 << 10, .uneven, .registered, sockets: true), .mpi)
+        XCTAssertEqual(pick(.allreduce, 512 << 10, .uneven, .ordinary, sockets: false), .mpi)
+        XCTAssertEqual(pick(.broadcast, 16 << 20, .uneven, .registered, sockets: true), .mpi)
         XCTAssertEqual(pick(.allreduce, 1 << 20, .other, .registered, sockets: true), .mpi)
         XCTAssertEqual(pick(.reduceScatter, 128 << 10, .consecutive, .registered, sockets: true), .mpi)
         XCTAssertEqual(pick(.reduceScatter, 256 << 10, .consecutive, .registered, sockets: true), .twoLevel)
