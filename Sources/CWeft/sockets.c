@@ -222,15 +222,12 @@ static int connect_to(struct weft_sockets *s, int peer, double deadline) {
             // Five seconds per address at most, within the collective timeout.
             double until = weft_wtime() + 5.0;
             if (deadline > 0 && deadline < until) until = deadline;
-            for (;;) {
-                struct pollfd p = {.fd = fd, .events = POLLOUT};
-                int ready = poll(&p, 1, poll_millis(until));
-                if (ready > 0 || weft_wtime() > until) break;
-            }
+            struct pollfd p = {.fd = fd, .events = POLLOUT};
+            int ready = 0;
+            while ((ready = poll(&p, 1, poll_millis(until))) <= 0 && weft_wtime() <= until) {}
             int error = 0;
             socklen_t length = sizeof error;
-            struct pollfd p = {.fd = fd, .events = POLLOUT};
-            rc = poll(&p, 1, 0) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error == 0 ? 0 : -1;
+            rc = ready > 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error == 0 ? 0 : -1;
         }
         if (rc != 0) {
             close(fd);
@@ -376,20 +373,7 @@ int weft_sockets_run(struct weft_sockets *s, struct weft_socket_transfer *transf
                 waits[waiting++] = (struct pollfd){.fd = s->fds[t->peer], .events = t->send ? POLLOUT : POLLIN};
         }
         if (left == 0) break;
-        if (progress != MPI_COMM_NULL) {
-            // The step also has messages inside the node: keep MPI's progress engine turning
-            // (a probe completes nothing) and do not sleep.
-            int flag = 0;
-            MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, progress, &flag, MPI_STATUS_IGNORE);
-            if (!progressed) {
-                unsigned spins = 0;
-                weft_wait_tick(0, &spins);
-            }
-            if (deadline > 0 && weft_wtime() > deadline) progressed = 0;
-            else continue;
-        }
-        if (progressed) continue;
-        if (deadline > 0 && weft_wtime() > deadline) {
+        if (!progressed && deadline > 0 && weft_wtime() > deadline) {
             for (int i = 0; i < n && *unanswered < 0; i++)
                 if (!transfers[i].finished && !transfers[i].send) *unanswered = transfers[i].peer;
             for (int i = 0; i < n && *unanswered < 0; i++)
@@ -397,7 +381,16 @@ int weft_sockets_run(struct weft_sockets *s, struct weft_socket_transfer *transf
             rc = WEFT_ERR_TIMEOUT;
             break;
         }
-        poll(waits, (nfds_t)waiting, poll_millis(deadline));
+        if (progress != MPI_COMM_NULL) {
+            // The step also has messages inside the node: keep MPI's progress engine turning
+            // (a probe completes nothing) and do not sleep.
+            int flag = 0;
+            unsigned spins = 0;
+            MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, progress, &flag, MPI_STATUS_IGNORE);
+            if (!progressed) weft_wait_tick(0, &spins);
+        } else if (!progressed) {
+            poll(waits, (nfds_t)waiting, poll_millis(deadline));
+        }
     }
 done:
     if (waits != stack) free(waits);

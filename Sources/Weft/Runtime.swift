@@ -25,16 +25,16 @@ public enum Runtime {
     }
 
     /// The error line for a `WEFT_YIELD` that is set to neither 0 nor 1, or nil when it is fine.
-    public static var yieldSettingError: String? {
-        var line = [CChar](repeating: 0, count: 512)
-        guard weft_yield_setting(&line, Int32(line.count)) < 0 else { return nil }
-        return String(cString: line)
-    }
+    public static var yieldSettingError: String? { settingError(weft_yield_setting) }
 
     /// The error line for a `WEFT_ACROSS` other than sockets or mpi, or nil when it is fine.
-    public static var acrossSettingError: String? {
+    public static var acrossSettingError: String? { settingError(weft_across_setting) }
+
+    /// The line a C setting check (one shared with libweft-mpi.so) writes when it refuses
+    /// the value (returns < 0).
+    private static func settingError(_ check: (UnsafeMutablePointer<CChar>?, Int32) -> Int32) -> String? {
         var line = [CChar](repeating: 0, count: 512)
-        guard weft_across_setting(&line, Int32(line.count)) < 0 else { return nil }
+        guard check(&line, Int32(line.count)) < 0 else { return nil }
         return String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
